@@ -1,0 +1,193 @@
+//! Canonical signing and verification.
+//!
+//! Two schemes:
+//! - **Midas v1** (`/cgi-bin/midas/*`): `sig = hex(HMAC-SHA256(app_key, sig_string))` where
+//!   `sig_string` is the sorted `k=v` body parameters followed by
+//!   `&org_loc=<path>&method=POST&secret=<app_key>`; `mp_sig` is the same construction over
+//!   those parameters plus `access_token` and `sig`, ending in `&session_key=<session_key>`
+//!   and keyed with the session_key text (not base64-decoded).
+//! - **2.0 / xpay** (`/wxa/game/*`, `/xpay/*`): `pay_sig = hex(HMAC-SHA256(app_key, uri + "&" + body))`
+//!   and `signature = hex(HMAC-SHA256(session_key, body))`, over the exact body bytes sent.
+//!
+//! Hex output is lowercase; verification accepts either case and compares in constant time.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// An HMAC-SHA256 digest.
+pub type Digest = [u8; 32];
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Digest {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Lowercase hex of a digest, as every Midas signature is written.
+pub fn to_hex(digest: &Digest) -> String {
+    hex::encode(digest)
+}
+
+/// Whether `provided` is the hex of `expected`, in either case, compared in constant time.
+///
+/// Only the comparison of the digest bytes is constant-time; a malformed `provided`
+/// (wrong length, not hex) is rejected early, which reveals nothing about `expected`.
+pub fn hex_matches(expected: &Digest, provided: &str) -> bool {
+    let mut decoded = [0u8; 32];
+    if provided.len() != 64 || hex::decode_to_slice(provided, &mut decoded).is_err() {
+        return false;
+    }
+    expected.ct_eq(&decoded).into()
+}
+
+/// The sorted `k=v&k=v` part shared by `sig` and `mp_sig`.
+fn sorted_pairs<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<(&str, &str)> = params.into_iter().collect();
+    // Sort by key bytes; keys are unique (the body parser rejects duplicates), so the
+    // value never decides the order.
+    pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(b.1)));
+    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+/// Midas v1 `sig`: the canonical string and the signature.
+pub mod v1 {
+    use super::*;
+
+    /// The string `sig` signs: the body parameters (without `sig` and `mp_sig`), sorted by key
+    /// bytes, then `&org_loc=<uri>&method=POST&secret=<app_key>`.
+    pub fn sig_string<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        uri: &str,
+        app_key: &str,
+    ) -> String {
+        let mut s = sorted_pairs(params);
+        s.push_str("&org_loc=");
+        s.push_str(uri);
+        s.push_str("&method=POST&secret=");
+        s.push_str(app_key);
+        s
+    }
+
+    /// The digest of `sig` (see [`sig_string`]).
+    pub fn sig_digest<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        uri: &str,
+        app_key: &str,
+    ) -> Digest {
+        hmac_sha256(app_key.as_bytes(), sig_string(params, uri, app_key).as_bytes())
+    }
+
+    /// `sig` as lowercase hex.
+    pub fn sig<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        uri: &str,
+        app_key: &str,
+    ) -> String {
+        to_hex(&sig_digest(params, uri, app_key))
+    }
+
+    /// The string `mp_sig` signs: the same parameters plus `access_token` and `sig`, sorted,
+    /// then `&org_loc=<uri>&method=POST&session_key=<session_key>`.
+    pub fn mp_sig_string<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        access_token: &'a str,
+        sig: &'a str,
+        uri: &str,
+        session_key: &str,
+    ) -> String {
+        let all = params
+            .into_iter()
+            .chain([("access_token", access_token), ("sig", sig)]);
+        let mut s = sorted_pairs(all);
+        s.push_str("&org_loc=");
+        s.push_str(uri);
+        s.push_str("&method=POST&session_key=");
+        s.push_str(session_key);
+        s
+    }
+
+    /// The digest of `mp_sig` (see [`mp_sig_string`]).
+    pub fn mp_sig_digest<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        access_token: &'a str,
+        sig: &'a str,
+        uri: &str,
+        session_key: &str,
+    ) -> Digest {
+        let s = mp_sig_string(params, access_token, sig, uri, session_key);
+        hmac_sha256(session_key.as_bytes(), s.as_bytes())
+    }
+
+    /// `mp_sig` as lowercase hex.
+    pub fn mp_sig<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        access_token: &'a str,
+        sig: &'a str,
+        uri: &str,
+        session_key: &str,
+    ) -> String {
+        to_hex(&mp_sig_digest(params, access_token, sig, uri, session_key))
+    }
+}
+
+/// Virtual payment 2.0 (`/wxa/game/*`) and xpay (`/xpay/*`) signatures.
+pub mod v2 {
+    use super::*;
+
+    /// `pay_sig = hex(HMAC-SHA256(app_key, uri + "&" + raw_body))`.
+    pub fn pay_sig_digest(app_key: &str, uri: &str, raw_body: &[u8]) -> Digest {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(app_key.as_bytes()).expect("HMAC takes keys of any length");
+        mac.update(uri.as_bytes());
+        mac.update(b"&");
+        mac.update(raw_body);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `pay_sig` as lowercase hex.
+    pub fn pay_sig(app_key: &str, uri: &str, raw_body: &[u8]) -> String {
+        to_hex(&pay_sig_digest(app_key, uri, raw_body))
+    }
+
+    /// `signature = hex(HMAC-SHA256(session_key, raw_body))` (the user login-state signature).
+    pub fn signature_digest(session_key: &str, raw_body: &[u8]) -> Digest {
+        hmac_sha256(session_key.as_bytes(), raw_body)
+    }
+
+    /// `signature` as lowercase hex.
+    pub fn signature(session_key: &str, raw_body: &[u8]) -> String {
+        to_hex(&signature_digest(session_key, raw_body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_matches_accepts_both_cases_and_rejects_garbage() {
+        let d = hmac_sha256(b"k", b"m");
+        let lower = to_hex(&d);
+        assert!(hex_matches(&d, &lower));
+        assert!(hex_matches(&d, &lower.to_uppercase()));
+        assert!(!hex_matches(&d, &lower[..63]));
+        assert!(!hex_matches(&d, ""));
+        assert!(!hex_matches(&d, &format!("{}zz", &lower[..62])));
+        let other = hmac_sha256(b"k", b"n");
+        assert!(!hex_matches(&d, &to_hex(&other)));
+    }
+}
