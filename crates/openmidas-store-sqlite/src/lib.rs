@@ -1,0 +1,493 @@
+//! The embedded SQLite store (the default backend).
+//!
+//! - **One writer thread** owns the only write connection. Requests queue on a bounded
+//!   channel; the writer takes everything waiting (up to `max_batch`), applies it in one
+//!   `BEGIN IMMEDIATE` transaction (each command in its own savepoint, so one failing
+//!   statement cannot spoil its neighbours), commits once, and only then answers every
+//!   request of the batch. With `synchronous=FULL` that commit is one fsync for the whole
+//!   batch: group commit.
+//! - **Readers** are a small pool of connections used directly from the async tasks: a
+//!   WAL read of a cached page takes microseconds and never waits for the writer.
+
+mod migrations;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::auth::{
+    self, App, CodeRefusal, LoginCode, Session, StableDecision, TokenKind, TokenRecord, ACCESS_TOKEN_TTL_MS,
+    TOKEN_OVERLAP_MS,
+};
+use openmidas_ledger::command::{
+    decide, Decision, JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, OrderWrite, Outcome,
+};
+use openmidas_ledger::{Store, StoreError};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+/// How a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: every group commit is fsync'd before anyone is answered (default).
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process, not of the machine.
+    Relaxed,
+}
+
+/// Settings of the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    pub path: PathBuf,
+    pub durability: Durability,
+    /// Most commands in one transaction.
+    pub max_batch: usize,
+    /// Most commands waiting for the writer; past that, writes answer -1 (overloaded).
+    pub queue_depth: usize,
+    /// Read connections.
+    pub readers: usize,
+    /// How long to wait for another process's write lock.
+    pub busy_timeout_ms: u64,
+}
+
+impl SqliteConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteConfig {
+            path: path.into(),
+            durability: Durability::Full,
+            max_batch: 512,
+            queue_depth: 8192,
+            readers: 4,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Why the store could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open SQLite database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot migrate SQLite database {path} to version {version}: {source}")]
+    Migrate { path: PathBuf, version: usize, source: rusqlite::Error },
+    #[error("database {path} has schema version {found}, newer than this build knows ({known})")]
+    TooNew { path: PathBuf, found: usize, known: usize },
+    #[error("cannot start the writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+enum WriteOp {
+    UpsertApp(App, i64),
+    IssueBasicToken { appid: String, token: String, now_ms: i64 },
+    StableToken { appid: String, candidate: String, force_refresh: bool, now_ms: i64 },
+    InsertLoginCode(LoginCode),
+    RedeemLoginCode { appid: String, code: String, session_key: String, now_ms: i64 },
+    Ledger(LedgerCommand),
+}
+
+enum WriteResult {
+    Done,
+    Token(TokenRecord),
+    Redeemed(Result<Session, CodeRefusal>),
+    Outcome(Outcome),
+}
+
+struct WriteJob {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<WriteResult, StoreError>>,
+}
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open_connection(config: &SqliteConfig) -> Result<Connection, OpenError> {
+    let open = |path: &Path| -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::InvalidParameterName(format!("journal_mode is {mode}, not wal")));
+        }
+        let synchronous = match config.durability {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
+        };
+        conn.execute_batch(&format!("PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    };
+    open(&config.path).map_err(|source| OpenError::Open { path: config.path.clone(), source })
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let found: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|source| OpenError::Open { path: path.to_path_buf(), source })? as usize;
+    let known = migrations::MIGRATIONS.len();
+    if found > known {
+        return Err(OpenError::TooNew { path: path.to_path_buf(), found, known });
+    }
+    for (index, sql) in migrations::MIGRATIONS.iter().enumerate().skip(found) {
+        let version = index + 1;
+        let err = |source| OpenError::Migrate { path: path.to_path_buf(), version, source };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(err)?;
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", version as i64).map_err(err)?;
+        tx.commit().map_err(err)?;
+        tracing::info!(version, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database, and starts the writer.
+    pub fn open(config: SqliteConfig) -> Result<SqliteStore, OpenError> {
+        assert!(config.max_batch > 0 && config.queue_depth > 0 && config.readers > 0);
+        let mut write_conn = open_connection(&config)?;
+        migrate(&mut write_conn, &config.path)?;
+        let readers = (0..config.readers)
+            .map(|_| {
+                let conn = open_connection(&config)?;
+                conn.execute_batch("PRAGMA query_only=ON;")
+                    .map_err(|source| OpenError::Open { path: config.path.clone(), source })?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<Vec<_>, OpenError>>()?;
+
+        let (sender, receiver) = mpsc::channel(config.queue_depth);
+        let max_batch = config.max_batch;
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(write_conn, receiver, max_batch))
+            .map_err(OpenError::Thread)?;
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(sender)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        // Try every reader without blocking first; only wait when all are busy.
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Some(conn) = self.readers[(start + i) % n].try_lock() {
+                return f(&conn).map_err(backend);
+            }
+        }
+        let conn = self.readers[start % n].lock();
+        f(&conn).map_err(backend)
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteResult, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let sender = self.writer.lock().clone().ok_or(StoreError::ShuttingDown)?;
+        sender.try_send(WriteJob { op, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+        })?;
+        drop(sender);
+        answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+}
+
+fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_batch: usize) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = apply_batch(&mut conn, &batch);
+        debug_assert_eq!(results.len(), batch.len());
+        for (job, result) in batch.drain(..).zip(results) {
+            // The requester may have gone away (client disconnected); the write stands.
+            let _ = job.reply.send(result);
+        }
+    }
+    tracing::debug!("SQLite writer stopped");
+}
+
+/// Applies a batch in one transaction and returns one result per job, in order. Nothing is
+/// `Ok` unless the commit succeeded.
+fn apply_batch(conn: &mut Connection, batch: &[WriteJob]) -> Vec<Result<WriteResult, StoreError>> {
+    let fail_all = |e: &rusqlite::Error| batch.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin write transaction");
+            return fail_all(&e);
+        }
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = (|| -> Result<WriteResult, StoreError> {
+            let sp = tx.savepoint().map_err(backend)?;
+            let result = apply_one(&sp, &job.op)?;
+            sp.commit().map_err(backend)?;
+            Ok(result)
+        })();
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "write failed; rolled back to its savepoint");
+        }
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed; nothing in the batch was applied");
+            fail_all(&e)
+        }
+    }
+}
+
+fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+    match op {
+        WriteOp::UpsertApp(app, now_ms) => {
+            rows::upsert_app(conn, app, *now_ms).map_err(backend)?;
+            Ok(WriteResult::Done)
+        }
+        WriteOp::IssueBasicToken { appid, token, now_ms } => {
+            rows::retire_tokens(conn, appid, TokenKind::Basic, now_ms + TOKEN_OVERLAP_MS).map_err(backend)?;
+            let record = TokenRecord {
+                token: token.clone(),
+                appid: appid.clone(),
+                kind: TokenKind::Basic,
+                issued_at_ms: *now_ms,
+                expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
+                retired_at_ms: None,
+            };
+            rows::prune_tokens(conn, appid, *now_ms).map_err(backend)?;
+            rows::insert_token(conn, &record).map_err(backend)?;
+            Ok(WriteResult::Token(record))
+        }
+        WriteOp::StableToken { appid, candidate, force_refresh, now_ms } => {
+            let current = rows::current_token(conn, appid, TokenKind::Stable).map_err(backend)?;
+            match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
+                StableDecision::Reuse => {
+                    Ok(WriteResult::Token(current.expect("stable_decision reuses only an existing token")))
+                }
+                StableDecision::Issue { retire_current_at_ms } => {
+                    if let Some(at) = retire_current_at_ms {
+                        rows::retire_tokens(conn, appid, TokenKind::Stable, at).map_err(backend)?;
+                    } else if current.is_some() {
+                        // The old token lives out its lifetime (the overlap) but is no longer
+                        // the current one.
+                        let expires = current.as_ref().map(|t| t.expires_at_ms).unwrap_or(*now_ms);
+                        rows::retire_tokens(conn, appid, TokenKind::Stable, expires).map_err(backend)?;
+                    }
+                    let record = TokenRecord {
+                        token: candidate.clone(),
+                        appid: appid.clone(),
+                        kind: TokenKind::Stable,
+                        issued_at_ms: *now_ms,
+                        expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
+                        retired_at_ms: None,
+                    };
+                    rows::prune_tokens(conn, appid, *now_ms).map_err(backend)?;
+                    rows::insert_token(conn, &record).map_err(backend)?;
+                    Ok(WriteResult::Token(record))
+                }
+            }
+        }
+        WriteOp::InsertLoginCode(code) => {
+            conn.prepare_cached("DELETE FROM login_codes WHERE expires_at_ms < ?1")
+                .and_then(|mut s| s.execute([code.created_at_ms - 86_400_000]))
+                .map_err(backend)?;
+            conn.prepare_cached(
+                "INSERT INTO login_codes (code, appid, openid, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(rusqlite::params![code.code, code.appid, code.openid, code.created_at_ms, code.expires_at_ms]))
+            .map_err(backend)?;
+            Ok(WriteResult::Done)
+        }
+        WriteOp::RedeemLoginCode { appid, code, session_key, now_ms } => {
+            let row: Option<(String, String, i64, Option<i64>)> = conn
+                .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")
+                .and_then(|mut s| {
+                    use rusqlite::OptionalExtension;
+                    s.query_row([code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+                })
+                .map_err(backend)?;
+            let Some((code_appid, openid, expires_at_ms, used_at_ms)) = row else {
+                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
+            };
+            if code_appid != *appid {
+                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
+            }
+            if used_at_ms.is_some() {
+                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Used)));
+            }
+            if *now_ms >= expires_at_ms {
+                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
+            }
+            conn.prepare_cached("UPDATE login_codes SET used_at_ms = ?2 WHERE code = ?1")
+                .and_then(|mut s| s.execute(rusqlite::params![code, now_ms]))
+                .map_err(backend)?;
+            conn.prepare_cached(
+                "INSERT INTO sessions (appid, openid, session_key, created_at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key,
+                    created_at_ms = excluded.created_at_ms",
+            )
+            .and_then(|mut s| s.execute(rusqlite::params![appid, openid, session_key, now_ms]))
+            .map_err(backend)?;
+            Ok(WriteResult::Redeemed(Ok(Session {
+                appid: appid.clone(),
+                openid,
+                session_key: session_key.clone(),
+                created_at_ms: *now_ms,
+            })))
+        }
+        WriteOp::Ledger(command) => execute_command(conn, command).map(WriteResult::Outcome),
+    }
+}
+
+fn execute_command(conn: &Connection, command: &LedgerCommand) -> Result<Outcome, StoreError> {
+    let key = command.key();
+    let (namespace, order_no) = command.order_ref();
+    let existing = rows::order(conn, key, namespace, order_no).map_err(backend)?;
+    let account = rows::account(conn, key).map_err(backend)?.unwrap_or_default();
+    match decide(command, existing.as_ref(), &account)? {
+        Decision::Refuse(refusal) => Ok(Outcome::Refused(refusal)),
+        Decision::Apply(effect) => {
+            let now_ms = effect.journal.at_ms;
+            rows::upsert_account(conn, key, &effect.account, now_ms).map_err(backend)?;
+            match &effect.order {
+                OrderWrite::Insert(order) => rows::insert_order(conn, key, namespace, order_no, order),
+                OrderWrite::MarkCancelled { cancelled_at_ms } => {
+                    rows::mark_order_cancelled(conn, key, order_no, *cancelled_at_ms)
+                }
+            }
+            .map_err(backend)?;
+            rows::insert_journal(conn, &effect.journal).map_err(backend)?;
+            Ok(effect.outcome)
+        }
+    }
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::Backend(format!("writer answered an unexpected result for {what}"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
+        match self.write(WriteOp::UpsertApp(app, now_ms)).await? {
+            WriteResult::Done => Ok(()),
+            _ => Err(unexpected("upsert_app")),
+        }
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
+        self.read(|c| rows::app(c, appid))
+    }
+
+    async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.read(rows::apps)
+    }
+
+    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
+        match self.write(WriteOp::IssueBasicToken { appid: appid.to_string(), token, now_ms }).await? {
+            WriteResult::Token(t) => Ok(t),
+            _ => Err(unexpected("issue_basic_token")),
+        }
+    }
+
+    async fn stable_token(
+        &self,
+        appid: &str,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    ) -> Result<TokenRecord, StoreError> {
+        let op = WriteOp::StableToken { appid: appid.to_string(), candidate, force_refresh, now_ms };
+        match self.write(op).await? {
+            WriteResult::Token(t) => Ok(t),
+            _ => Err(unexpected("stable_token")),
+        }
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(|c| rows::token(c, token))
+    }
+
+    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
+        match self.write(WriteOp::InsertLoginCode(code)).await? {
+            WriteResult::Done => Ok(()),
+            _ => Err(unexpected("insert_login_code")),
+        }
+    }
+
+    async fn redeem_login_code(
+        &self,
+        appid: &str,
+        code: &str,
+        session_key: String,
+        now_ms: i64,
+    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
+        let op = WriteOp::RedeemLoginCode { appid: appid.to_string(), code: code.to_string(), session_key, now_ms };
+        match self.write(op).await? {
+            WriteResult::Redeemed(r) => Ok(r),
+            _ => Err(unexpected("redeem_login_code")),
+        }
+    }
+
+    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
+        self.read(|c| rows::session(c, appid, openid))
+    }
+
+    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
+        self.read(|c| rows::account(c, key)).map(Option::unwrap_or_default)
+    }
+
+    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
+        match self.write(WriteOp::Ledger(command)).await? {
+            WriteResult::Outcome(o) => Ok(o),
+            _ => Err(unexpected("execute")),
+        }
+    }
+
+    async fn order(
+        &self,
+        key: &AccountKey,
+        namespace: OrderNamespace,
+        order_no: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(|c| rows::order(c, key, namespace, order_no))
+    }
+
+    async fn journal(&self, key: &AccountKey, after_id: i64, limit: u32) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        self.read(|c| rows::journal(c, key, after_id, limit))
+    }
+
+    async fn shutdown(&self) {
+        // Dropping the last sender lets the writer finish what is queued and stop.
+        self.writer.lock().take();
+        let handle = self.writer_thread.lock().take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
