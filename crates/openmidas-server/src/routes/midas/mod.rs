@@ -1,0 +1,188 @@
+//! Midas v1: `/cgi-bin/midas/{getbalance,pay,cancelpay,present}` and the sandbox twins.
+//!
+//! [`verify`] runs the checks of behaviour.md section 3 in their order; each route then
+//! makes one store call and renders it.
+
+pub mod cancelpay;
+pub mod getbalance;
+pub mod pay;
+pub mod present;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openmidas_ledger::auth::TokenStatus;
+use openmidas_ledger::command::{OriginalResult, Outcome, Refusal};
+use openmidas_ledger::{AccountKey, App, DuplicateBillPolicy, Env};
+use openmidas_protocol::sign::{self, hex_matches};
+use openmidas_protocol::v1::{self, Endpoint, RawObject, V1Request};
+use openmidas_protocol::wire::{CancelPayOk, PayOk, PresentOk};
+use openmidas_protocol::ErrCode;
+use serde_json::json;
+
+use super::{query_pairs, query_param, read_body};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// A request that passed every check.
+pub(crate) struct Verified {
+    pub request: V1Request,
+    pub app: App,
+    pub env: Env,
+    pub now_ms: i64,
+}
+
+impl Verified {
+    pub fn account_key(&self) -> AccountKey {
+        AccountKey {
+            env: self.env,
+            appid: self.request.appid.clone(),
+            offer_id: self.request.offer_id.clone(),
+            zone_id: self.request.zone_id.clone(),
+            openid: self.request.openid.clone(),
+        }
+    }
+
+    pub fn bill_no(&self) -> String {
+        self.request.bill_no.clone().expect("validate() requires bill_no on pay, cancelpay and present")
+    }
+
+    pub fn amount(&self) -> i64 {
+        self.request.amount.expect("validate() requires the amount on pay and present")
+    }
+}
+
+/// The checks of behaviour.md section 3, in order; the first failure answers.
+pub(crate) async fn verify(state: &AppState, endpoint: Endpoint, query: Option<String>, body: Body) -> ApiResult<Verified> {
+    // 1. The access token.
+    let pairs = query_pairs(query.as_deref());
+    let access_token = query_param(&pairs, "access_token").ok_or(ErrCode::AccessTokenMissing)?;
+    let now_ms = state.clock.now_ms();
+    let token = state.store.token(access_token).await?.ok_or(ErrCode::InvalidCredential)?;
+    match token.status(now_ms) {
+        TokenStatus::Valid => {}
+        TokenStatus::Retired => return Err(ErrCode::InvalidCredential.into()),
+        TokenStatus::Expired => return Err(ErrCode::AccessTokenExpired.into()),
+    }
+
+    // 2. The body: a JSON object within the size limit.
+    let bytes = read_body(body).await?;
+    let object = RawObject::parse(&bytes).map_err(|e| ApiError::msg(ErrCode::InvalidParameter, e.errmsg()))?;
+
+    // 3. The fields.
+    let request = v1::validate(endpoint, &object).map_err(|e| ApiError::msg(ErrCode::InvalidParameter, e.errmsg()))?;
+
+    // 4. The app: the token's, with this offer.
+    if request.appid != token.appid {
+        return Err(ApiError::msg(ErrCode::NoPrivilege, "no privilege: appid is not the access_token's app"));
+    }
+    let app = state
+        .store
+        .app(&request.appid)
+        .await?
+        .ok_or_else(|| ApiError::msg(ErrCode::NoPrivilege, "no privilege: the app no longer exists"))?;
+    if request.offer_id != app.offer_id {
+        return Err(ApiError::msg(ErrCode::NoPrivilege, "no privilege: offer_id is not this app's offer"));
+    }
+
+    // 5. sig, with the AppKey of this environment.
+    let uri = endpoint.uri();
+    let app_key = if endpoint.sandbox { &app.sandbox_app_key } else { &app.app_key };
+    if !hex_matches(&sign::v1::sig_digest(request.signed_pairs(), uri, app_key), &request.sig) {
+        return Err(ErrCode::SigError.into());
+    }
+
+    // 6. mp_sig, with the player's newest session_key.
+    match &request.mp_sig {
+        Some(mp_sig) => {
+            let session = state.store.session(&request.appid, &request.openid).await?.ok_or(ErrCode::SessionNotFound)?;
+            let digest =
+                sign::v1::mp_sig_digest(request.signed_pairs(), access_token, &request.sig, uri, &session.session_key);
+            if !hex_matches(&digest, mp_sig) {
+                return Err(ErrCode::MpSigError.into());
+            }
+        }
+        None if app.require_mp_sig => {
+            return Err(ApiError::msg(ErrCode::MpSigError, "mp_sig error: this app requires mp_sig"));
+        }
+        None => {}
+    }
+
+    // ts freshness, only where the app asks for it (checked after the signatures, so an
+    // unsigned request learns nothing about the server's clock).
+    if let Some(window_secs) = app.ts_window_secs {
+        let skew_secs = (now_ms.div_euclid(1000)).abs_diff(request.ts);
+        if skew_secs > u64::from(window_secs) {
+            return Err(ApiError::msg(
+                ErrCode::InvalidParameter,
+                format!("[ts] ts is more than {window_secs} s away from the server time"),
+            ));
+        }
+    }
+
+    let env = if endpoint.sandbox { Env::Sandbox } else { Env::Official };
+    Ok(Verified { request, app, env, now_ms })
+}
+
+/// Renders a ledger outcome as the v1 answer, applying the app's duplicate policy.
+pub(crate) fn answer(outcome: Outcome, app: &App) -> Response {
+    let ok = ErrCode::Ok;
+    match outcome {
+        Outcome::Paid { bill_no, balance, used_gift } => Json(PayOk {
+            errcode: ok.code(),
+            errmsg: ok.errmsg().into(),
+            bill_no,
+            balance,
+            used_gen_amt: used_gift,
+        })
+        .into_response(),
+        Outcome::Presented { bill_no, balance } => {
+            Json(PresentOk { errcode: ok.code(), errmsg: ok.errmsg().into(), bill_no, balance }).into_response()
+        }
+        Outcome::Cancelled { bill_no } => {
+            Json(CancelPayOk { errcode: ok.code(), errmsg: ok.errmsg().into(), bill_no }).into_response()
+        }
+        Outcome::Recharged { .. } => {
+            // Recharge is an admin command; a v1 route never executes one.
+            tracing::error!("v1 route got a recharge outcome");
+            ApiError::new(ErrCode::SystemError).into_response()
+        }
+        Outcome::Refused(refusal) => refusal_answer(refusal, app),
+    }
+}
+
+fn refusal_answer(refusal: Refusal, app: &App) -> Response {
+    let code = match refusal {
+        Refusal::DuplicateBillNo { original: Some(original) } => {
+            // Same parameters: the original result rides along (or, under "replay", is the answer).
+            let code = match app.duplicate_bill_no {
+                DuplicateBillPolicy::Reject => ErrCode::BillNoRepeated,
+                DuplicateBillPolicy::Replay => ErrCode::Ok,
+            };
+            let body = match original {
+                OriginalResult::Paid { bill_no, balance, used_gift } => json!({
+                    "errcode": code.code(), "errmsg": code.errmsg(),
+                    "bill_no": bill_no, "balance": balance, "used_gen_amt": used_gift,
+                }),
+                OriginalResult::Presented { bill_no, balance } => json!({
+                    "errcode": code.code(), "errmsg": code.errmsg(), "bill_no": bill_no, "balance": balance,
+                }),
+            };
+            return Json(body).into_response();
+        }
+        Refusal::DuplicateBillNo { original: None } => {
+            return ApiError::msg(ErrCode::BillNoRepeated, "bill_no repeated: used before with other parameters")
+                .into_response()
+        }
+        Refusal::InsufficientBalance => ErrCode::InsufficientBalance,
+        Refusal::Overflow => {
+            return ApiError::msg(ErrCode::InvalidParameter, "amount would overflow the account's counters")
+                .into_response()
+        }
+        Refusal::OrderNotFound => ErrCode::OrderNotFound,
+        Refusal::AlreadyCancelled => ErrCode::OrderAlreadyCancelled,
+        Refusal::CancelWindowClosed => ErrCode::CancelWindowClosed,
+        Refusal::DuplicateTradeNo => ErrCode::RechargeDuplicateOrder,
+    };
+    ApiError::new(code).into_response()
+}
