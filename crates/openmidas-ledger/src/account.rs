@@ -175,7 +175,10 @@ impl Account {
     pub fn pay(&self, a: i64) -> Result<(Account, PaySplit), RuleError> {
         debug_assert!(a > 0);
         if self.balance() < a {
-            return Err(RuleError::InsufficientBalance { balance: self.balance(), amount: a });
+            return Err(RuleError::InsufficientBalance {
+                balance: self.balance(),
+                amount: a,
+            });
         }
         let gift = self.gift.min(a);
         let cash = a - gift;

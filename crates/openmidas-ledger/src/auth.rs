@@ -210,7 +210,10 @@ mod tests {
         assert_eq!(t.status(0), TokenStatus::Valid);
         assert_eq!(t.status(ACCESS_TOKEN_TTL_MS - 1), TokenStatus::Valid);
         assert_eq!(t.status(ACCESS_TOKEN_TTL_MS), TokenStatus::Expired);
-        let retired = TokenRecord { retired_at_ms: Some(1000), ..t.clone() };
+        let retired = TokenRecord {
+            retired_at_ms: Some(1000),
+            ..t.clone()
+        };
         assert_eq!(retired.status(999), TokenStatus::Valid);
         assert_eq!(retired.status(1000), TokenStatus::Retired);
         assert!(!format!("{t:?}").contains("abcdefghij"));
@@ -231,17 +234,23 @@ pub enum StableDecision {
 /// and retires the old one, unless the last issue was under 30 s ago.
 pub fn stable_decision(current: Option<&TokenRecord>, force_refresh: bool, now_ms: i64) -> StableDecision {
     let Some(current) = current.filter(|t| t.status(now_ms) == TokenStatus::Valid) else {
-        return StableDecision::Issue { retire_current_at_ms: None };
+        return StableDecision::Issue {
+            retire_current_at_ms: None,
+        };
     };
     if force_refresh {
         if now_ms - current.issued_at_ms < STABLE_FORCE_REFRESH_MIN_INTERVAL_MS {
             return StableDecision::Reuse;
         }
-        return StableDecision::Issue { retire_current_at_ms: Some(now_ms) };
+        return StableDecision::Issue {
+            retire_current_at_ms: Some(now_ms),
+        };
     }
     if now_ms < current.expires_at_ms - TOKEN_OVERLAP_MS {
         StableDecision::Reuse
     } else {
-        StableDecision::Issue { retire_current_at_ms: None }
+        StableDecision::Issue {
+            retire_current_at_ms: None,
+        }
     }
 }

@@ -30,7 +30,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start_ms: i64) -> Self {
-        ManualClock { now_ms: AtomicI64::new(start_ms) }
+        ManualClock {
+            now_ms: AtomicI64::new(start_ms),
+        }
     }
 
     pub fn advance_ms(&self, delta_ms: i64) {

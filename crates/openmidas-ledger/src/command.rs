@@ -7,10 +7,29 @@ use crate::account::{Account, AccountKey, InvariantViolation, PaySplit, RuleErro
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerCommand {
     /// The effect of a successful `wx.requestMidasPayment` (`/admin/recharge`).
-    Recharge { key: AccountKey, amount: i64, out_trade_no: String, now_ms: i64 },
-    Present { key: AccountKey, bill_no: String, amount: i64, now_ms: i64 },
-    Pay { key: AccountKey, bill_no: String, amount: i64, now_ms: i64 },
-    CancelPay { key: AccountKey, bill_no: String, now_ms: i64 },
+    Recharge {
+        key: AccountKey,
+        amount: i64,
+        out_trade_no: String,
+        now_ms: i64,
+    },
+    Present {
+        key: AccountKey,
+        bill_no: String,
+        amount: i64,
+        now_ms: i64,
+    },
+    Pay {
+        key: AccountKey,
+        bill_no: String,
+        amount: i64,
+        now_ms: i64,
+    },
+    CancelPay {
+        key: AccountKey,
+        bill_no: String,
+        now_ms: i64,
+    },
 }
 
 impl LedgerCommand {
@@ -122,8 +141,15 @@ pub struct JournalEntry {
 /// The original result a repeated `bill_no` can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OriginalResult {
-    Paid { bill_no: String, balance: i64, used_gift: i64 },
-    Presented { bill_no: String, balance: i64 },
+    Paid {
+        bill_no: String,
+        balance: i64,
+        used_gift: i64,
+    },
+    Presented {
+        bill_no: String,
+        balance: i64,
+    },
 }
 
 /// Why a command changed nothing.
@@ -148,10 +174,22 @@ pub enum Refusal {
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Recharged { out_trade_no: String, balance: i64 },
-    Presented { bill_no: String, balance: i64 },
-    Paid { bill_no: String, balance: i64, used_gift: i64 },
-    Cancelled { bill_no: String },
+    Recharged {
+        out_trade_no: String,
+        balance: i64,
+    },
+    Presented {
+        bill_no: String,
+        balance: i64,
+    },
+    Paid {
+        bill_no: String,
+        balance: i64,
+        used_gift: i64,
+    },
+    Cancelled {
+        bill_no: String,
+    },
     Refused(Refusal),
 }
 
@@ -171,7 +209,8 @@ pub struct Effect {
     pub outcome: Outcome,
 }
 
-/// What [`decide`] concludes.
+/// What [`decide`] concludes. Short-lived (one per command), so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Nothing changes; answer with this refusal.
@@ -191,7 +230,9 @@ pub fn decide(
     let rule = |r: Result<Account, RuleError>| r.map_err(refusal_of);
 
     let (next, order, kind, order_no, amount, outcome) = match command {
-        LedgerCommand::Recharge { amount, out_trade_no, .. } => {
+        LedgerCommand::Recharge {
+            amount, out_trade_no, ..
+        } => {
             if existing.is_some() {
                 return Ok(Decision::Refuse(Refusal::DuplicateTradeNo));
             }
@@ -199,32 +240,53 @@ pub fn decide(
                 Ok(next) => next,
                 Err(refusal) => return Ok(Decision::Refuse(refusal)),
             };
-            let outcome = Outcome::Recharged { out_trade_no: out_trade_no.clone(), balance: next.balance() };
+            let outcome = Outcome::Recharged {
+                out_trade_no: out_trade_no.clone(),
+                balance: next.balance(),
+            };
             let order = new_order(MovementKind::Recharge, key, *amount, 0, &next, now_ms);
             (next, order, MovementKind::Recharge, out_trade_no, *amount, outcome)
         }
         LedgerCommand::Present { bill_no, amount, .. } => {
             if let Some(original) = existing {
-                return Ok(Decision::Refuse(duplicate(MovementKind::Present, key, *amount, bill_no, original)));
+                return Ok(Decision::Refuse(duplicate(
+                    MovementKind::Present,
+                    key,
+                    *amount,
+                    bill_no,
+                    original,
+                )));
             }
             let next = match rule(account.present(*amount)) {
                 Ok(next) => next,
                 Err(refusal) => return Ok(Decision::Refuse(refusal)),
             };
-            let outcome = Outcome::Presented { bill_no: bill_no.clone(), balance: next.balance() };
+            let outcome = Outcome::Presented {
+                bill_no: bill_no.clone(),
+                balance: next.balance(),
+            };
             let order = new_order(MovementKind::Present, key, *amount, 0, &next, now_ms);
             (next, order, MovementKind::Present, bill_no, *amount, outcome)
         }
         LedgerCommand::Pay { bill_no, amount, .. } => {
             if let Some(original) = existing {
-                return Ok(Decision::Refuse(duplicate(MovementKind::Pay, key, *amount, bill_no, original)));
+                return Ok(Decision::Refuse(duplicate(
+                    MovementKind::Pay,
+                    key,
+                    *amount,
+                    bill_no,
+                    original,
+                )));
             }
             let (next, split) = match account.pay(*amount).map_err(refusal_of) {
                 Ok(done) => done,
                 Err(refusal) => return Ok(Decision::Refuse(refusal)),
             };
-            let outcome =
-                Outcome::Paid { bill_no: bill_no.clone(), balance: next.balance(), used_gift: split.gift };
+            let outcome = Outcome::Paid {
+                bill_no: bill_no.clone(),
+                balance: next.balance(),
+                used_gift: split.gift,
+            };
             let order = new_order(MovementKind::Pay, key, *amount, split.gift, &next, now_ms);
             (next, order, MovementKind::Pay, bill_no, *amount, outcome)
         }
@@ -239,13 +301,20 @@ pub fn decide(
             if now_ms - pay.created_at_ms > CANCEL_WINDOW_MS {
                 return Ok(Decision::Refuse(Refusal::CancelWindowClosed));
             }
-            let split = PaySplit { gift: pay.used_gift, cash: pay.amount - pay.used_gift };
+            let split = PaySplit {
+                gift: pay.used_gift,
+                cash: pay.amount - pay.used_gift,
+            };
             let next = match rule(account.cancel_pay(split)) {
                 Ok(next) => next,
                 Err(refusal) => return Ok(Decision::Refuse(refusal)),
             };
-            let outcome = Outcome::Cancelled { bill_no: bill_no.clone() };
-            let order = OrderWrite::MarkCancelled { cancelled_at_ms: now_ms };
+            let outcome = Outcome::Cancelled {
+                bill_no: bill_no.clone(),
+            };
+            let order = OrderWrite::MarkCancelled {
+                cancelled_at_ms: now_ms,
+            };
             (next, order, MovementKind::CancelPay, bill_no, pay.amount, outcome)
         }
     };
@@ -261,7 +330,12 @@ pub fn decide(
         balance_after: next.balance(),
         at_ms: now_ms,
     };
-    Ok(Decision::Apply(Effect { account: next, order, journal, outcome }))
+    Ok(Decision::Apply(Effect {
+        account: next,
+        order,
+        journal,
+        outcome,
+    }))
 }
 
 fn refusal_of(e: RuleError) -> Refusal {
@@ -305,7 +379,10 @@ fn duplicate(kind: MovementKind, key: &AccountKey, amount: i64, bill_no: &str, o
             balance: original.balance_after,
             used_gift: original.used_gift,
         },
-        _ => OriginalResult::Presented { bill_no: bill_no.to_string(), balance: original.balance_after },
+        _ => OriginalResult::Presented {
+            bill_no: bill_no.to_string(),
+            balance: original.balance_after,
+        },
     });
     Refusal::DuplicateBillNo { original }
 }
@@ -342,9 +419,21 @@ mod tests {
     #[test]
     fn pay_then_duplicate_then_cancel() {
         let acc = Account::default().recharge(100).unwrap().present(10).unwrap();
-        let pay = LedgerCommand::Pay { key: key("u"), bill_no: "b1".into(), amount: 30, now_ms: 1000 };
+        let pay = LedgerCommand::Pay {
+            key: key("u"),
+            bill_no: "b1".into(),
+            amount: 30,
+            now_ms: 1000,
+        };
         let e = apply(decide(&pay, None, &acc).unwrap());
-        assert_eq!(e.outcome, Outcome::Paid { bill_no: "b1".into(), balance: 80, used_gift: 10 });
+        assert_eq!(
+            e.outcome,
+            Outcome::Paid {
+                bill_no: "b1".into(),
+                balance: 80,
+                used_gift: 10
+            }
+        );
         assert_eq!((e.journal.cash_delta, e.journal.gift_delta), (-20, -10));
         let order = inserted(&e);
 
@@ -352,37 +441,100 @@ mod tests {
         assert_eq!(
             same,
             Decision::Refuse(Refusal::DuplicateBillNo {
-                original: Some(OriginalResult::Paid { bill_no: "b1".into(), balance: 80, used_gift: 10 })
+                original: Some(OriginalResult::Paid {
+                    bill_no: "b1".into(),
+                    balance: 80,
+                    used_gift: 10
+                })
             })
         );
-        let other = LedgerCommand::Pay { key: key("u"), bill_no: "b1".into(), amount: 31, now_ms: 1000 };
+        let other = LedgerCommand::Pay {
+            key: key("u"),
+            bill_no: "b1".into(),
+            amount: 31,
+            now_ms: 1000,
+        };
         assert_eq!(
             decide(&other, Some(&order), &e.account).unwrap(),
             Decision::Refuse(Refusal::DuplicateBillNo { original: None })
         );
 
-        let cancel = LedgerCommand::CancelPay { key: key("u"), bill_no: "b1".into(), now_ms: 2000 };
+        let cancel = LedgerCommand::CancelPay {
+            key: key("u"),
+            bill_no: "b1".into(),
+            now_ms: 2000,
+        };
         let c = apply(decide(&cancel, Some(&order), &e.account).unwrap());
         assert_eq!(c.account, acc);
-        let cancelled = OrderRecord { cancelled_at_ms: Some(2000), ..order.clone() };
-        assert_eq!(decide(&cancel, Some(&cancelled), &c.account).unwrap(), Decision::Refuse(Refusal::AlreadyCancelled));
-        let late = LedgerCommand::CancelPay { key: key("u"), bill_no: "b1".into(), now_ms: 1000 + CANCEL_WINDOW_MS + 1 };
-        assert_eq!(decide(&late, Some(&order), &e.account).unwrap(), Decision::Refuse(Refusal::CancelWindowClosed));
-        let edge = LedgerCommand::CancelPay { key: key("u"), bill_no: "b1".into(), now_ms: 1000 + CANCEL_WINDOW_MS };
-        assert!(matches!(decide(&edge, Some(&order), &e.account).unwrap(), Decision::Apply(_)));
-        let stranger = LedgerCommand::CancelPay { key: key("v"), bill_no: "b1".into(), now_ms: 2000 };
-        assert_eq!(decide(&stranger, Some(&order), &e.account).unwrap(), Decision::Refuse(Refusal::OrderNotFound));
-        assert_eq!(decide(&cancel, None, &e.account).unwrap(), Decision::Refuse(Refusal::OrderNotFound));
+        let cancelled = OrderRecord {
+            cancelled_at_ms: Some(2000),
+            ..order.clone()
+        };
+        assert_eq!(
+            decide(&cancel, Some(&cancelled), &c.account).unwrap(),
+            Decision::Refuse(Refusal::AlreadyCancelled)
+        );
+        let late = LedgerCommand::CancelPay {
+            key: key("u"),
+            bill_no: "b1".into(),
+            now_ms: 1000 + CANCEL_WINDOW_MS + 1,
+        };
+        assert_eq!(
+            decide(&late, Some(&order), &e.account).unwrap(),
+            Decision::Refuse(Refusal::CancelWindowClosed)
+        );
+        let edge = LedgerCommand::CancelPay {
+            key: key("u"),
+            bill_no: "b1".into(),
+            now_ms: 1000 + CANCEL_WINDOW_MS,
+        };
+        assert!(matches!(
+            decide(&edge, Some(&order), &e.account).unwrap(),
+            Decision::Apply(_)
+        ));
+        let stranger = LedgerCommand::CancelPay {
+            key: key("v"),
+            bill_no: "b1".into(),
+            now_ms: 2000,
+        };
+        assert_eq!(
+            decide(&stranger, Some(&order), &e.account).unwrap(),
+            Decision::Refuse(Refusal::OrderNotFound)
+        );
+        assert_eq!(
+            decide(&cancel, None, &e.account).unwrap(),
+            Decision::Refuse(Refusal::OrderNotFound)
+        );
     }
 
     #[test]
     fn insufficient_balance_and_cancel_of_present() {
         let acc = Account::default().present(5).unwrap();
-        let pay = LedgerCommand::Pay { key: key("u"), bill_no: "b".into(), amount: 6, now_ms: 0 };
-        assert_eq!(decide(&pay, None, &acc).unwrap(), Decision::Refuse(Refusal::InsufficientBalance));
-        let present = LedgerCommand::Present { key: key("u"), bill_no: "p".into(), amount: 5, now_ms: 0 };
+        let pay = LedgerCommand::Pay {
+            key: key("u"),
+            bill_no: "b".into(),
+            amount: 6,
+            now_ms: 0,
+        };
+        assert_eq!(
+            decide(&pay, None, &acc).unwrap(),
+            Decision::Refuse(Refusal::InsufficientBalance)
+        );
+        let present = LedgerCommand::Present {
+            key: key("u"),
+            bill_no: "p".into(),
+            amount: 5,
+            now_ms: 0,
+        };
         let e = apply(decide(&present, None, &Account::default()).unwrap());
-        let cancel = LedgerCommand::CancelPay { key: key("u"), bill_no: "p".into(), now_ms: 0 };
-        assert_eq!(decide(&cancel, Some(&inserted(&e)), &acc).unwrap(), Decision::Refuse(Refusal::OrderNotFound));
+        let cancel = LedgerCommand::CancelPay {
+            key: key("u"),
+            bill_no: "p".into(),
+            now_ms: 0,
+        };
+        assert_eq!(
+            decide(&cancel, Some(&inserted(&e)), &acc).unwrap(),
+            Decision::Refuse(Refusal::OrderNotFound)
+        );
     }
 }

@@ -71,7 +71,12 @@ pub trait Store: Send + Sync + 'static {
         order_no: &str,
     ) -> Result<Option<OrderRecord>, StoreError>;
     /// An account's journal entries with id greater than `after_id`, oldest first.
-    async fn journal(&self, key: &AccountKey, after_id: i64, limit: u32) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+    async fn journal(
+        &self,
+        key: &AccountKey,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
 
     /// Finishes queued writes and stops accepting new ones.
     async fn shutdown(&self);

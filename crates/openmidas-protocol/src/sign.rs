@@ -69,11 +69,7 @@ pub mod v1 {
 
     /// The string `sig` signs: the body parameters (without `sig` and `mp_sig`), sorted by key
     /// bytes, then `&org_loc=<uri>&method=POST&secret=<app_key>`.
-    pub fn sig_string<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
-        uri: &str,
-        app_key: &str,
-    ) -> String {
+    pub fn sig_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>, uri: &str, app_key: &str) -> String {
         let mut s = sorted_pairs(params);
         s.push_str("&org_loc=");
         s.push_str(uri);
@@ -83,20 +79,12 @@ pub mod v1 {
     }
 
     /// The digest of `sig` (see [`sig_string`]).
-    pub fn sig_digest<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
-        uri: &str,
-        app_key: &str,
-    ) -> Digest {
+    pub fn sig_digest<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>, uri: &str, app_key: &str) -> Digest {
         hmac_sha256(app_key.as_bytes(), sig_string(params, uri, app_key).as_bytes())
     }
 
     /// `sig` as lowercase hex.
-    pub fn sig<'a>(
-        params: impl IntoIterator<Item = (&'a str, &'a str)>,
-        uri: &str,
-        app_key: &str,
-    ) -> String {
+    pub fn sig<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>, uri: &str, app_key: &str) -> String {
         to_hex(&sig_digest(params, uri, app_key))
     }
 
@@ -109,9 +97,7 @@ pub mod v1 {
         uri: &str,
         session_key: &str,
     ) -> String {
-        let all = params
-            .into_iter()
-            .chain([("access_token", access_token), ("sig", sig)]);
+        let all = params.into_iter().chain([("access_token", access_token), ("sig", sig)]);
         let mut s = sorted_pairs(all);
         s.push_str("&org_loc=");
         s.push_str(uri);
@@ -150,8 +136,7 @@ pub mod v2 {
 
     /// `pay_sig = hex(HMAC-SHA256(app_key, uri + "&" + raw_body))`.
     pub fn pay_sig_digest(app_key: &str, uri: &str, raw_body: &[u8]) -> Digest {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(app_key.as_bytes()).expect("HMAC takes keys of any length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(app_key.as_bytes()).expect("HMAC takes keys of any length");
         mac.update(uri.as_bytes());
         mac.update(b"&");
         mac.update(raw_body);

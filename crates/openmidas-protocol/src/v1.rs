@@ -201,7 +201,10 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        FieldError { field, problem: problem.into() }
+        FieldError {
+            field,
+            problem: problem.into(),
+        }
     }
 
     /// The errmsg of the 90018 answer, e.g. `[amt] amt must be an integer, got a string`.
@@ -246,10 +249,12 @@ fn required<'a>(body: &RawObject<'a>, field: &'static str) -> Result<&'a RawValu
 
 fn string_value(raw: &RawValue, field: &'static str) -> Result<String, FieldError> {
     if !raw.get().starts_with('"') {
-        return Err(FieldError::new(field, format!("must be a string, got {}", json_kind(raw))));
+        return Err(FieldError::new(
+            field,
+            format!("must be a string, got {}", json_kind(raw)),
+        ));
     }
-    serde_json::from_str::<String>(raw.get())
-        .map_err(|_| FieldError::new(field, "must be a valid string"))
+    serde_json::from_str::<String>(raw.get()).map_err(|_| FieldError::new(field, "must be a valid string"))
 }
 
 fn id_value(raw: &RawValue, field: &'static str) -> Result<String, FieldError> {
@@ -275,7 +280,10 @@ fn integer_value(raw: &RawValue, field: &'static str) -> Result<i64, FieldError>
     let text = raw.get();
     let is_number = matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
     if !is_number {
-        return Err(FieldError::new(field, format!("must be an integer, got {}", json_kind(raw))));
+        return Err(FieldError::new(
+            field,
+            format!("must be an integer, got {}", json_kind(raw)),
+        ));
     }
     if text.contains(['.', 'e', 'E']) {
         return Err(FieldError::new(field, "must be an integer, got a fraction or exponent"));
@@ -346,7 +354,10 @@ pub fn validate(endpoint: Endpoint, body: &RawObject<'_>) -> Result<V1Request, F
     };
     let user_ip = optional("user_ip", MAX_USER_IP_BYTES)?;
     let (pay_item, app_remark) = match endpoint.op {
-        Op::Pay => (optional("pay_item", MAX_REMARK_BYTES)?, optional("app_remark", MAX_REMARK_BYTES)?),
+        Op::Pay => (
+            optional("pay_item", MAX_REMARK_BYTES)?,
+            optional("app_remark", MAX_REMARK_BYTES)?,
+        ),
         Op::CancelPay => (optional("pay_item", MAX_REMARK_BYTES)?, None),
         _ => (None, None),
     };
@@ -381,8 +392,14 @@ pub fn validate(endpoint: Endpoint, body: &RawObject<'_>) -> Result<V1Request, F
 mod tests {
     use super::*;
 
-    const GETBALANCE: Endpoint = Endpoint { op: Op::GetBalance, sandbox: false };
-    const PAY: Endpoint = Endpoint { op: Op::Pay, sandbox: false };
+    const GETBALANCE: Endpoint = Endpoint {
+        op: Op::GetBalance,
+        sandbox: false,
+    };
+    const PAY: Endpoint = Endpoint {
+        op: Op::Pay,
+        sandbox: false,
+    };
 
     fn base() -> serde_json::Value {
         serde_json::json!({"appid":"wx1","offer_id":"o1","openid":"u1","zone_id":"1","pf":"android","ts":1,"sig":"00"})
@@ -395,10 +412,20 @@ mod tests {
 
     #[test]
     fn body_errors() {
-        assert_eq!(check(GETBALANCE, "[1]").unwrap_err(), "request body must be a JSON object");
-        assert_eq!(check(GETBALANCE, "\"x\"").unwrap_err(), "request body must be a JSON object");
-        assert!(check(GETBALANCE, "{").unwrap_err().starts_with("request body is not valid JSON"));
-        assert!(check(GETBALANCE, "").unwrap_err().starts_with("request body is not valid JSON"));
+        assert_eq!(
+            check(GETBALANCE, "[1]").unwrap_err(),
+            "request body must be a JSON object"
+        );
+        assert_eq!(
+            check(GETBALANCE, "\"x\"").unwrap_err(),
+            "request body must be a JSON object"
+        );
+        assert!(check(GETBALANCE, "{")
+            .unwrap_err()
+            .starts_with("request body is not valid JSON"));
+        assert!(check(GETBALANCE, "")
+            .unwrap_err()
+            .starts_with("request body is not valid JSON"));
         assert_eq!(
             check(GETBALANCE, r#"{"ts":1,"ts":2}"#).unwrap_err(),
             "[ts] ts appears more than once"
@@ -410,7 +437,10 @@ mod tests {
     #[test]
     fn signing_text_keeps_numbers_as_written_and_unescapes_strings() {
         let object = RawObject::parse(br#"{"a":1.50,"b":"x\"y\u0041","c":true,"d":[1, 2]}"#).unwrap();
-        let texts: Vec<_> = object.iter().map(|(k, v)| (k.to_string(), signing_text(v).into_owned())).collect();
+        let texts: Vec<_> = object
+            .iter()
+            .map(|(k, v)| (k.to_string(), signing_text(v).into_owned()))
+            .collect();
         assert_eq!(
             texts,
             vec![
@@ -430,15 +460,47 @@ mod tests {
         assert!(check(PAY, &body.to_string()).is_ok());
 
         let cases: Vec<(&str, serde_json::Value, &str)> = vec![
-            ("amt", serde_json::json!("10"), "[amt] amt must be an integer, got a string"),
-            ("amt", serde_json::json!(0), "[amt] amt must be an integer in 1..=1000000000"),
-            ("amt", serde_json::json!(1_000_000_001), "[amt] amt must be an integer in 1..=1000000000"),
-            ("amt", serde_json::json!(1.5), "[amt] amt must be an integer, got a fraction or exponent"),
-            ("bill_no", serde_json::json!("a b"), "[bill_no] bill_no must be 1 to 63 characters of 0-9 A-Z a-z _ - | * @"),
-            ("bill_no", serde_json::json!("x".repeat(64)), "[bill_no] bill_no must be 1 to 63 characters of 0-9 A-Z a-z _ - | * @"),
-            ("openid", serde_json::json!(""), "[openid] openid must be a non-empty string of at most 128 bytes"),
+            (
+                "amt",
+                serde_json::json!("10"),
+                "[amt] amt must be an integer, got a string",
+            ),
+            (
+                "amt",
+                serde_json::json!(0),
+                "[amt] amt must be an integer in 1..=1000000000",
+            ),
+            (
+                "amt",
+                serde_json::json!(1_000_000_001),
+                "[amt] amt must be an integer in 1..=1000000000",
+            ),
+            (
+                "amt",
+                serde_json::json!(1.5),
+                "[amt] amt must be an integer, got a fraction or exponent",
+            ),
+            (
+                "bill_no",
+                serde_json::json!("a b"),
+                "[bill_no] bill_no must be 1 to 63 characters of 0-9 A-Z a-z _ - | * @",
+            ),
+            (
+                "bill_no",
+                serde_json::json!("x".repeat(64)),
+                "[bill_no] bill_no must be 1 to 63 characters of 0-9 A-Z a-z _ - | * @",
+            ),
+            (
+                "openid",
+                serde_json::json!(""),
+                "[openid] openid must be a non-empty string of at most 128 bytes",
+            ),
             ("ts", serde_json::json!(null), "[ts] ts must be an integer, got null"),
-            ("pay_item", serde_json::json!(5), "[pay_item] pay_item must be a string, got a number"),
+            (
+                "pay_item",
+                serde_json::json!(5),
+                "[pay_item] pay_item must be a string, got a number",
+            ),
         ];
         for (field, value, expected) in cases {
             let mut b = body.clone();

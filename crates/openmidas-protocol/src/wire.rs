@@ -15,7 +15,10 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: ErrCode, errmsg: impl Into<String>) -> Self {
-        ErrorBody { errcode: code.code(), errmsg: errmsg.into() }
+        ErrorBody {
+            errcode: code.code(),
+            errmsg: errmsg.into(),
+        }
     }
 }
 

@@ -35,7 +35,11 @@ fn every_vector_passes() {
                 let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 let uri = s(v, "uri");
                 let app_key = s(v, "app_key");
-                assert_eq!(sign::v1::sig_string(pairs(), uri, app_key), s(v, "sig_string"), "{name}");
+                assert_eq!(
+                    sign::v1::sig_string(pairs(), uri, app_key),
+                    s(v, "sig_string"),
+                    "{name}"
+                );
                 let sig = sign::v1::sig(pairs(), uri, app_key);
                 assert_eq!(sig, s(v, "sig"), "{name}");
                 let token = s(v, "access_token");
@@ -45,16 +49,32 @@ fn every_vector_passes() {
                     s(v, "mp_sig_string"),
                     "{name}"
                 );
-                assert_eq!(sign::v1::mp_sig(pairs(), token, &sig, uri, session_key), s(v, "mp_sig"), "{name}");
+                assert_eq!(
+                    sign::v1::mp_sig(pairs(), token, &sig, uri, session_key),
+                    s(v, "mp_sig"),
+                    "{name}"
+                );
             }
             "pay-v2" | "xpay" => {
                 let body = s(v, "raw_body").as_bytes();
-                assert_eq!(sign::v2::pay_sig(s(v, "app_key"), s(v, "uri"), body), s(v, "pay_sig"), "{name}");
-                assert_eq!(sign::v2::signature(s(v, "session_key"), body), s(v, "signature"), "{name}");
+                assert_eq!(
+                    sign::v2::pay_sig(s(v, "app_key"), s(v, "uri"), body),
+                    s(v, "pay_sig"),
+                    "{name}"
+                );
+                assert_eq!(
+                    sign::v2::signature(s(v, "session_key"), body),
+                    s(v, "signature"),
+                    "{name}"
+                );
             }
             "session" => {
                 let body = s(v, "raw_body").as_bytes();
-                assert_eq!(sign::v2::signature(s(v, "session_key"), body), s(v, "signature"), "{name}");
+                assert_eq!(
+                    sign::v2::signature(s(v, "session_key"), body),
+                    s(v, "signature"),
+                    "{name}"
+                );
             }
             other => panic!("unknown scheme {other}"),
         }
@@ -74,9 +94,18 @@ fn vector_sigs_verify_through_validate() {
         let digest = sign::v1::sig_digest(req.signed_pairs(), uri, s(v, "app_key"));
         assert!(hex_matches(&digest, &req.sig));
         assert!(hex_matches(&digest, &req.sig.to_uppercase()));
-        let mp = sign::v1::mp_sig_digest(req.signed_pairs(), s(v, "access_token"), &req.sig, uri, s(v, "session_key"));
+        let mp = sign::v1::mp_sig_digest(
+            req.signed_pairs(),
+            s(v, "access_token"),
+            &req.sig,
+            uri,
+            s(v, "session_key"),
+        );
         assert!(hex_matches(&mp, req.mp_sig.as_deref().unwrap()));
-        assert_eq!(endpoint.op == Op::GetBalance, req.amount.is_none() && req.bill_no.is_none());
+        assert_eq!(
+            endpoint.op == Op::GetBalance,
+            req.amount.is_none() && req.bill_no.is_none()
+        );
     }
 }
 

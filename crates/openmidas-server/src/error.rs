@@ -21,12 +21,20 @@ pub struct ApiError {
 impl ApiError {
     /// The code with its default errmsg.
     pub fn new(code: ErrCode) -> Self {
-        ApiError { status: StatusCode::OK, code, errmsg: Cow::Borrowed(code.errmsg()) }
+        ApiError {
+            status: StatusCode::OK,
+            code,
+            errmsg: Cow::Borrowed(code.errmsg()),
+        }
     }
 
     /// The code with an errmsg that names the problem.
     pub fn msg(code: ErrCode, errmsg: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { status: StatusCode::OK, code, errmsg: errmsg.into() }
+        ApiError {
+            status: StatusCode::OK,
+            code,
+            errmsg: errmsg.into(),
+        }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -46,7 +54,10 @@ impl From<StoreError> for ApiError {
         match &e {
             StoreError::Overloaded => {
                 tracing::warn!("write queue full; answering system error");
-                ApiError::msg(ErrCode::SystemError, "system error: server busy, retry with the same bill_no")
+                ApiError::msg(
+                    ErrCode::SystemError,
+                    "system error: server busy, retry with the same bill_no",
+                )
             }
             StoreError::ShuttingDown => ApiError::msg(ErrCode::SystemError, "system error: server shutting down"),
             StoreError::Backend(_) | StoreError::Invariant(_) => {
@@ -59,7 +70,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { errcode: self.code.code(), errmsg: self.errmsg.into_owned() };
+        let body = ErrorBody {
+            errcode: self.code.code(),
+            errmsg: self.errmsg.into_owned(),
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -23,7 +23,10 @@ pub struct LimitedListener {
 impl LimitedListener {
     pub fn new(inner: TcpListener, max_connections: usize) -> Self {
         assert!(max_connections > 0);
-        LimitedListener { inner, permits: Arc::new(Semaphore::new(max_connections)) }
+        LimitedListener {
+            inner,
+            permits: Arc::new(Semaphore::new(max_connections)),
+        }
     }
 
     pub async fn bind(addr: &str, max_connections: usize) -> io::Result<Self> {
@@ -47,13 +50,24 @@ impl Listener for LimitedListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         // The semaphore is never closed, so acquiring cannot fail.
-        let permit = self.permits.clone().acquire_owned().await.expect("connection semaphore is never closed");
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("connection semaphore is never closed");
         // axum's TcpListener::accept retries transient errors (e.g. EMFILE) with a pause.
         let (stream, addr) = Listener::accept(&mut self.inner).await;
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        (LimitedStream { stream, _permit: permit }, addr)
+        (
+            LimitedStream {
+                stream,
+                _permit: permit,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

@@ -22,7 +22,9 @@ pub struct AdminToken {
 
 impl AdminToken {
     pub fn new(token: &str) -> Self {
-        AdminToken { digest: Sha256::digest(token.as_bytes()).into() }
+        AdminToken {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
     }
 
     pub fn matches(&self, presented: &str) -> bool {

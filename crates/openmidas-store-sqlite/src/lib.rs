@@ -74,7 +74,11 @@ pub enum OpenError {
     #[error("cannot open SQLite database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("cannot migrate SQLite database {path} to version {version}: {source}")]
-    Migrate { path: PathBuf, version: usize, source: rusqlite::Error },
+    Migrate {
+        path: PathBuf,
+        version: usize,
+        source: rusqlite::Error,
+    },
     #[error("database {path} has schema version {found}, newer than this build knows ({known})")]
     TooNew { path: PathBuf, found: usize, known: usize },
     #[error("cannot start the writer thread: {0}")]
@@ -83,10 +87,24 @@ pub enum OpenError {
 
 enum WriteOp {
     UpsertApp(App, i64),
-    IssueBasicToken { appid: String, token: String, now_ms: i64 },
-    StableToken { appid: String, candidate: String, force_refresh: bool, now_ms: i64 },
+    IssueBasicToken {
+        appid: String,
+        token: String,
+        now_ms: i64,
+    },
+    StableToken {
+        appid: String,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    },
     InsertLoginCode(LoginCode),
-    RedeemLoginCode { appid: String, code: String, session_key: String, now_ms: i64 },
+    RedeemLoginCode {
+        appid: String,
+        code: String,
+        session_key: String,
+        now_ms: i64,
+    },
     Ledger(LedgerCommand),
 }
 
@@ -123,7 +141,9 @@ fn open_connection(config: &SqliteConfig) -> Result<Connection, OpenError> {
         conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(rusqlite::Error::InvalidParameterName(format!("journal_mode is {mode}, not wal")));
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode is {mode}, not wal"
+            )));
         }
         let synchronous = match config.durability {
             Durability::Full => "FULL",
@@ -133,21 +153,37 @@ fn open_connection(config: &SqliteConfig) -> Result<Connection, OpenError> {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     };
-    open(&config.path).map_err(|source| OpenError::Open { path: config.path.clone(), source })
+    open(&config.path).map_err(|source| OpenError::Open {
+        path: config.path.clone(),
+        source,
+    })
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
     let found: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|source| OpenError::Open { path: path.to_path_buf(), source })? as usize;
+        .map_err(|source| OpenError::Open {
+            path: path.to_path_buf(),
+            source,
+        })? as usize;
     let known = migrations::MIGRATIONS.len();
     if found > known {
-        return Err(OpenError::TooNew { path: path.to_path_buf(), found, known });
+        return Err(OpenError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
     }
     for (index, sql) in migrations::MIGRATIONS.iter().enumerate().skip(found) {
         let version = index + 1;
-        let err = |source| OpenError::Migrate { path: path.to_path_buf(), version, source };
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(err)?;
+        let err = |source| OpenError::Migrate {
+            path: path.to_path_buf(),
+            version,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
         tx.pragma_update(None, "user_version", version as i64).map_err(err)?;
         tx.commit().map_err(err)?;
@@ -166,7 +202,10 @@ impl SqliteStore {
             .map(|_| {
                 let conn = open_connection(&config)?;
                 conn.execute_batch("PRAGMA query_only=ON;")
-                    .map_err(|source| OpenError::Open { path: config.path.clone(), source })?;
+                    .map_err(|source| OpenError::Open {
+                        path: config.path.clone(),
+                        source,
+                    })?;
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<Vec<_>, OpenError>>()?;
@@ -283,12 +322,17 @@ fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError>
             rows::insert_token(conn, &record).map_err(backend)?;
             Ok(WriteResult::Token(record))
         }
-        WriteOp::StableToken { appid, candidate, force_refresh, now_ms } => {
+        WriteOp::StableToken {
+            appid,
+            candidate,
+            force_refresh,
+            now_ms,
+        } => {
             let current = rows::current_token(conn, appid, TokenKind::Stable).map_err(backend)?;
             match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
-                StableDecision::Reuse => {
-                    Ok(WriteResult::Token(current.expect("stable_decision reuses only an existing token")))
-                }
+                StableDecision::Reuse => Ok(WriteResult::Token(
+                    current.expect("stable_decision reuses only an existing token"),
+                )),
                 StableDecision::Issue { retire_current_at_ms } => {
                     if let Some(at) = retire_current_at_ms {
                         rows::retire_tokens(conn, appid, TokenKind::Stable, at).map_err(backend)?;
@@ -323,12 +367,18 @@ fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError>
             .map_err(backend)?;
             Ok(WriteResult::Done)
         }
-        WriteOp::RedeemLoginCode { appid, code, session_key, now_ms } => {
+        WriteOp::RedeemLoginCode {
+            appid,
+            code,
+            session_key,
+            now_ms,
+        } => {
             let row: Option<(String, String, i64, Option<i64>)> = conn
                 .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")
                 .and_then(|mut s| {
                     use rusqlite::OptionalExtension;
-                    s.query_row([code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+                    s.query_row([code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                        .optional()
                 })
                 .map_err(backend)?;
             let Some((code_appid, openid, expires_at_ms, used_at_ms)) = row else {
@@ -409,7 +459,14 @@ impl Store for SqliteStore {
     }
 
     async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
-        match self.write(WriteOp::IssueBasicToken { appid: appid.to_string(), token, now_ms }).await? {
+        match self
+            .write(WriteOp::IssueBasicToken {
+                appid: appid.to_string(),
+                token,
+                now_ms,
+            })
+            .await?
+        {
             WriteResult::Token(t) => Ok(t),
             _ => Err(unexpected("issue_basic_token")),
         }
@@ -422,7 +479,12 @@ impl Store for SqliteStore {
         force_refresh: bool,
         now_ms: i64,
     ) -> Result<TokenRecord, StoreError> {
-        let op = WriteOp::StableToken { appid: appid.to_string(), candidate, force_refresh, now_ms };
+        let op = WriteOp::StableToken {
+            appid: appid.to_string(),
+            candidate,
+            force_refresh,
+            now_ms,
+        };
         match self.write(op).await? {
             WriteResult::Token(t) => Ok(t),
             _ => Err(unexpected("stable_token")),
@@ -447,7 +509,12 @@ impl Store for SqliteStore {
         session_key: String,
         now_ms: i64,
     ) -> Result<Result<Session, CodeRefusal>, StoreError> {
-        let op = WriteOp::RedeemLoginCode { appid: appid.to_string(), code: code.to_string(), session_key, now_ms };
+        let op = WriteOp::RedeemLoginCode {
+            appid: appid.to_string(),
+            code: code.to_string(),
+            session_key,
+            now_ms,
+        };
         match self.write(op).await? {
             WriteResult::Redeemed(r) => Ok(r),
             _ => Err(unexpected("redeem_login_code")),
@@ -478,7 +545,12 @@ impl Store for SqliteStore {
         self.read(|c| rows::order(c, key, namespace, order_no))
     }
 
-    async fn journal(&self, key: &AccountKey, after_id: i64, limit: u32) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+    async fn journal(
+        &self,
+        key: &AccountKey,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.read(|c| rows::journal(c, key, after_id, limit))
     }
 

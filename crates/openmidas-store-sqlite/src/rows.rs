@@ -107,8 +107,17 @@ pub fn retire_tokens(conn: &Connection, appid: &str, kind: TokenKind, at_ms: i64
 }
 
 pub fn insert_token(conn: &Connection, t: &TokenRecord) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!("INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"))?
-        .execute(params![t.token, t.appid, t.kind.as_str(), t.issued_at_ms, t.expires_at_ms, t.retired_at_ms])?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![
+        t.token,
+        t.appid,
+        t.kind.as_str(),
+        t.issued_at_ms,
+        t.expires_at_ms,
+        t.retired_at_ms
+    ])?;
     Ok(())
 }
 
@@ -125,7 +134,12 @@ pub fn session(conn: &Connection, appid: &str, openid: &str) -> rusqlite::Result
         "SELECT appid, openid, session_key, created_at_ms FROM sessions WHERE appid = ?1 AND openid = ?2",
     )?
     .query_row([appid, openid], |row| {
-        Ok(Session { appid: row.get(0)?, openid: row.get(1)?, session_key: row.get(2)?, created_at_ms: row.get(3)? })
+        Ok(Session {
+            appid: row.get(0)?,
+            openid: row.get(1)?,
+            session_key: row.get(2)?,
+            created_at_ms: row.get(3)?,
+        })
     })
     .optional()
 }
@@ -135,17 +149,20 @@ pub fn account(conn: &Connection, key: &AccountKey) -> rusqlite::Result<Option<A
         "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts
          WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5",
     )?
-    .query_row(params![key.env.as_str(), key.appid, key.offer_id, key.zone_id, key.openid], |row| {
-        Ok(Account {
-            cash: row.get(0)?,
-            gift: row.get(1)?,
-            save_amt: row.get(2)?,
-            save_sum: row.get(3)?,
-            cost_sum: row.get(4)?,
-            present_sum: row.get(5)?,
-            recharged: row.get(6)?,
-        })
-    })
+    .query_row(
+        params![key.env.as_str(), key.appid, key.offer_id, key.zone_id, key.openid],
+        |row| {
+            Ok(Account {
+                cash: row.get(0)?,
+                gift: row.get(1)?,
+                save_amt: row.get(2)?,
+                save_sum: row.get(3)?,
+                cost_sum: row.get(4)?,
+                present_sum: row.get(5)?,
+                recharged: row.get(6)?,
+            })
+        },
+    )
     .optional()
 }
 
@@ -249,7 +266,13 @@ pub fn mark_order_cancelled(
              WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = 'bill' AND order_no = ?4
                AND cancelled_at_ms IS NULL",
         )?
-        .execute(params![key.env.as_str(), key.appid, key.offer_id, order_no, cancelled_at_ms])?;
+        .execute(params![
+            key.env.as_str(),
+            key.appid,
+            key.offer_id,
+            order_no,
+            cancelled_at_ms
+        ])?;
     // decide() saw the order uncancelled in this same transaction.
     assert_eq!(changed, 1, "cancelled order row must exist and be uncancelled");
     Ok(())
@@ -278,14 +301,27 @@ pub fn insert_journal(conn: &Connection, j: &JournalEntry) -> rusqlite::Result<(
     Ok(())
 }
 
-pub fn journal(conn: &Connection, key: &AccountKey, after_id: i64, limit: u32) -> rusqlite::Result<Vec<(i64, JournalEntry)>> {
+pub fn journal(
+    conn: &Connection,
+    key: &AccountKey,
+    after_id: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<(i64, JournalEntry)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, kind, order_no, amount, cash_delta, gift_delta, balance_after, at_ms FROM journal
          WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5 AND id > ?6
          ORDER BY id LIMIT ?7",
     )?;
     let rows = stmt.query_map(
-        params![key.env.as_str(), key.appid, key.offer_id, key.zone_id, key.openid, after_id, limit],
+        params![
+            key.env.as_str(),
+            key.appid,
+            key.offer_id,
+            key.zone_id,
+            key.openid,
+            after_id,
+            limit
+        ],
         |row| {
             let kind: String = row.get(1)?;
             Ok((
@@ -305,4 +341,3 @@ pub fn journal(conn: &Connection, key: &AccountKey, after_id: i64, limit: u32) -
     )?;
     rows.collect()
 }
-

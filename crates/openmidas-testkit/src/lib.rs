@@ -27,14 +27,38 @@ use serde_json::{json, Map, Value};
 
 pub use reqwest::StatusCode;
 
-pub const GETBALANCE: Endpoint = Endpoint { op: Op::GetBalance, sandbox: false };
-pub const PAY: Endpoint = Endpoint { op: Op::Pay, sandbox: false };
-pub const CANCELPAY: Endpoint = Endpoint { op: Op::CancelPay, sandbox: false };
-pub const PRESENT: Endpoint = Endpoint { op: Op::Present, sandbox: false };
-pub const SANDBOX_GETBALANCE: Endpoint = Endpoint { op: Op::GetBalance, sandbox: true };
-pub const SANDBOX_PAY: Endpoint = Endpoint { op: Op::Pay, sandbox: true };
-pub const SANDBOX_CANCELPAY: Endpoint = Endpoint { op: Op::CancelPay, sandbox: true };
-pub const SANDBOX_PRESENT: Endpoint = Endpoint { op: Op::Present, sandbox: true };
+pub const GETBALANCE: Endpoint = Endpoint {
+    op: Op::GetBalance,
+    sandbox: false,
+};
+pub const PAY: Endpoint = Endpoint {
+    op: Op::Pay,
+    sandbox: false,
+};
+pub const CANCELPAY: Endpoint = Endpoint {
+    op: Op::CancelPay,
+    sandbox: false,
+};
+pub const PRESENT: Endpoint = Endpoint {
+    op: Op::Present,
+    sandbox: false,
+};
+pub const SANDBOX_GETBALANCE: Endpoint = Endpoint {
+    op: Op::GetBalance,
+    sandbox: true,
+};
+pub const SANDBOX_PAY: Endpoint = Endpoint {
+    op: Op::Pay,
+    sandbox: true,
+};
+pub const SANDBOX_CANCELPAY: Endpoint = Endpoint {
+    op: Op::CancelPay,
+    sandbox: true,
+};
+pub const SANDBOX_PRESENT: Endpoint = Endpoint {
+    op: Op::Present,
+    sandbox: true,
+};
 
 /// The admin token of every test server.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -76,7 +100,9 @@ impl TestServer {
     /// A server on the given store.
     pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
         let clock = Arc::new(ManualClock::new(START_MS));
-        let listener = LimitedListener::bind("127.0.0.1:0", 1024).await.expect("bind 127.0.0.1:0");
+        let listener = LimitedListener::bind("127.0.0.1:0", 1024)
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState {
             store: store.clone(),
@@ -94,7 +120,10 @@ impl TestServer {
             base_url: format!("http://{addr}"),
             clock,
             store,
-            http: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("client"),
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: None,
@@ -124,7 +153,13 @@ impl TestServer {
 
     /// POST of raw bytes, answering status and JSON body.
     pub async fn post_raw(&self, path_and_query: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        let response = self.http.post(self.url(path_and_query)).body(body).send().await.expect("POST");
+        let response = self
+            .http
+            .post(self.url(path_and_query))
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
         read(response).await
     }
 
@@ -178,13 +213,21 @@ impl TestServer {
             ))
             .await;
         assert_eq!(status, StatusCode::OK);
-        answer["access_token"].as_str().unwrap_or_else(|| panic!("no token: {answer}")).to_string()
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {answer}"))
+            .to_string()
     }
 
     /// A login code from `/admin/login`.
     pub async fn login_code(&self, app: &TestApp, openid: &str) -> String {
-        let (_, answer) = self.admin("/admin/login", json!({"appid": app.appid, "openid": openid})).await;
-        answer["code"].as_str().unwrap_or_else(|| panic!("no code: {answer}")).to_string()
+        let (_, answer) = self
+            .admin("/admin/login", json!({"appid": app.appid, "openid": openid}))
+            .await;
+        answer["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code: {answer}"))
+            .to_string()
     }
 
     /// Logs a player in (login code, then jscode2session) and answers the session_key.
@@ -196,20 +239,30 @@ impl TestServer {
                 app.appid, app.secret
             ))
             .await;
-        answer["session_key"].as_str().unwrap_or_else(|| panic!("no session_key: {answer}")).to_string()
+        answer["session_key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session_key: {answer}"))
+            .to_string()
     }
 
     /// Recharges through `/admin/recharge`; answers the JSON.
     pub async fn recharge(&self, app: &TestApp, openid: &str, env: &str, amount: i64) -> Value {
         let (_, answer) = self
-            .admin("/admin/recharge", json!({"appid": app.appid, "openid": openid, "env": env, "buy_quantity": amount}))
+            .admin(
+                "/admin/recharge",
+                json!({"appid": app.appid, "openid": openid, "env": env, "buy_quantity": amount}),
+            )
             .await;
         answer
     }
 
     /// POSTs a v1 body to an endpoint with an access token.
     pub async fn midas(&self, endpoint: Endpoint, access_token: &str, body: &str) -> (StatusCode, Value) {
-        self.post_raw(&format!("{}?access_token={access_token}", endpoint.uri()), body.to_string()).await
+        self.post_raw(
+            &format!("{}?access_token={access_token}", endpoint.uri()),
+            body.to_string(),
+        )
+        .await
     }
 }
 
@@ -252,7 +305,13 @@ impl TestApp {
 
     /// Serializes `fields`, signs exactly those bytes (sig with this app's key for the
     /// endpoint; mp_sig too when a session_key is given) and answers the body to send.
-    pub fn signed(&self, endpoint: Endpoint, access_token: &str, fields: Map<String, Value>, session_key: Option<&str>) -> String {
+    pub fn signed(
+        &self,
+        endpoint: Endpoint,
+        access_token: &str,
+        fields: Map<String, Value>,
+        session_key: Option<&str>,
+    ) -> String {
         sign_body(endpoint, self.key_for(endpoint), access_token, fields, session_key)
     }
 }
@@ -269,8 +328,10 @@ pub fn sign_body(
     fields.remove("mp_sig");
     let sent = serde_json::to_vec(&fields).expect("serialize");
     let object = RawObject::parse(&sent).expect("own body parses");
-    let params: Vec<(String, String)> =
-        object.iter().map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned())).collect();
+    let params: Vec<(String, String)> = object
+        .iter()
+        .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
+        .collect();
     let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let sig = sign::v1::sig(pairs(), endpoint.uri(), app_key);
     if let Some(session_key) = session_key {

@@ -10,7 +10,11 @@ mod sign;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "openmidas", version, about = "A WeChat mini-game Midas server and currency ledger")]
+#[command(
+    name = "openmidas",
+    version,
+    about = "A WeChat mini-game Midas server and currency ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

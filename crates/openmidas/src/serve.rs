@@ -57,7 +57,9 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -70,29 +72,50 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let listen = args.listen.clone().or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let database = args.database.clone().or(file.database.clone()).unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+    let listen = args
+        .listen
+        .clone()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let database = args
+        .database
+        .clone()
+        .or(file.database.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
     let durability = match (args.durability, file.durability.as_deref()) {
         (Some(DurabilityArg::Full), _) | (None, None | Some("full")) => Durability::Full,
         (Some(DurabilityArg::Relaxed), _) | (None, Some("relaxed")) => Durability::Relaxed,
         (None, Some(other)) => bail!("durability must be \"full\" or \"relaxed\", not {other:?}"),
     };
-    let max_connections = args.max_connections.or(file.max_connections).unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
     if max_connections == 0 {
         bail!("max_connections must be at least 1");
     }
-    let configured_admin_token = args.admin_token.clone().or(file.admin_token.clone()).filter(|t| !t.is_empty());
+    let configured_admin_token = args
+        .admin_token
+        .clone()
+        .or(file.admin_token.clone())
+        .filter(|t| !t.is_empty());
 
     let store: Arc<dyn Store> = match DatabaseUrl::parse(&database)? {
         DatabaseUrl::Sqlite(path) => {
-            let config = SqliteConfig { durability, ..SqliteConfig::new(&path) };
+            let config = SqliteConfig {
+                durability,
+                ..SqliteConfig::new(&path)
+            };
             tracing::info!(path = %path.display(), ?durability, "opening SQLite store");
             Arc::new(SqliteStore::open(config)?)
         }
         DatabaseUrl::Postgres(_) => bail!("PostgreSQL is not supported by this build yet; use an SQLite path"),
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         for app in &file.apps {
@@ -116,7 +139,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         print_banner(addr, generated.then_some(admin_token.as_str()), demo.as_ref())?;
         tracing::info!(%addr, max_connections, "listening");
 
-        let state = AppState { store, clock, admin_token: AdminToken::new(&admin_token) };
+        let state = AppState {
+            store,
+            clock,
+            admin_token: AdminToken::new(&admin_token),
+        };
         openmidas_server::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         Ok(())
@@ -164,9 +191,16 @@ async fn shutdown_signal() {
 /// What a newcomer sees on stdout. Secrets are printed only when the admin token was
 /// generated (a development run); with a configured admin token nothing secret is printed.
 /// Logs (stderr) never carry them.
-fn print_banner(addr: std::net::SocketAddr, generated_admin_token: Option<&str>, demo: Option<&App>) -> anyhow::Result<()> {
+fn print_banner(
+    addr: std::net::SocketAddr,
+    generated_admin_token: Option<&str>,
+    demo: Option<&App>,
+) -> anyhow::Result<()> {
     let mut out = String::new();
-    out.push_str(&format!("OpenMidas {} listening on http://{addr}\n", env!("CARGO_PKG_VERSION")));
+    out.push_str(&format!(
+        "OpenMidas {} listening on http://{addr}\n",
+        env!("CARGO_PKG_VERSION")
+    ));
     match generated_admin_token {
         Some(token) => out.push_str(&format!(
             "admin token (generated for this run; set OPENMIDAS_ADMIN_TOKEN to fix it): {token}\n"
@@ -174,7 +208,9 @@ fn print_banner(addr: std::net::SocketAddr, generated_admin_token: Option<&str>,
         None => out.push_str("admin token: configured (not printed)\n"),
     }
     if let (Some(token), Some(app)) = (generated_admin_token, demo) {
-        let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "openmidas".into());
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "openmidas".into());
         out.push_str(&format!(
             "\ndemo app: appid={} secret={} offer_id={} app_key={} sandbox_app_key={}\n",
             app.appid, app.secret, app.offer_id, app.app_key, app.sandbox_app_key

@@ -37,20 +37,28 @@ pub struct SignArgs {
     params: Vec<String>,
 }
 
+/// `(key, signing text)` pairs.
+type Params = Vec<(String, String)>;
+
 pub fn run(args: SignArgs) -> anyhow::Result<()> {
     if !args.uri.starts_with('/') {
         bail!("--uri must be a path such as /cgi-bin/midas/getbalance");
     }
-    let (mut body, params): (Option<Map<String, Value>>, Vec<(String, String)>) = match &args.body {
+    let (mut body, params): (Option<Map<String, Value>>, Params) = match &args.body {
         Some(text) => {
             let value: Value = serde_json::from_str(text).context("--body is not valid JSON")?;
-            let Value::Object(mut map) = value else { bail!("--body must be a JSON object") };
+            let Value::Object(mut map) = value else {
+                bail!("--body must be a JSON object")
+            };
             map.remove("sig");
             map.remove("mp_sig");
             // Sign the bytes that will be sent: serialize first, then read them back.
             let sent = serde_json::to_vec(&map)?;
             let object = RawObject::parse(&sent).map_err(|e| anyhow::anyhow!(e.errmsg()))?;
-            let params = object.iter().map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned())).collect();
+            let params = object
+                .iter()
+                .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
+                .collect();
             (Some(map), params)
         }
         None => {

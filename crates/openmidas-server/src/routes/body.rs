@@ -12,15 +12,17 @@ use crate::error::ApiError;
 pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::msg(
-            ErrCode::InvalidParameter,
-            BodyError::TooLarge.errmsg(),
-        )
-        .with_status(StatusCode::PAYLOAD_TOO_LARGE)),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::msg(ErrCode::InvalidParameter, BodyError::TooLarge.errmsg())
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE))
+        }
         Err(e) => {
             // The client went away or sent a broken body: nothing to answer that it would read.
             tracing::debug!(error = %e, "cannot read request body");
-            Err(ApiError::msg(ErrCode::InvalidParameter, "request body could not be read"))
+            Err(ApiError::msg(
+                ErrCode::InvalidParameter,
+                "request body could not be read",
+            ))
         }
     }
 }
@@ -34,5 +36,9 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The first value of `name`, if present and non-empty.
 pub(crate) fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }

@@ -19,14 +19,24 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ap
     let secret = query_param(&pairs, "secret").ok_or(ErrCode::AppSecretMissing)?;
     let code = query_param(&pairs, "js_code").ok_or(ErrCode::CodeMissing)?;
     if query_param(&pairs, "grant_type") != Some("authorization_code") {
-        return Err(ApiError::msg(ErrCode::InvalidGrantType, "invalid grant_type: must be authorization_code"));
+        return Err(ApiError::msg(
+            ErrCode::InvalidGrantType,
+            "invalid grant_type: must be authorization_code",
+        ));
     }
     let app = authenticate_app(&state, appid, secret).await?;
     let now_ms = state.clock.now_ms();
-    match state.store.redeem_login_code(&app.appid, code, secrets::session_key(), now_ms).await? {
+    match state
+        .store
+        .redeem_login_code(&app.appid, code, secrets::session_key(), now_ms)
+        .await?
+    {
         Ok(session) => {
             tracing::info!(appid = %app.appid, openid = %session.openid, "login code exchanged");
-            Ok(Json(Jscode2SessionOk { openid: session.openid, session_key: session.session_key }))
+            Ok(Json(Jscode2SessionOk {
+                openid: session.openid,
+                session_key: session.session_key,
+            }))
         }
         Err(CodeRefusal::Invalid) => Err(ErrCode::InvalidCode.into()),
         Err(CodeRefusal::Used) => Err(ErrCode::CodeBeenUsed.into()),

@@ -73,7 +73,9 @@ async fn method_not_allowed(method: Method) -> ApiError {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked: this is a bug");
-    ApiError::new(ErrCode::SystemError).with_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+    ApiError::new(ErrCode::SystemError)
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
 }
 
 /// One debug line per request: method, path (never the query: it carries access_token),

@@ -19,7 +19,9 @@ fn data_format_error(detail: &str) -> ApiError {
 pub async fn post(State(state): State<AppState>, body: Body) -> ApiResult<Json<AccessTokenOk>> {
     let bytes = read_body(body).await?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| data_format_error(&e.to_string()))?;
-    let object = value.as_object().ok_or_else(|| data_format_error("body must be a JSON object"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| data_format_error("body must be a JSON object"))?;
     let text = |field: &str| -> ApiResult<Option<&str>> {
         match object.get(field) {
             None | Some(Value::Null) => Ok(None),
@@ -35,6 +37,12 @@ pub async fn post(State(state): State<AppState>, body: Body) -> ApiResult<Json<A
     };
     let app = check_client_credential(&state, text("grant_type")?, text("appid")?, text("secret")?).await?;
     let now_ms = state.clock.now_ms();
-    let record = state.store.stable_token(&app.appid, secrets::access_token(), force_refresh, now_ms).await?;
-    Ok(Json(AccessTokenOk { expires_in: record.expires_in_secs(now_ms), access_token: record.token }))
+    let record = state
+        .store
+        .stable_token(&app.appid, secrets::access_token(), force_refresh, now_ms)
+        .await?;
+    Ok(Json(AccessTokenOk {
+        expires_in: record.expires_in_secs(now_ms),
+        access_token: record.token,
+    }))
 }

@@ -29,7 +29,10 @@ pub(crate) async fn check_client_credential(
     secret: Option<&str>,
 ) -> ApiResult<App> {
     if grant_type != Some("client_credential") {
-        return Err(ApiError::msg(ErrCode::InvalidGrantType, "invalid grant_type: must be client_credential"));
+        return Err(ApiError::msg(
+            ErrCode::InvalidGrantType,
+            "invalid grant_type: must be client_credential",
+        ));
     }
     let appid = appid.ok_or(ErrCode::AppidMissing)?;
     let secret = secret.ok_or(ErrCode::AppSecretMissing)?;
@@ -46,7 +49,13 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ap
     )
     .await?;
     let now_ms = state.clock.now_ms();
-    let record = state.store.issue_basic_token(&app.appid, secrets::access_token(), now_ms).await?;
+    let record = state
+        .store
+        .issue_basic_token(&app.appid, secrets::access_token(), now_ms)
+        .await?;
     tracing::info!(appid = %app.appid, token = %openmidas_ledger::auth::redact_token(&record.token), "issued access_token");
-    Ok(Json(AccessTokenOk { expires_in: record.expires_in_secs(now_ms), access_token: record.token }))
+    Ok(Json(AccessTokenOk {
+        expires_in: record.expires_in_secs(now_ms),
+        access_token: record.token,
+    }))
 }

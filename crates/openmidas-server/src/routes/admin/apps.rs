@@ -24,7 +24,10 @@ const MAX_TS_WINDOW_SECS: i64 = 366 * 86_400;
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
-    let fields = Fields { map: &map, invalid: ErrCode::InvalidArgs };
+    let fields = Fields {
+        map: &map,
+        invalid: ErrCode::InvalidArgs,
+    };
     let appid = fields.text("appid", MAX_ID_BYTES)?.ok_or(ErrCode::AppidMissing)?;
     let existing = state.store.app(appid).await?;
     let created = existing.is_none();
@@ -33,19 +36,27 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         match (fields.text(field, max)?, current) {
             (Some(v), _) => Ok(v.to_string()),
             (None, Some(v)) => Ok(v.to_string()),
-            (None, None) => Err(ApiError::msg(ErrCode::InvalidArgs, format!("[{field}] {field} is required"))),
+            (None, None) => Err(ApiError::msg(
+                ErrCode::InvalidArgs,
+                format!("[{field}] {field} is required"),
+            )),
         }
     };
     let old = existing.as_ref();
     let duplicate_bill_no = match fields.text("duplicate_bill_no", 16)? {
         Some(text) => DuplicateBillPolicy::parse(text).ok_or_else(|| {
-            ApiError::msg(ErrCode::InvalidArgs, "[duplicate_bill_no] duplicate_bill_no must be \"reject\" or \"replay\"")
+            ApiError::msg(
+                ErrCode::InvalidArgs,
+                "[duplicate_bill_no] duplicate_bill_no must be \"reject\" or \"replay\"",
+            )
         })?,
         None => old.map(|a| a.duplicate_bill_no).unwrap_or_default(),
     };
     let ts_window_secs = match map.get("ts_window_secs") {
         Some(Value::Null) => None,
-        Some(_) => fields.integer("ts_window_secs", 1, MAX_TS_WINDOW_SECS)?.and_then(|v| u32::try_from(v).ok()),
+        Some(_) => fields
+            .integer("ts_window_secs", 1, MAX_TS_WINDOW_SECS)?
+            .and_then(|v| u32::try_from(v).ok()),
         None => old.and_then(|a| a.ts_window_secs),
     };
     let app = App {
@@ -53,15 +64,23 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         secret: required("secret", MAX_KEY_BYTES, old.map(|a| a.secret.as_str()))?,
         offer_id: required("offer_id", MAX_ID_BYTES, old.map(|a| a.offer_id.as_str()))?,
         app_key: required("app_key", MAX_KEY_BYTES, old.map(|a| a.app_key.as_str()))?,
-        sandbox_app_key: required("sandbox_app_key", MAX_KEY_BYTES, old.map(|a| a.sandbox_app_key.as_str()))?,
-        require_mp_sig: fields.boolean("require_mp_sig")?.unwrap_or(old.is_some_and(|a| a.require_mp_sig)),
+        sandbox_app_key: required(
+            "sandbox_app_key",
+            MAX_KEY_BYTES,
+            old.map(|a| a.sandbox_app_key.as_str()),
+        )?,
+        require_mp_sig: fields
+            .boolean("require_mp_sig")?
+            .unwrap_or(old.is_some_and(|a| a.require_mp_sig)),
         ts_window_secs,
         duplicate_bill_no,
     };
     let summary = app_summary(&app);
     state.store.upsert_app(app, state.clock.now_ms()).await?;
     tracing::info!(%appid, created, "app saved");
-    Ok(Json(json!({"errcode": 0, "errmsg": "ok", "created": created, "app": summary})))
+    Ok(Json(
+        json!({"errcode": 0, "errmsg": "ok", "created": created, "app": summary}),
+    ))
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {

@@ -16,7 +16,11 @@ use crate::AppState;
 /// Most entries in one page.
 const MAX_LIMIT: u32 = 1000;
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let pairs = query_pairs(query.as_deref());
     let invalid = |msg: &str| ApiError::msg(ErrCode::InvalidArgs, msg.to_string());
@@ -27,7 +31,9 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     let zone_id = query_param(&pairs, "zone_id").unwrap_or("1");
     let after_id = match query_param(&pairs, "after_id") {
         None => 0,
-        Some(t) => t.parse::<i64>().map_err(|_| invalid("[after_id] after_id must be an integer"))?,
+        Some(t) => t
+            .parse::<i64>()
+            .map_err(|_| invalid("[after_id] after_id must be an integer"))?,
     };
     let limit = match query_param(&pairs, "limit") {
         None => 100,

@@ -17,9 +17,15 @@ use crate::{secrets, AppState};
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<AdminLoginOk>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
-    let fields = Fields { map: &map, invalid: ErrCode::InvalidArgs };
+    let fields = Fields {
+        map: &map,
+        invalid: ErrCode::InvalidArgs,
+    };
     let appid = fields.text("appid", MAX_ID_BYTES)?.ok_or(ErrCode::AppidMissing)?;
-    let openid = fields.text("openid", MAX_ID_BYTES)?.map(str::to_string).unwrap_or_else(secrets::openid);
+    let openid = fields
+        .text("openid", MAX_ID_BYTES)?
+        .map(str::to_string)
+        .unwrap_or_else(secrets::openid);
     let app = state.store.app(appid).await?.ok_or(ErrCode::InvalidAppid)?;
     let now_ms = state.clock.now_ms();
     let code = LoginCode {
@@ -31,5 +37,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     };
     let code_text = code.code.clone();
     state.store.insert_login_code(code).await?;
-    Ok(Json(AdminLoginOk { errcode: 0, errmsg: "ok".into(), code: code_text, openid }))
+    Ok(Json(AdminLoginOk {
+        errcode: 0,
+        errmsg: "ok".into(),
+        code: code_text,
+        openid,
+    }))
 }

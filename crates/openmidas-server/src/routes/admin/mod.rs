@@ -37,8 +37,14 @@ pub(crate) async fn json_object(body: Body) -> ApiResult<Map<String, Value>> {
     let bytes = read_body(body).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::msg(ErrCode::DataFormatError, "data format error: body must be a JSON object")),
-        Err(e) => Err(ApiError::msg(ErrCode::DataFormatError, format!("data format error: {e}"))),
+        Ok(_) => Err(ApiError::msg(
+            ErrCode::DataFormatError,
+            "data format error: body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::msg(
+            ErrCode::DataFormatError,
+            format!("data format error: {e}"),
+        )),
     }
 }
 
@@ -59,9 +65,10 @@ impl<'a> Fields<'a> {
         match self.map.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if !s.is_empty() && s.len() <= max_bytes => Ok(Some(s.as_str())),
-            Some(Value::String(_)) => {
-                Err(self.invalid(field, &format!("must be a non-empty string of at most {max_bytes} bytes")))
-            }
+            Some(Value::String(_)) => Err(self.invalid(
+                field,
+                &format!("must be a non-empty string of at most {max_bytes} bytes"),
+            )),
             Some(_) => Err(self.invalid(field, "must be a string")),
         }
     }

@@ -17,7 +17,11 @@ pub async fn handle(
     body: Body,
 ) -> ApiResult<Response> {
     let v = verify(&state, endpoint, query, body).await?;
-    let command = LedgerCommand::CancelPay { key: v.account_key(), bill_no: v.bill_no(), now_ms: v.now_ms };
+    let command = LedgerCommand::CancelPay {
+        key: v.account_key(),
+        bill_no: v.bill_no(),
+        now_ms: v.now_ms,
+    };
     let outcome = state.store.execute(command).await?;
     Ok(answer(outcome, &v.app))
 }

@@ -44,21 +44,35 @@ impl Verified {
     }
 
     pub fn bill_no(&self) -> String {
-        self.request.bill_no.clone().expect("validate() requires bill_no on pay, cancelpay and present")
+        self.request
+            .bill_no
+            .clone()
+            .expect("validate() requires bill_no on pay, cancelpay and present")
     }
 
     pub fn amount(&self) -> i64 {
-        self.request.amount.expect("validate() requires the amount on pay and present")
+        self.request
+            .amount
+            .expect("validate() requires the amount on pay and present")
     }
 }
 
 /// The checks of behaviour.md section 3, in order; the first failure answers.
-pub(crate) async fn verify(state: &AppState, endpoint: Endpoint, query: Option<String>, body: Body) -> ApiResult<Verified> {
+pub(crate) async fn verify(
+    state: &AppState,
+    endpoint: Endpoint,
+    query: Option<String>,
+    body: Body,
+) -> ApiResult<Verified> {
     // 1. The access token.
     let pairs = query_pairs(query.as_deref());
     let access_token = query_param(&pairs, "access_token").ok_or(ErrCode::AccessTokenMissing)?;
     let now_ms = state.clock.now_ms();
-    let token = state.store.token(access_token).await?.ok_or(ErrCode::InvalidCredential)?;
+    let token = state
+        .store
+        .token(access_token)
+        .await?
+        .ok_or(ErrCode::InvalidCredential)?;
     match token.status(now_ms) {
         TokenStatus::Valid => {}
         TokenStatus::Retired => return Err(ErrCode::InvalidCredential.into()),
@@ -74,7 +88,10 @@ pub(crate) async fn verify(state: &AppState, endpoint: Endpoint, query: Option<S
 
     // 4. The app: the token's, with this offer.
     if request.appid != token.appid {
-        return Err(ApiError::msg(ErrCode::NoPrivilege, "no privilege: appid is not the access_token's app"));
+        return Err(ApiError::msg(
+            ErrCode::NoPrivilege,
+            "no privilege: appid is not the access_token's app",
+        ));
     }
     let app = state
         .store
@@ -82,28 +99,50 @@ pub(crate) async fn verify(state: &AppState, endpoint: Endpoint, query: Option<S
         .await?
         .ok_or_else(|| ApiError::msg(ErrCode::NoPrivilege, "no privilege: the app no longer exists"))?;
     if request.offer_id != app.offer_id {
-        return Err(ApiError::msg(ErrCode::NoPrivilege, "no privilege: offer_id is not this app's offer"));
+        return Err(ApiError::msg(
+            ErrCode::NoPrivilege,
+            "no privilege: offer_id is not this app's offer",
+        ));
     }
 
     // 5. sig, with the AppKey of this environment.
     let uri = endpoint.uri();
-    let app_key = if endpoint.sandbox { &app.sandbox_app_key } else { &app.app_key };
-    if !hex_matches(&sign::v1::sig_digest(request.signed_pairs(), uri, app_key), &request.sig) {
+    let app_key = if endpoint.sandbox {
+        &app.sandbox_app_key
+    } else {
+        &app.app_key
+    };
+    if !hex_matches(
+        &sign::v1::sig_digest(request.signed_pairs(), uri, app_key),
+        &request.sig,
+    ) {
         return Err(ErrCode::SigError.into());
     }
 
     // 6. mp_sig, with the player's newest session_key.
     match &request.mp_sig {
         Some(mp_sig) => {
-            let session = state.store.session(&request.appid, &request.openid).await?.ok_or(ErrCode::SessionNotFound)?;
-            let digest =
-                sign::v1::mp_sig_digest(request.signed_pairs(), access_token, &request.sig, uri, &session.session_key);
+            let session = state
+                .store
+                .session(&request.appid, &request.openid)
+                .await?
+                .ok_or(ErrCode::SessionNotFound)?;
+            let digest = sign::v1::mp_sig_digest(
+                request.signed_pairs(),
+                access_token,
+                &request.sig,
+                uri,
+                &session.session_key,
+            );
             if !hex_matches(&digest, mp_sig) {
                 return Err(ErrCode::MpSigError.into());
             }
         }
         None if app.require_mp_sig => {
-            return Err(ApiError::msg(ErrCode::MpSigError, "mp_sig error: this app requires mp_sig"));
+            return Err(ApiError::msg(
+                ErrCode::MpSigError,
+                "mp_sig error: this app requires mp_sig",
+            ));
         }
         None => {}
     }
@@ -121,14 +160,23 @@ pub(crate) async fn verify(state: &AppState, endpoint: Endpoint, query: Option<S
     }
 
     let env = if endpoint.sandbox { Env::Sandbox } else { Env::Official };
-    Ok(Verified { request, app, env, now_ms })
+    Ok(Verified {
+        request,
+        app,
+        env,
+        now_ms,
+    })
 }
 
 /// Renders a ledger outcome as the v1 answer, applying the app's duplicate policy.
 pub(crate) fn answer(outcome: Outcome, app: &App) -> Response {
     let ok = ErrCode::Ok;
     match outcome {
-        Outcome::Paid { bill_no, balance, used_gift } => Json(PayOk {
+        Outcome::Paid {
+            bill_no,
+            balance,
+            used_gift,
+        } => Json(PayOk {
             errcode: ok.code(),
             errmsg: ok.errmsg().into(),
             bill_no,
@@ -136,12 +184,19 @@ pub(crate) fn answer(outcome: Outcome, app: &App) -> Response {
             used_gen_amt: used_gift,
         })
         .into_response(),
-        Outcome::Presented { bill_no, balance } => {
-            Json(PresentOk { errcode: ok.code(), errmsg: ok.errmsg().into(), bill_no, balance }).into_response()
-        }
-        Outcome::Cancelled { bill_no } => {
-            Json(CancelPayOk { errcode: ok.code(), errmsg: ok.errmsg().into(), bill_no }).into_response()
-        }
+        Outcome::Presented { bill_no, balance } => Json(PresentOk {
+            errcode: ok.code(),
+            errmsg: ok.errmsg().into(),
+            bill_no,
+            balance,
+        })
+        .into_response(),
+        Outcome::Cancelled { bill_no } => Json(CancelPayOk {
+            errcode: ok.code(),
+            errmsg: ok.errmsg().into(),
+            bill_no,
+        })
+        .into_response(),
         Outcome::Recharged { .. } => {
             // Recharge is an admin command; a v1 route never executes one.
             tracing::error!("v1 route got a recharge outcome");
@@ -153,14 +208,20 @@ pub(crate) fn answer(outcome: Outcome, app: &App) -> Response {
 
 fn refusal_answer(refusal: Refusal, app: &App) -> Response {
     let code = match refusal {
-        Refusal::DuplicateBillNo { original: Some(original) } => {
+        Refusal::DuplicateBillNo {
+            original: Some(original),
+        } => {
             // Same parameters: the original result rides along (or, under "replay", is the answer).
             let code = match app.duplicate_bill_no {
                 DuplicateBillPolicy::Reject => ErrCode::BillNoRepeated,
                 DuplicateBillPolicy::Replay => ErrCode::Ok,
             };
             let body = match original {
-                OriginalResult::Paid { bill_no, balance, used_gift } => json!({
+                OriginalResult::Paid {
+                    bill_no,
+                    balance,
+                    used_gift,
+                } => json!({
                     "errcode": code.code(), "errmsg": code.errmsg(),
                     "bill_no": bill_no, "balance": balance, "used_gen_amt": used_gift,
                 }),
@@ -171,13 +232,19 @@ fn refusal_answer(refusal: Refusal, app: &App) -> Response {
             return Json(body).into_response();
         }
         Refusal::DuplicateBillNo { original: None } => {
-            return ApiError::msg(ErrCode::BillNoRepeated, "bill_no repeated: used before with other parameters")
-                .into_response()
+            return ApiError::msg(
+                ErrCode::BillNoRepeated,
+                "bill_no repeated: used before with other parameters",
+            )
+            .into_response()
         }
         Refusal::InsufficientBalance => ErrCode::InsufficientBalance,
         Refusal::Overflow => {
-            return ApiError::msg(ErrCode::InvalidParameter, "amount would overflow the account's counters")
-                .into_response()
+            return ApiError::msg(
+                ErrCode::InvalidParameter,
+                "amount would overflow the account's counters",
+            )
+            .into_response()
         }
         Refusal::OrderNotFound => ErrCode::OrderNotFound,
         Refusal::AlreadyCancelled => ErrCode::OrderAlreadyCancelled,
