@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use openmidas_ledger::{Clock, ManualClock, Store};
 use openmidas_protocol::sign;
-use openmidas_protocol::v1::{signing_text, Endpoint, Op, RawObject};
+use openmidas_protocol::v1::{signing_text, Endpoint, Op};
 use openmidas_server::listener::LimitedListener;
 use openmidas_server::{AdminToken, AppState};
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
@@ -327,7 +327,9 @@ pub fn sign_body(
     fields.remove("sig");
     fields.remove("mp_sig");
     let sent = serde_json::to_vec(&fields).expect("serialize");
-    let object = RawObject::parse(&sent).expect("own body parses");
+    // Not RawObject::parse: tests also sign bodies over the size limit.
+    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(&sent).expect("own body parses");
     let params: Vec<(String, String)> = object
         .iter()
         .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
