@@ -1,0 +1,502 @@
+//! Durability of the real binary: SIGKILL mid-storm, restart on the same database, and
+//! check that every answered request is in the journal exactly once, nothing is applied
+//! twice, the journal replays to the accounts, and retries of unanswered requests finish
+//! correctly. Also: SIGTERM drains in-flight requests and exits 0.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use openmidas_testkit::TestApp;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ADMIN_TOKEN: &str = "crash-test-admin-token-0123456789";
+/// Players; every request picks one at random, so accounts are contended.
+const PLAYERS: usize = 6;
+/// Cash each player buys up front: enough that no pay is refused.
+const RECHARGE: i64 = 10_000_000;
+/// Concurrent clients of a storm.
+const TASKS: usize = 32;
+/// Kill/restart cycles.
+const ROUNDS: usize = 4;
+
+fn player(i: usize) -> String {
+    format!("crash-player-{i}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Pay,
+    Present,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pay => "pay",
+            Kind::Present => "present",
+        }
+    }
+
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Kind::Pay => PAY,
+            Kind::Present => PRESENT,
+        }
+    }
+}
+
+/// One request of a storm and what came back.
+#[derive(Debug, Clone)]
+struct Sent {
+    bill_no: String,
+    openid: String,
+    kind: Kind,
+    amount: i64,
+    /// The exact body sent; a retry sends it again.
+    body: String,
+    /// None: no complete answer (the connection broke).
+    answer: Option<Value>,
+}
+
+/// Everything sent so far, over all rounds.
+type Log = Arc<Mutex<Vec<Sent>>>;
+
+/// A storm's shared state: the log, how many answers came back, and the stop flag.
+#[derive(Clone, Default)]
+struct Storm {
+    log: Log,
+    answered: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Runs `TASKS` clients that send pays and presents with unique bill_nos until `stop` is set
+/// or their connection fails; every request is logged with its answer (or none).
+fn storm(api: &Api, app: &TestApp, token: &str, label: &str, seed: u64, state: &Storm) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..TASKS {
+        let (api, app, token, label) = (api.clone(), app.clone(), token.to_string(), label.to_string());
+        let Storm { log, answered, stop } = state.clone();
+        let mut rng = Rng::seeded(seed.wrapping_add(t as u64 * 0x9e37_79b9));
+        tasks.spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Acquire) {
+                let openid = player(rng.range(0, PLAYERS as u64) as usize);
+                let bill_no = format!("{label}-t{t}-{i}");
+                i += 1;
+                let (kind, amount) = if rng.range(0, 10) < 3 {
+                    (Kind::Present, rng.range(1, 20) as i64)
+                } else {
+                    (Kind::Pay, rng.range(1, 50) as i64)
+                };
+                let body = match kind {
+                    Kind::Pay => pay_body(&app, &token, &openid, &bill_no, amount),
+                    Kind::Present => present_body(&app, &token, &openid, &bill_no, amount),
+                };
+                let answer = api.try_midas(kind.endpoint(), &token, &body).await.ok();
+                let failed = answer.is_none();
+                if !failed {
+                    answered.fetch_add(1, Ordering::AcqRel);
+                }
+                log.lock().unwrap().push(Sent {
+                    bill_no,
+                    openid,
+                    kind,
+                    amount,
+                    body,
+                    answer,
+                });
+                if failed {
+                    return;
+                }
+            }
+        });
+    }
+    tasks
+}
+
+/// The journal of every player, by order number.
+async fn journals(api: &Api, app: &TestApp) -> HashMap<String, Vec<Value>> {
+    let mut all = HashMap::new();
+    for p in 0..PLAYERS {
+        all.insert(player(p), api.journal(&app.appid, &player(p)).await);
+    }
+    all
+}
+
+fn entries_of<'a>(journals: &'a HashMap<String, Vec<Value>>, sent: &Sent) -> Vec<&'a Value> {
+    journals[&sent.openid]
+        .iter()
+        .filter(|e| e["order_no"] == sent.bill_no.as_str())
+        .collect()
+}
+
+/// Checks an answered request against its (single) journal entry.
+fn check_applied(sent: &Sent, entry: &Value, answer: &Value) {
+    assert_eq!(entry["kind"], sent.kind.as_str(), "{sent:?}: {entry}");
+    assert_eq!(int(entry, "amount"), sent.amount, "{sent:?}: {entry}");
+    assert_eq!(answer["bill_no"], sent.bill_no.as_str(), "{sent:?}");
+    assert_eq!(
+        answer["balance"], entry["balance_after"],
+        "{}: answered balance differs from the journal's: {answer} vs {entry}",
+        sent.bill_no
+    );
+    if sent.kind == Kind::Pay {
+        assert_eq!(
+            int(answer, "used_gen_amt"),
+            -int(entry, "gift_delta"),
+            "{answer} vs {entry}"
+        );
+    }
+}
+
+/// After a restart: the answered requests are applied exactly once as answered; the
+/// unanswered ones at most once; retries (same bodies) finish them; then every request is
+/// applied exactly once and the journal replays to each account.
+async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> (usize, usize) {
+    let before = journals(api, app).await;
+    let sent: Vec<Sent> = log.lock().unwrap().clone();
+    let known: std::collections::HashSet<&str> = sent.iter().map(|s| s.bill_no.as_str()).collect();
+    for (openid, entries) in &before {
+        for e in entries {
+            let order_no = e["order_no"].as_str().unwrap();
+            assert!(
+                e["kind"] == "recharge" || known.contains(order_no),
+                "{openid}: journal entry for a request never sent: {e}"
+            );
+        }
+    }
+
+    let mut retries = tokio::task::JoinSet::new();
+    let mut unanswered = 0;
+    for (index, s) in sent.iter().enumerate() {
+        let entries = entries_of(&before, s);
+        match &s.answer {
+            Some(answer) if answer.is_null() => {
+                // Unanswered in an earlier round, found applied then: still exactly once.
+                assert_eq!(entries.len(), 1, "{}: {} journal entries", s.bill_no, entries.len());
+            }
+            Some(answer) => {
+                assert_eq!(answer["errcode"], 0, "{s:?}");
+                assert_eq!(
+                    entries.len(),
+                    1,
+                    "{}: answered 0 but {} journal entries",
+                    s.bill_no,
+                    entries.len()
+                );
+                check_applied(s, entries[0], answer);
+            }
+            None => {
+                assert!(entries.len() <= 1, "{}: applied {} times", s.bill_no, entries.len());
+                unanswered += 1;
+                let applied = entries.first().map(|e| (*e).clone());
+                let (api, token, s) = (api.clone(), token.to_string(), s.clone());
+                retries.spawn(async move {
+                    let answer = api.midas(s.kind.endpoint(), &token, &s.body).await;
+                    match &applied {
+                        Some(entry) => {
+                            // Applied before the crash: the retry is a duplicate carrying the original.
+                            assert_eq!(answer["errcode"], 90012, "{}: {answer}", s.bill_no);
+                            check_applied(&s, entry, &answer);
+                        }
+                        None => assert_eq!(answer["errcode"], 0, "{}: {answer}", s.bill_no),
+                    }
+                    (index, answer, applied.is_some())
+                });
+            }
+        }
+    }
+    let mut retried_ok = Vec::new();
+    let mut were_applied = 0;
+    while let Some(done) = retries.join_next().await {
+        let (index, answer, was_applied) = done.expect("retry");
+        were_applied += usize::from(was_applied);
+        if !was_applied {
+            retried_ok.push((index, answer));
+        }
+    }
+    {
+        // From now on every request counts as answered with its final result.
+        let mut log = log.lock().unwrap();
+        for (index, answer) in retried_ok {
+            log[index].answer = Some(answer);
+        }
+        for s in log.iter_mut() {
+            if s.answer.is_none() {
+                s.answer = Some(Value::Null); // applied before the crash; checked above
+            }
+        }
+    }
+
+    let after = journals(api, app).await;
+    let sent: Vec<Sent> = log.lock().unwrap().clone();
+    for s in &sent {
+        let entries = entries_of(&after, s);
+        assert_eq!(entries.len(), 1, "{}: applied {} times", s.bill_no, entries.len());
+        if let Some(answer) = s.answer.as_ref().filter(|a| !a.is_null()) {
+            check_applied(s, entries[0], answer);
+        }
+    }
+    for p in 0..PLAYERS {
+        let openid = player(p);
+        let mine = || sent.iter().filter(|s| s.openid == openid);
+        let cost: i64 = mine().filter(|s| s.kind == Kind::Pay).map(|s| s.amount).sum();
+        let presented: i64 = mine().filter(|s| s.kind == Kind::Present).map(|s| s.amount).sum();
+        let b = api.balance(app, token, &openid).await;
+        assert_eq!(int(&b, "save_amt"), RECHARGE, "{openid}: {b}");
+        assert_eq!(int(&b, "cost_sum"), cost, "{openid}: {b}");
+        assert_eq!(int(&b, "present_sum"), presented, "{openid}: {b}");
+        assert_eq!(int(&b, "save_sum"), RECHARGE + presented, "{openid}: {b}");
+        assert_eq!(
+            int(&b, "balance"),
+            int(&b, "save_sum") - int(&b, "cost_sum"),
+            "{openid}: {b}"
+        );
+        let entries = &after[&openid];
+        assert_eq!(entries.len(), 1 + mine().count(), "{openid}: journal length");
+        let (mut cash, mut gift) = (0, 0);
+        for e in entries {
+            cash += int(e, "cash_delta");
+            gift += int(e, "gift_delta");
+            assert!(cash >= 0 && gift >= 0, "{openid}: negative replay at {e}");
+            assert_eq!(cash + gift, int(e, "balance_after"), "{openid}: replay differs at {e}");
+        }
+        assert_eq!(
+            cash + gift,
+            int(&b, "balance"),
+            "{openid}: journal does not replay to {b}"
+        );
+        assert_eq!(gift, int(&b, "gen_balance"), "{openid}: {b}");
+    }
+    (unanswered, were_applied)
+}
+
+fn start(dir: &Path, round: usize) -> Process {
+    Process::start(Launch {
+        dir,
+        database: Some(&dir.join("openmidas.db")),
+        admin_token: Some(ADMIN_TOKEN),
+        env: vec![],
+        log_name: &format!("stderr-{round}.log"),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_storm_loses_and_doubles_nothing() {
+    let began = Instant::now();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rng = Rng::from_env_or_time();
+    let app = test_app(1);
+
+    let mut process = start(dir.path(), 0);
+    let mut api = Api::new(&process, ADMIN_TOKEN);
+    api.create_app(&app).await;
+    let token = api.token(&app).await;
+    for p in 0..PLAYERS {
+        api.recharge(&app, &player(p), RECHARGE).await;
+    }
+    let log: Log = Arc::default();
+
+    for round in 1..=ROUNDS {
+        let state = Storm {
+            log: log.clone(),
+            ..Storm::default()
+        };
+        let (answered, stop) = (state.answered.clone(), state.stop.clone());
+        let mut tasks = storm(&api, &app, &token, &format!("r{round}"), rng.next(), &state);
+        // Kill after a random number of answers, or after a random short delay.
+        let by_count = rng.range(0, 2) == 0;
+        let target = rng.range(20, 400) as usize;
+        let delay = Duration::from_millis(rng.range(20, 400));
+        let storm_start = Instant::now();
+        loop {
+            let n = answered.load(Ordering::Acquire);
+            let due = if by_count {
+                n >= target
+            } else {
+                storm_start.elapsed() >= delay
+            };
+            // A safety net: never wait for ever if the server answers nothing.
+            if due || storm_start.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let status = process.kill9();
+        stop.store(true, Ordering::Release);
+        assert_eq!(
+            status.code(),
+            None,
+            "the process was killed, it did not exit on its own"
+        );
+        while let Some(done) = tasks.join_next().await {
+            done.expect("client task");
+        }
+        let answered = answered.load(Ordering::Acquire);
+        assert!(answered > 0, "round {round}: nothing was answered before the kill");
+
+        process = start(dir.path(), round);
+        api = Api::new(&process, ADMIN_TOKEN);
+        let (unanswered, were_applied) = verify_and_finish(&api, &app, &token, &log).await;
+        eprintln!(
+            "round {round}: killed after {answered} answers ({}); {unanswered} unanswered, of which {were_applied} had been applied",
+            if by_count { "by count" } else { "by delay" }
+        );
+    }
+    let total = log.lock().unwrap().len();
+    eprintln!("{total} requests over {ROUNDS} crashes in {:?}", began.elapsed());
+    assert!(
+        process.logs().lines().all(|l| !l.contains("panicked")),
+        "{}",
+        process.logs()
+    );
+}
+
+/// Sends a request's head and half its body on a raw connection, so the request is in
+/// flight (the server is reading it) until [`finish_slow_request`].
+async fn start_slow_request(addr: &str, path: &str, body: &str) -> (tokio::net::TcpStream, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let half = body.len() / 2;
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(&body.as_bytes()[..half]).await.expect("write half");
+    stream.flush().await.expect("flush");
+    (stream, body[half..].to_string())
+}
+
+/// Sends the rest of the body and reads the complete answer (until the server closes).
+async fn finish_slow_request(mut stream: tokio::net::TcpStream, rest: &str) -> Value {
+    stream.write_all(rest.as_bytes()).await.expect("write rest");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .expect("the answer came within 20 s")
+        .expect("read answer");
+    let text = String::from_utf8(raw).expect("UTF-8 answer");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("incomplete answer: {text:?}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length: {head}"));
+    assert_eq!(body.len(), length, "truncated answer: {text:?}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_and_exits_0() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rng = Rng::from_env_or_time();
+    let app = test_app(2);
+    let mut process = start(dir.path(), 0);
+    let api = Api::new(&process, ADMIN_TOKEN);
+    api.create_app(&app).await;
+    let token = api.token(&app).await;
+    for p in 0..PLAYERS {
+        api.recharge(&app, &player(p), RECHARGE).await;
+    }
+    let log: Log = Arc::default();
+
+    // Requests the server is in the middle of reading when SIGTERM arrives.
+    let addr = process.base_url.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for i in 0..8 {
+        let openid = player(i % PLAYERS);
+        let bill_no = format!("slow-{i}");
+        let body = pay_body(&app, &token, &openid, &bill_no, 10);
+        let (stream, rest) = start_slow_request(&addr, &format!("{}?access_token={token}", PAY.uri()), &body).await;
+        slow.push((stream, rest));
+        log.lock().unwrap().push(Sent {
+            bill_no,
+            openid,
+            kind: Kind::Pay,
+            amount: 10,
+            body,
+            answer: None,
+        });
+    }
+    // And a storm over keep-alive connections.
+    let state = Storm {
+        log: log.clone(),
+        ..Storm::default()
+    };
+    let (answered, stop) = (state.answered.clone(), state.stop.clone());
+    let mut tasks = storm(&api, &app, &token, "term", rng.next(), &state);
+    let wait_start = Instant::now();
+    while answered.load(Ordering::Acquire) < 100 && wait_start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    process.signal(libc::SIGTERM);
+    // The storm goes on for a moment against the draining server, then the slow requests end.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Release);
+    let mut slow_answers = Vec::new();
+    for (stream, rest) in slow {
+        slow_answers.push(finish_slow_request(stream, &rest).await);
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("client task");
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = process.wait(Duration::from_secs(20));
+        (process, status)
+    })
+    .await
+    .expect("wait");
+    let (process, status) = status;
+    let status = status.unwrap_or_else(|| panic!("still running 20 s after SIGTERM:\n{}", process.logs()));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM; logs:\n{}",
+        process.logs()
+    );
+    assert!(process.logs().contains("stopped cleanly"), "{}", process.logs());
+    for (i, answer) in slow_answers.iter().enumerate() {
+        assert_eq!(answer["errcode"], 0, "slow-{i}: {answer}");
+        log.lock().unwrap()[i].answer = Some(answer.clone());
+    }
+
+    // Every answer was complete, and nothing unanswered was applied: a drained server
+    // answers each request it read.
+    let restarted = start(dir.path(), 1);
+    let api = Api::new(&restarted, ADMIN_TOKEN);
+    let before = journals(&api, &app).await;
+    let unanswered: Vec<Sent> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.answer.is_none())
+        .cloned()
+        .collect();
+    for s in &unanswered {
+        assert!(
+            entries_of(&before, s).is_empty(),
+            "{}: applied but its client got no answer (not drained)",
+            s.bill_no
+        );
+    }
+    let (n, were_applied) = verify_and_finish(&api, &app, &token, &log).await;
+    assert_eq!((n, were_applied), (unanswered.len(), 0));
+    eprintln!(
+        "{} storm answers before and during the drain, {} requests without an answer (none applied)",
+        answered.load(Ordering::Acquire),
+        unanswered.len()
+    );
+}
