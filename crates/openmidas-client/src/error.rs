@@ -1,0 +1,129 @@
+//! Typed errors. Every errcode the service answers becomes [`Error::Api`], carrying the
+//! [`ErrCode`] (when OpenMidas knows the number), the errmsg, and whether retrying the same
+//! request may succeed.
+
+use openmidas_protocol::ErrCode;
+
+/// A non-zero errcode answered by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The number on the wire.
+    pub errcode: i64,
+    /// The errmsg on the wire (may carry a `hint`/`rid`).
+    pub errmsg: String,
+    /// The code in OpenMidas's table, if the number is in it.
+    pub code: Option<ErrCode>,
+}
+
+impl ApiError {
+    pub fn new(errcode: i64, errmsg: impl Into<String>) -> ApiError {
+        ApiError {
+            errcode,
+            errmsg: errmsg.into(),
+            code: ErrCode::from_code(errcode),
+        }
+    }
+
+    /// What the code means, for humans (`"balance is lower than amt"`).
+    pub fn meaning(&self) -> &'static str {
+        self.code.map_or("errcode not in the OpenMidas table", ErrCode::meaning)
+    }
+
+    /// Whether the same request may be sent again unchanged and succeed (-1 system error).
+    pub fn retryable(&self) -> bool {
+        self.code.is_some_and(ErrCode::retryable)
+    }
+
+    /// Whether this is `code`.
+    pub fn is(&self, code: ErrCode) -> bool {
+        self.errcode == code.code()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "errcode {} ({}): {}", self.errcode, self.errmsg, self.meaning())
+    }
+}
+
+/// Everything a call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The service answered a non-zero errcode.
+    #[error("{0}")]
+    Api(ApiError),
+    /// No answer: connection refused or dropped, timeout. For a pay or present the outcome
+    /// is unknown: retry with the same bill_no (the client already did, up to its limit).
+    #[error("transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// An HTTP status without a JSON errcode body (e.g. a proxy's 502).
+    #[error("HTTP status {status}: {body}")]
+    Http { status: u16, body: String },
+    /// The answer is not the JSON the call expects.
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+    /// The request was refused locally before sending (e.g. a bill_no out of the charset).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The client is missing a setting this call needs (e.g. the sandbox AppKey).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed: `-1`, transport failures and
+    /// 5xx statuses. A pay / present retried with the same bill_no is never applied twice.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.retryable(),
+            Error::Transport(_) => true,
+            Error::Http { status, .. } => *status >= 500,
+            Error::Decode(_) | Error::InvalidRequest(_) | Error::Config(_) => false,
+        }
+    }
+
+    /// The API error, if the service answered one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The errcode, if the service answered one.
+    pub fn errcode(&self) -> Option<i64> {
+        self.api().map(|e| e.errcode)
+    }
+
+    /// Whether the service answered `code`.
+    pub fn is(&self, code: ErrCode) -> bool {
+        self.api().is_some_and(|e| e.is(code))
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Error {
+        Error::Api(e)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_code_maps_and_only_minus_one_is_retryable() {
+        for &code in ErrCode::ALL {
+            let e = ApiError::new(code.code(), code.errmsg());
+            assert_eq!(e.code, Some(code));
+            assert_eq!(e.retryable(), code == ErrCode::SystemError, "{code}");
+            assert_eq!(e.meaning(), code.meaning());
+            assert!(e.to_string().contains(&code.code().to_string()));
+        }
+        let unknown = ApiError::new(45011, "api minute-quota reach limit");
+        assert_eq!(unknown.code, None);
+        assert!(!unknown.retryable());
+    }
+}

@@ -1,0 +1,65 @@
+//! One HTTP exchange: send, read the JSON answer, classify failures. No retries here.
+
+use serde_json::Value;
+
+use crate::error::{ApiError, Error, Result};
+
+/// The base URL and the connection pool.
+#[derive(Clone)]
+pub(crate) struct Http {
+    pub client: reqwest::Client,
+    pub base_url: String,
+}
+
+impl Http {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.trim_end_matches('/'), path)
+    }
+
+    /// Sends and answers the JSON object of the answer, whatever its errcode. HTTP errors
+    /// without a JSON errcode body become [`Error::Http`].
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+        let response = request.send().await.map_err(Error::Transport)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(Error::Transport)?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value @ Value::Object(_)) if status.is_success() || value.get("errcode").is_some() => Ok(value),
+            _ if !status.is_success() => Err(Error::Http {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned(),
+            }),
+            _ => Err(Error::Decode(format!(
+                "answer is not a JSON object: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(512)])
+            ))),
+        }
+    }
+}
+
+/// The errcode of an answer: 0 when absent (token and jscode2session successes may omit it).
+pub(crate) fn errcode(value: &Value) -> Result<i64> {
+    match value.get("errcode") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| Error::Decode(format!("errcode is not an integer: {v}"))),
+    }
+}
+
+/// The answer as an [`ApiError`] when its errcode is not 0.
+pub(crate) fn api_error(value: &Value) -> Result<Option<ApiError>> {
+    let code = errcode(value)?;
+    if code == 0 {
+        return Ok(None);
+    }
+    let errmsg = value.get("errmsg").and_then(Value::as_str).unwrap_or_default();
+    Ok(Some(ApiError::new(code, errmsg)))
+}
+
+/// Errors out on a non-zero errcode, else decodes the answer.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
+    if let Some(e) = api_error(&value)? {
+        return Err(Error::Api(e));
+    }
+    serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+}

@@ -1,0 +1,51 @@
+//! A typed async client for the WeChat mini-game Midas v1 virtual-currency API, and for
+//! OpenMidas, its wire-compatible emulator.
+//!
+//! - [`Client`]: `getbalance`, `pay`, `cancelpay`, `present` (official and sandbox),
+//!   `/cgi-bin/token`, `/cgi-bin/stable_token`, `/sns/jscode2session`.
+//! - Signing: each body is serialized once; `sig` (and `mp_sig` when a session_key is
+//!   given) cover exactly the bytes sent. `access_token` goes in the query string only.
+//! - Tokens: cached by a [`TokenProvider`], refreshed 5 minutes before expiry, one fetch
+//!   at a time; a 40001 / 42001 answer refreshes the token, re-signs and retries once.
+//! - Retries that cannot double-charge: after -1, a timeout or a dropped connection, a pay /
+//!   present / cancelpay is sent again with the same bill_no and body. A 90012 carrying the
+//!   original result is success (`replayed: true`); a 90015 after a lost cancel answer too.
+//! - Errors: [`Error::Api`] wraps every errcode ([`ApiError`], with
+//!   [`openmidas_protocol::ErrCode`], errmsg, `retryable()`).
+//! - Secrets (AppSecret, AppKey, session_key, access_token) never appear in `Debug` output
+//!   or logs.
+//! - [`openmidas::AdminClient`]: OpenMidas-only login codes and recharges.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), openmidas_client::Error> {
+//! use openmidas_client::{Client, MidasEnv, PayRequest, Player};
+//! let client = Client::builder("wxAPPID", "APPSECRET", "OFFER_ID", "APPKEY")
+//!     .base_url("http://127.0.0.1:8080")
+//!     .build()?;
+//! let session = client.code_to_session("LOGIN_CODE").await?;
+//! let player = Player::new(&session.openid);
+//! let paid = client
+//!     .pay(MidasEnv::Official, &player, &PayRequest::new("order-1", 10), Some(&session.session_key))
+//!     .await?;
+//! println!("balance after pay: {}", paid.balance);
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod clock;
+mod error;
+mod http;
+mod midas;
+pub mod openmidas;
+mod retry;
+mod secret;
+mod token;
+
+pub use client::{Client, ClientBuilder, Session, WECHAT_BASE_URL};
+pub use clock::{Clock, SystemClock};
+pub use error::{ApiError, Error, Result};
+pub use midas::{sign_v1_body, Balance, CancelResult, MidasEnv, PayRequest, PayResult, Player, PresentResult};
+pub use openmidas_protocol::ErrCode;
+pub use retry::RetryPolicy;
+pub use secret::{AccessToken, Secret, SessionKey};
+pub use token::{IssuedToken, TokenEndpoint, TokenProvider};
