@@ -15,20 +15,59 @@ mod state;
 
 pub use state::{AdminToken, AppState};
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
 
 use openmidas_ledger::Store;
 
+/// How long [`serve`] waits for in-flight requests after the shutdown signal.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
-/// in-flight requests finish, and shuts the store down (its queued writes complete).
+/// in-flight requests finish (for at most [`DEFAULT_DRAIN_TIMEOUT`]), and shuts the store
+/// down (its queued writes complete).
 pub async fn serve(
     listener: listener::LimitedListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_drain_timeout(listener, state, shutdown, DEFAULT_DRAIN_TIMEOUT).await
+}
+
+/// [`serve`] with a bound on the drain: a client that stalls mid-request (half its headers
+/// or body sent) would otherwise hold the process up for ever. Past `drain_timeout` the
+/// connections still open are abandoned; what their requests already handed to the store
+/// still completes (as when a client disconnects), and nothing unanswered was promised.
+pub async fn serve_with_drain_timeout(
+    listener: listener::LimitedListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
     let store = state.store.clone();
     let router = routes::router(state);
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    };
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .into_future();
+    let deadline = async move {
+        match on_signal.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            // The server stopped without a signal (an accept error): it wins the race below.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?drain_timeout, "drain timeout: abandoning connections still open");
+            Ok(())
+        }
+    };
     store.shutdown().await;
     result
 }

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Most open connections [default: 4096].
     #[arg(long)]
     max_connections: Option<usize>,
+    /// After SIGTERM, how long in-flight requests may take before stalled connections are
+    /// dropped and the process exits [default: 10].
+    #[arg(long, env = "OPENMIDAS_DRAIN_TIMEOUT_SECS", value_name = "SECS")]
+    drain_timeout_secs: Option<u64>,
     /// Log format.
     #[arg(long, value_enum, env = "OPENMIDAS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -116,6 +120,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start tokio")?;
+    let drain_timeout = args
+        .drain_timeout_secs
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(openmidas_server::DEFAULT_DRAIN_TIMEOUT);
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         for app in &file.apps {
@@ -144,7 +152,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             clock,
             admin_token: AdminToken::new(&admin_token),
         };
-        openmidas_server::serve(listener, state, shutdown_signal()).await?;
+        openmidas_server::serve_with_drain_timeout(listener, state, shutdown_signal(), drain_timeout).await?;
         tracing::info!("stopped cleanly");
         Ok(())
     })

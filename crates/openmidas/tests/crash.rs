@@ -500,3 +500,69 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
         unanswered.len()
     );
 }
+
+/// A client that stalls mid-request (half its headers, or half its body) cannot hold the
+/// process up: past the drain timeout it exits 0 anyway, after answering what completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stalled_clients_exits_after_the_drain_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = test_app(3);
+    let mut process = Process::start(Launch {
+        dir: dir.path(),
+        database: Some(&dir.path().join("openmidas.db")),
+        admin_token: Some(ADMIN_TOKEN),
+        env: vec![("OPENMIDAS_DRAIN_TIMEOUT_SECS", "1")],
+        log_name: "stderr-0.log",
+    });
+    let api = Api::new(&process, ADMIN_TOKEN);
+    api.create_app(&app).await;
+    let token = api.token(&app).await;
+    let openid = player(0);
+    api.recharge(&app, &openid, 1000).await;
+    let addr = process.base_url.trim_start_matches("http://").to_string();
+    let path = format!("{}?access_token={token}", PAY.uri());
+
+    // Half the headers, never the rest.
+    let mut half_head = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    half_head
+        .write_all(format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await
+        .expect("write");
+    // A whole head and half a body, never the rest.
+    let stalled_body = pay_body(&app, &token, &openid, "stalled", 10);
+    let (_stalled, _never_sent) = start_slow_request(&addr, &path, &stalled_body).await;
+    // A slow request that completes within the drain.
+    let slow_body = pay_body(&app, &token, &openid, "slow", 20);
+    let (slow, rest) = start_slow_request(&addr, &path, &slow_body).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let signalled = Instant::now();
+    process.signal(libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answer = finish_slow_request(slow, &rest).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(answer["balance"], 980, "{answer}");
+    let (process, status) = tokio::task::spawn_blocking(move || {
+        let status = process.wait(Duration::from_secs(20));
+        (process, status)
+    })
+    .await
+    .expect("wait");
+    let status = status.unwrap_or_else(|| panic!("still running 20 s after SIGTERM:\n{}", process.logs()));
+    assert_eq!(status.code(), Some(0), "exit status; logs:\n{}", process.logs());
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(900),
+        "exited before the drain timeout"
+    );
+    assert!(process.logs().contains("drain timeout"), "{}", process.logs());
+    drop(half_head);
+
+    let restarted = start(dir.path(), 1);
+    let api = Api::new(&restarted, ADMIN_TOKEN);
+    let journal = api.journal(&app.appid, &openid).await;
+    let orders: Vec<&str> = journal.iter().map(|e| e["order_no"].as_str().unwrap()).collect();
+    assert_eq!(orders.iter().filter(|o| **o == "slow").count(), 1, "{orders:?}");
+    assert!(!orders.contains(&"stalled"), "{orders:?}");
+    let b = api.balance(&app, &token, &openid).await;
+    assert_eq!(int(&b, "balance"), 980, "{b}");
+}

@@ -86,6 +86,7 @@ impl Process {
             "OPENMIDAS_LISTEN",
             "OPENMIDAS_CONFIG",
             "OPENMIDAS_LOG_FORMAT",
+            "OPENMIDAS_DRAIN_TIMEOUT_SECS",
             "RUST_LOG",
         ] {
             command.env_remove(var);
