@@ -321,10 +321,11 @@ async fn sigkill_mid_storm_loses_and_doubles_nothing() {
             let due = if by_count {
                 n >= target
             } else {
-                storm_start.elapsed() >= delay
+                // Mid-storm: at least one answer, however slow the machine.
+                storm_start.elapsed() >= delay && n > 0
             };
             // A safety net: never wait for ever if the server answers nothing.
-            if due || storm_start.elapsed() > Duration::from_secs(10) {
+            if due || storm_start.elapsed() > Duration::from_secs(20) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
