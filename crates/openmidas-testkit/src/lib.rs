@@ -14,6 +14,8 @@
 //! # }
 //! ```
 
+pub mod postgres;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -74,6 +76,8 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database of a `Backend::Postgres*` server.
+    pub database: Option<postgres::TestDatabase>,
     next_app: AtomicU64,
 }
 
@@ -127,6 +131,7 @@ impl TestServer {
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: None,
+            database: None,
             next_app: AtomicU64::new(1),
         }
     }
@@ -357,6 +362,12 @@ pub fn with(mut fields: Map<String, Value>, extra: Value) -> Map<String, Value> 
 pub enum Backend {
     /// A fresh SQLite file in a temporary directory.
     Sqlite,
+    /// A fresh PostgreSQL database (see [`postgres`]) at its default isolation, READ
+    /// COMMITTED: the store's row locks do the work.
+    Postgres,
+    /// The same with `default_transaction_isolation = serializable` set on the database, as
+    /// CockroachDB runs: conflicts surface as 40001 and the store's retries do the work.
+    PostgresSerializable,
 }
 
 impl TestServer {
@@ -364,12 +375,32 @@ impl TestServer {
     pub async fn start_backend(backend: Backend) -> TestServer {
         match backend {
             Backend::Sqlite => TestServer::start().await,
+            Backend::Postgres => TestServer::start_postgres(false).await,
+            Backend::PostgresSerializable => TestServer::start_postgres(true).await,
         }
+    }
+
+    /// A server on a fresh PostgreSQL database. Fails (never skips) when PostgreSQL cannot
+    /// be had.
+    pub async fn start_postgres(serializable: bool) -> TestServer {
+        let database = postgres::fresh_database(serializable).await;
+        let config = openmidas_store_postgres::PgConfig {
+            writers: 2,
+            pool_size: 8,
+            ..openmidas_store_postgres::PgConfig::new(&database.url)
+        };
+        let store = openmidas_store_postgres::PostgresStore::open(config)
+            .await
+            .unwrap_or_else(|e| panic!("open the PostgreSQL store on {}: {e}", database.name));
+        let mut server = TestServer::start_on(Arc::new(store)).await;
+        server.database = Some(database);
+        server
     }
 }
 
 /// Runs each named `async fn NAME(server: TestServer)` once per backend, as tests
-/// `NAME::sqlite`, ... Every behaviour test is written once and holds on every backend.
+/// `NAME::sqlite`, `NAME::postgres` and `NAME::postgres_serializable`. Every behaviour test
+/// is written once and holds on every backend.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -378,6 +409,17 @@ macro_rules! backend_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
                     super::$name($crate::TestServer::start_backend($crate::Backend::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::TestServer::start_backend($crate::Backend::Postgres).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_serializable() {
+                    super::$name($crate::TestServer::start_backend($crate::Backend::PostgresSerializable).await)
+                        .await
                 }
             }
         )*

@@ -1,0 +1,835 @@
+//! The PostgreSQL store: many stateless OpenMidas nodes on one database.
+//!
+//! - **Writer tasks** apply ledger commands. Each owns one connection; a command goes to
+//!   the writer of its account (a hash of the account key), so different accounts proceed
+//!   in parallel and one account's commands never contend with each other inside a node.
+//!   A writer takes everything queued for it (up to `max_batch`), applies it in one
+//!   transaction (each command in a savepoint when there are several), commits once, and
+//!   only then answers: group commit. The queues are bounded; a full one answers
+//!   [`StoreError::Overloaded`].
+//! - **Across nodes** the database arbitrates: a command reads its order and its account
+//!   with `SELECT ... FOR UPDATE` (or relies on SERIALIZABLE), [`decide`] turns them into the
+//!   rows to write, and the primary key of `orders` makes a second insert of one `bill_no`
+//!   fail. Every transaction is re-run on serialization failure (40001), deadlock (40P01),
+//!   lock timeout, a unique violation from a node racing the same number (the re-run sees
+//!   its order and answers the duplicate), or a connection lost before COMMIT; with bounded
+//!   exponential backoff and jitter, then [`StoreError::Backend`].
+//! - **Tokens, login codes and sessions** are rows too, so any node serves any request.
+//!   Their writes are short transactions on a pooled connection, run on a task of their own
+//!   so a client hanging up cannot interrupt them.
+//! - **Reads** use a pooled connection directly and never wait behind writes.
+//! - **Durability**: a write is answered after COMMIT returns, which with PostgreSQL's
+//!   default `synchronous_commit = on` means after the WAL is flushed. A COMMIT whose
+//!   answer was lost is reported as a failure (the client retries with the same number and
+//!   sees the original result as a duplicate), never retried blindly.
+
+mod error;
+pub mod migrations;
+mod pool;
+mod rows;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::auth::{
+    self, App, CodeRefusal, LoginCode, Session, StableDecision, TokenKind, TokenRecord, ACCESS_TOKEN_TTL_MS,
+    TOKEN_OVERLAP_MS,
+};
+use openmidas_ledger::command::{
+    decide, Decision, JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, OrderWrite, Outcome,
+};
+use openmidas_ledger::{Store, StoreError};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+
+use crate::error::{describe, Retry, TxError};
+pub use crate::migrations::MigrateError;
+use crate::pool::{Conn, Pool};
+
+/// How a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The server's setting (PostgreSQL's default `synchronous_commit = on`: the WAL is
+    /// flushed before COMMIT returns).
+    #[default]
+    Full,
+    /// `SET synchronous_commit = off` on the writers' connections: a crash of the database
+    /// server may lose the last commits (never corrupt them). PostgreSQL only.
+    Relaxed,
+}
+
+/// Settings of the PostgreSQL store.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// `postgres://user:password@host:port/database?...` or a key=value string. TLS is not
+    /// supported: use `sslmode=disable` (or `prefer`) on a trusted network, or a local proxy.
+    pub url: String,
+    pub durability: Durability,
+    /// Writer tasks (and their connections) of this node.
+    pub writers: usize,
+    /// Most commands in one transaction.
+    pub max_batch: usize,
+    /// Most commands waiting for the writers of this node; past that, writes answer -1.
+    pub queue_depth: usize,
+    /// Pooled connections for reads and for token, login and app writes.
+    pub pool_size: usize,
+    /// Most runs of one transaction (the first and its retries).
+    pub max_attempts: u32,
+    /// First backoff; doubled on each retry up to `retry_cap`, with jitter.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Run every transaction at SERIALIZABLE (otherwise the database's default: READ
+    /// COMMITTED on PostgreSQL, SERIALIZABLE on CockroachDB). Both are correct.
+    pub serializable: bool,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+impl PgConfig {
+    pub fn new(url: impl Into<String>) -> PgConfig {
+        PgConfig {
+            url: url.into(),
+            durability: Durability::Full,
+            writers: 4,
+            max_batch: 64,
+            queue_depth: 4096,
+            pool_size: 16,
+            max_attempts: 12,
+            retry_base: Duration::from_millis(2),
+            retry_cap: Duration::from_millis(250),
+            serializable: false,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PgConfig")
+            .field("url", &"<redacted>")
+            .field("durability", &self.durability)
+            .field("writers", &self.writers)
+            .field("max_batch", &self.max_batch)
+            .field("queue_depth", &self.queue_depth)
+            .field("pool_size", &self.pool_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("serializable", &self.serializable)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the store could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid PostgreSQL connection string: {0}")]
+    Url(String),
+    #[error("invalid PostgreSQL store settings: {0}")]
+    Settings(&'static str),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+}
+
+struct Settings {
+    max_batch: usize,
+    max_attempts: u32,
+    retry_base: Duration,
+    retry_cap: Duration,
+    begin: &'static str,
+    relaxed: bool,
+}
+
+impl Settings {
+    /// The pause before run number `attempt + 1`: exponential, capped, with jitter (half
+    /// fixed, half random) so racing nodes fall out of step.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .retry_base
+            .saturating_mul(1u32.checked_shl(attempt.saturating_sub(1).min(20)).unwrap_or(u32::MAX));
+        let ceiling = exp.min(self.retry_cap);
+        let half = ceiling / 2;
+        let jitter_ns = rand::random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
+        half + Duration::from_nanos(jitter_ns)
+    }
+}
+
+struct LedgerJob {
+    command: LedgerCommand,
+    reply: oneshot::Sender<Result<Outcome, StoreError>>,
+}
+
+/// A read on a pooled connection: `read!(store, conn => rows::app(conn, appid))`. A broken
+/// connection is dropped and the read tried once more on a fresh one (reads change
+/// nothing, so that is always safe).
+macro_rules! read {
+    ($store:expr, $conn:ident => $body:expr) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut pooled = match $store.pool.get().await {
+                Ok(p) => p,
+                Err(e) if attempt < 2 && e.retry() == Retry::Again => continue,
+                Err(e) => break Err(StoreError::from(e)),
+            };
+            let result = {
+                let $conn = pooled.conn();
+                $body.await
+            };
+            match result {
+                Ok(value) => break Ok(value),
+                Err(e) => {
+                    if !e.keeps_connection() {
+                        pooled.discard();
+                        if attempt < 2 && e.retry() == Retry::Again {
+                            continue;
+                        }
+                    }
+                    break Err(StoreError::from(e));
+                }
+            }
+        }
+    }};
+}
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    writers: Mutex<Vec<mpsc::Sender<LedgerJob>>>,
+    writer_tasks: Mutex<Vec<JoinHandle<()>>>,
+    writer_count: usize,
+    pool: Pool,
+    settings: Arc<Settings>,
+    closed: AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Connects, brings the schema up to date (safe when several nodes start at once), and
+    /// starts the writer tasks on the current tokio runtime.
+    pub async fn open(config: PgConfig) -> Result<PostgresStore, OpenError> {
+        if config.writers == 0 || config.max_batch == 0 || config.pool_size == 0 || config.max_attempts == 0 {
+            return Err(OpenError::Settings(
+                "writers, max_batch, pool_size and max_attempts must be at least 1",
+            ));
+        }
+        if config.queue_depth < config.writers {
+            return Err(OpenError::Settings(
+                "queue_depth must be at least the number of writers",
+            ));
+        }
+        let mut pg: tokio_postgres::Config = config
+            .url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| OpenError::Url(describe(&e)))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("openmidas");
+        }
+        let settings = Arc::new(Settings {
+            max_batch: config.max_batch,
+            max_attempts: config.max_attempts,
+            retry_base: config.retry_base,
+            retry_cap: config.retry_cap,
+            begin: if config.serializable {
+                "BEGIN ISOLATION LEVEL SERIALIZABLE"
+            } else {
+                "BEGIN"
+            },
+            relaxed: config.durability == Durability::Relaxed,
+        });
+
+        let mut first = Conn::connect(&pg).await.map_err(|e| OpenError::Connect(describe(&e)))?;
+        migrations::migrate(&mut first, now_ms()).await?;
+        if config.durability == Durability::Full {
+            // PostgreSQL only; other databases may not know the setting.
+            if let Ok(rows) = first.client.simple_query("SHOW synchronous_commit").await {
+                let off = rows.iter().any(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0) == Some("off"),
+                    _ => false,
+                });
+                if off {
+                    tracing::warn!("the database has synchronous_commit = off: a crash of the database server may lose acknowledged writes");
+                }
+            }
+        }
+        let pool = Pool::new(pg.clone(), config.pool_size, config.acquire_timeout);
+        drop(first);
+
+        let per_writer = (config.queue_depth / config.writers).max(1);
+        let mut senders = Vec::with_capacity(config.writers);
+        let mut tasks = Vec::with_capacity(config.writers);
+        for index in 0..config.writers {
+            let (sender, receiver) = mpsc::channel(per_writer);
+            let writer = Writer {
+                index,
+                pg: pg.clone(),
+                settings: settings.clone(),
+                conn: None,
+            };
+            tasks.push(tokio::spawn(writer.run(receiver)));
+            senders.push(sender);
+        }
+        tracing::info!(
+            writers = config.writers,
+            pool_size = config.pool_size,
+            serializable = config.serializable,
+            "PostgreSQL store open"
+        );
+        Ok(PostgresStore {
+            writers: Mutex::new(senders),
+            writer_tasks: Mutex::new(tasks),
+            writer_count: config.writers,
+            pool,
+            settings,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn writer_for(&self, key: &AccountKey) -> usize {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        (hasher.finish() % self.writer_count as u64) as usize
+    }
+
+    /// A short write transaction on a pooled connection, on a task of its own (so it runs
+    /// to its end even if the caller goes away), retried as every transaction is.
+    async fn pooled_write(&self, op: PoolOp) -> Result<PoolResult, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::ShuttingDown);
+        }
+        let pool = self.pool.clone();
+        let settings = self.settings.clone();
+        let task = tokio::spawn(async move {
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                let outcome = match pool.get().await {
+                    Ok(mut pooled) => {
+                        let result = run_pool_op(pooled.conn(), &settings, &op).await;
+                        if let Err(e) = &result {
+                            if !e.keeps_connection() {
+                                pooled.discard();
+                            }
+                        }
+                        result
+                    }
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(result) => return Ok(result),
+                    Err(e) if e.retry() == Retry::Again && attempt < settings.max_attempts => {
+                        tracing::debug!(attempt, error = %e, "write transaction conflicted; retrying");
+                        tokio::time::sleep(settings.backoff(attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(attempt, error = %e, "write transaction failed");
+                        return Err(StoreError::from(e));
+                    }
+                }
+            }
+        });
+        task.await
+            .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
+    }
+}
+
+/// BEGIN (at the configured isolation).
+async fn begin(conn: &mut Conn, settings: &Settings) -> Result<(), TxError> {
+    conn.simple(settings.begin).await
+}
+
+/// COMMIT if `result` is Ok, else ROLLBACK. A COMMIT that fails with an SQLSTATE was rolled
+/// back (retry may apply); one whose answer is lost is [`TxError::CommitUnknown`].
+async fn finish<T>(conn: &mut Conn, result: Result<T, TxError>) -> Result<T, TxError> {
+    match result {
+        Ok(value) => match conn.client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(value),
+            Err(e) => match e.code() {
+                Some(code) if *code == SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN => {
+                    Err(TxError::CommitUnknown(describe(&e)))
+                }
+                Some(_) => Err(TxError::Db(e)),
+                None => Err(TxError::CommitUnknown(describe(&e))),
+            },
+        },
+        Err(e) => {
+            if e.keeps_connection() {
+                // If ROLLBACK fails too, the connection is lost and the server rolls back.
+                let _ = conn.simple("ROLLBACK").await;
+            }
+            Err(e)
+        }
+    }
+}
+
+enum PoolOp {
+    UpsertApp(App, i64),
+    IssueBasicToken {
+        appid: String,
+        token: String,
+        now_ms: i64,
+    },
+    StableToken {
+        appid: String,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    },
+    InsertLoginCode(LoginCode),
+    RedeemLoginCode {
+        appid: String,
+        code: String,
+        session_key: String,
+        now_ms: i64,
+    },
+}
+
+enum PoolResult {
+    Done,
+    Token(TokenRecord),
+    Redeemed(Result<Session, CodeRefusal>),
+}
+
+async fn run_pool_op(conn: &mut Conn, settings: &Settings, op: &PoolOp) -> Result<PoolResult, TxError> {
+    begin(conn, settings).await?;
+    let result = pool_op_body(conn, op).await;
+    finish(conn, result).await
+}
+
+async fn pool_op_body(conn: &mut Conn, op: &PoolOp) -> Result<PoolResult, TxError> {
+    match op {
+        PoolOp::UpsertApp(app, now_ms) => {
+            rows::upsert_app(conn, app, *now_ms).await?;
+            Ok(PoolResult::Done)
+        }
+        PoolOp::IssueBasicToken { appid, token, now_ms } => {
+            rows::lock_app(conn, appid).await?;
+            rows::retire_tokens(conn, appid, TokenKind::Basic, now_ms + TOKEN_OVERLAP_MS).await?;
+            let record = TokenRecord {
+                token: token.clone(),
+                appid: appid.clone(),
+                kind: TokenKind::Basic,
+                issued_at_ms: *now_ms,
+                expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
+                retired_at_ms: None,
+            };
+            rows::prune_tokens(conn, appid, *now_ms).await?;
+            rows::insert_token(conn, &record).await?;
+            Ok(PoolResult::Token(record))
+        }
+        PoolOp::StableToken {
+            appid,
+            candidate,
+            force_refresh,
+            now_ms,
+        } => {
+            rows::lock_app(conn, appid).await?;
+            let current = rows::current_token(conn, appid, TokenKind::Stable).await?;
+            match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
+                StableDecision::Reuse => match current {
+                    Some(token) => Ok(PoolResult::Token(token)),
+                    None => Err(TxError::Corrupt("stable_decision reused a missing token".into())),
+                },
+                StableDecision::Issue { retire_current_at_ms } => {
+                    if let Some(at) = retire_current_at_ms {
+                        rows::retire_tokens(conn, appid, TokenKind::Stable, at).await?;
+                    } else if let Some(current) = &current {
+                        // The old token lives out its lifetime (the overlap) but is no longer
+                        // the current one.
+                        rows::retire_tokens(conn, appid, TokenKind::Stable, current.expires_at_ms).await?;
+                    }
+                    let record = TokenRecord {
+                        token: candidate.clone(),
+                        appid: appid.clone(),
+                        kind: TokenKind::Stable,
+                        issued_at_ms: *now_ms,
+                        expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
+                        retired_at_ms: None,
+                    };
+                    rows::prune_tokens(conn, appid, *now_ms).await?;
+                    rows::insert_token(conn, &record).await?;
+                    Ok(PoolResult::Token(record))
+                }
+            }
+        }
+        PoolOp::InsertLoginCode(code) => {
+            rows::insert_login_code(conn, code).await?;
+            Ok(PoolResult::Done)
+        }
+        PoolOp::RedeemLoginCode {
+            appid,
+            code,
+            session_key,
+            now_ms,
+        } => {
+            let Some((code_appid, openid, expires_at_ms, used_at_ms)) = rows::login_code_for_update(conn, code).await?
+            else {
+                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
+            };
+            if code_appid != *appid {
+                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
+            }
+            if used_at_ms.is_some() {
+                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Used)));
+            }
+            if *now_ms >= expires_at_ms {
+                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
+            }
+            rows::mark_code_used(conn, code, *now_ms).await?;
+            let session = Session {
+                appid: appid.clone(),
+                openid,
+                session_key: session_key.clone(),
+                created_at_ms: *now_ms,
+            };
+            rows::upsert_session(conn, &session).await?;
+            Ok(PoolResult::Redeemed(Ok(session)))
+        }
+    }
+}
+
+/// One writer task and its connection.
+struct Writer {
+    index: usize,
+    pg: tokio_postgres::Config,
+    settings: Arc<Settings>,
+    conn: Option<Conn>,
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::Receiver<LedgerJob>) {
+        let mut batch: Vec<LedgerJob> = Vec::with_capacity(self.settings.max_batch);
+        while let Some(first) = receiver.recv().await {
+            batch.push(first);
+            while batch.len() < self.settings.max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let results = self.apply_with_retries(&batch).await;
+            debug_assert_eq!(results.len(), batch.len());
+            for (job, result) in batch.drain(..).zip(results) {
+                // The requester may have gone away; the write stands.
+                let _ = job.reply.send(result);
+            }
+        }
+        tracing::debug!(writer = self.index, "PostgreSQL writer stopped");
+    }
+
+    async fn connection(&mut self) -> Result<&mut Conn, TxError> {
+        if self.conn.as_ref().is_some_and(Conn::is_closed) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let conn = Conn::connect(&self.pg).await?;
+            if self.settings.relaxed {
+                conn.simple("SET synchronous_commit = off").await?;
+            }
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| TxError::Corrupt("writer connection missing".into()))
+    }
+
+    /// Applies the batch in one transaction, re-running it on a retryable error.
+    async fn apply_with_retries(&mut self, batch: &[LedgerJob]) -> Vec<Result<Outcome, StoreError>> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let settings = self.settings.clone();
+            let result = match self.connection().await {
+                Ok(conn) => apply_batch(conn, &settings, batch).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(results) => return results,
+                Err(e) => {
+                    if !e.keeps_connection() {
+                        self.conn = None;
+                    }
+                    if e.retry() == Retry::Again && attempt < settings.max_attempts {
+                        tracing::debug!(writer = self.index, attempt, size = batch.len(), error = %e,
+                            "ledger transaction conflicted; retrying");
+                        tokio::time::sleep(settings.backoff(attempt)).await;
+                        continue;
+                    }
+                    tracing::error!(writer = self.index, attempt, size = batch.len(), error = %e,
+                        "ledger transaction failed; answering -1 to its commands");
+                    return batch.iter().map(|_| Err(store_error(&e))).collect();
+                }
+            }
+        }
+    }
+}
+
+fn store_error(e: &TxError) -> StoreError {
+    match e {
+        TxError::Invariant(v) => StoreError::Invariant(v.clone()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// One transaction over the whole batch. Commands are applied in account order (stable,
+/// so one account's commands keep their arrival order), which makes every node lock
+/// accounts in the same order and keeps cross-node deadlocks rare.
+async fn apply_batch(
+    conn: &mut Conn,
+    settings: &Settings,
+    batch: &[LedgerJob],
+) -> Result<Vec<Result<Outcome, StoreError>>, TxError> {
+    begin(conn, settings).await?;
+    let body = async {
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| batch[a].command.key().cmp(batch[b].command.key()));
+        let savepoints = batch.len() > 1;
+        let mut results: Vec<Option<Result<Outcome, StoreError>>> = (0..batch.len()).map(|_| None).collect();
+        for index in order {
+            if savepoints {
+                conn.simple("SAVEPOINT command").await?;
+            }
+            match apply_command(conn, &batch[index].command).await {
+                Ok(outcome) => {
+                    if savepoints {
+                        conn.simple("RELEASE SAVEPOINT command").await?;
+                    }
+                    results[index] = Some(Ok(outcome));
+                }
+                Err(e) if savepoints && e.retry() == Retry::Never && e.keeps_connection() => {
+                    // One command's own failure (not a conflict): undo it alone; its
+                    // neighbours go on.
+                    tracing::error!(error = %e, "ledger command failed; rolled back to its savepoint");
+                    conn.simple("ROLLBACK TO SAVEPOINT command").await?;
+                    conn.simple("RELEASE SAVEPOINT command").await?;
+                    results[index] = Some(Err(StoreError::from(e)));
+                }
+                Err(e) if savepoints && matches!(e, TxError::Invariant(_) | TxError::Corrupt(_)) => {
+                    tracing::error!(error = %e, "ledger command refused by an invariant; rolled back to its savepoint");
+                    conn.simple("ROLLBACK TO SAVEPOINT command").await?;
+                    conn.simple("RELEASE SAVEPOINT command").await?;
+                    results[index] = Some(Err(StoreError::from(e)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.ok_or_else(|| TxError::Corrupt("a command of the batch was not applied".into())))
+            .collect::<Result<Vec<_>, TxError>>()
+    }
+    .await;
+    finish(conn, body).await
+}
+
+/// Reads the order and the account (locked), decides, writes. Nothing else.
+async fn apply_command(conn: &mut Conn, command: &LedgerCommand) -> Result<Outcome, TxError> {
+    let key = command.key();
+    let (namespace, order_no) = command.order_ref();
+    let existing = rows::order_for_update(conn, key, namespace, order_no).await?;
+    let stored = rows::account_for_update(conn, key).await?;
+    let account = stored.unwrap_or_default();
+    match decide(command, existing.as_ref(), &account)? {
+        Decision::Refuse(refusal) => Ok(Outcome::Refused(refusal)),
+        Decision::Apply(effect) => {
+            let now_ms = effect.journal.at_ms;
+            if stored.is_some() {
+                rows::update_account(conn, key, &effect.account, now_ms).await?;
+            } else {
+                rows::insert_account(conn, key, &effect.account, now_ms).await?;
+            }
+            match &effect.order {
+                OrderWrite::Insert(order) => rows::insert_order(conn, key, namespace, order_no, order).await?,
+                OrderWrite::MarkCancelled { cancelled_at_ms } => {
+                    rows::mark_order_cancelled(conn, key, order_no, *cancelled_at_ms).await?
+                }
+            }
+            rows::insert_journal(conn, &effect.journal).await?;
+            Ok(effect.outcome)
+        }
+    }
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::Backend(format!("unexpected write result for {what}"))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
+        match self.pooled_write(PoolOp::UpsertApp(app, now_ms)).await? {
+            PoolResult::Done => Ok(()),
+            _ => Err(unexpected("upsert_app")),
+        }
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
+        read!(self, c => rows::app(c, appid))
+    }
+
+    async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        read!(self, c => rows::apps(c))
+    }
+
+    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
+        let op = PoolOp::IssueBasicToken {
+            appid: appid.to_string(),
+            token,
+            now_ms,
+        };
+        match self.pooled_write(op).await? {
+            PoolResult::Token(t) => Ok(t),
+            _ => Err(unexpected("issue_basic_token")),
+        }
+    }
+
+    async fn stable_token(
+        &self,
+        appid: &str,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    ) -> Result<TokenRecord, StoreError> {
+        let op = PoolOp::StableToken {
+            appid: appid.to_string(),
+            candidate,
+            force_refresh,
+            now_ms,
+        };
+        match self.pooled_write(op).await? {
+            PoolResult::Token(t) => Ok(t),
+            _ => Err(unexpected("stable_token")),
+        }
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        read!(self, c => rows::token(c, token))
+    }
+
+    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
+        match self.pooled_write(PoolOp::InsertLoginCode(code)).await? {
+            PoolResult::Done => Ok(()),
+            _ => Err(unexpected("insert_login_code")),
+        }
+    }
+
+    async fn redeem_login_code(
+        &self,
+        appid: &str,
+        code: &str,
+        session_key: String,
+        now_ms: i64,
+    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
+        let op = PoolOp::RedeemLoginCode {
+            appid: appid.to_string(),
+            code: code.to_string(),
+            session_key,
+            now_ms,
+        };
+        match self.pooled_write(op).await? {
+            PoolResult::Redeemed(r) => Ok(r),
+            _ => Err(unexpected("redeem_login_code")),
+        }
+    }
+
+    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
+        read!(self, c => rows::session(c, appid, openid))
+    }
+
+    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
+        read!(self, c => rows::account(c, key)).map(Option::unwrap_or_default)
+    }
+
+    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
+        let index = self.writer_for(command.key());
+        let sender = self
+            .writers
+            .lock()
+            .get(index)
+            .cloned()
+            .ok_or(StoreError::ShuttingDown)?;
+        let (reply, answer) = oneshot::channel();
+        sender.try_send(LedgerJob { command, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+        })?;
+        drop(sender);
+        answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    async fn order(
+        &self,
+        key: &AccountKey,
+        namespace: OrderNamespace,
+        order_no: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        read!(self, c => rows::order(c, key, namespace, order_no))
+    }
+
+    async fn journal(
+        &self,
+        key: &AccountKey,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        read!(self, c => rows::journal(c, key, after_id, limit))
+    }
+
+    async fn shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Dropping the senders lets each writer finish what is queued and stop.
+        self.writers.lock().clear();
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.writer_tasks.lock());
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let s = Settings {
+            max_batch: 1,
+            max_attempts: 10,
+            retry_base: Duration::from_millis(2),
+            retry_cap: Duration::from_millis(100),
+            begin: "BEGIN",
+            relaxed: false,
+        };
+        for attempt in 1..40 {
+            let d = s.backoff(attempt);
+            let ceiling = (Duration::from_millis(2) * 2u32.saturating_pow((attempt - 1).min(20))).min(s.retry_cap);
+            assert!(
+                d >= ceiling / 2 && d <= ceiling,
+                "attempt {attempt}: {d:?} vs {ceiling:?}"
+            );
+        }
+        assert!(s.backoff(30) <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn config_debug_hides_the_url() {
+        let c = PgConfig::new("postgres://u:hunter2@localhost/db");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,206 @@
+//! Versioned schema for PostgreSQL (and the SQL that CockroachDB and YugabyteDB accept).
+//!
+//! The SQL lives at the workspace root, `migrations/postgres/NNNN_name.sql`, with the same
+//! list of versions as `migrations/sqlite/`. Table `schema_migrations` records every applied
+//! version. Several nodes may start at once: every statement is idempotent (`IF NOT
+//! EXISTS`) and runs on its own (no DDL and DML in one transaction, no advisory lock); a
+//! catalog race between two nodes creating the same object is retried; the version row is
+//! inserted with `ON CONFLICT DO NOTHING`.
+
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+
+use crate::error::{describe, TxError};
+use crate::pool::Conn;
+
+/// `(version, name, sql)`, in order. Never edit a shipped migration: append a new one.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_init",
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Why the schema could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot migrate the PostgreSQL schema to version {version}: {message}")]
+    Failed { version: i64, message: String },
+    #[error("the database has schema version {found}, newer than this build knows ({known})")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// The statements of a migration: a `;` at the end of a line ends one; `--` comment lines
+/// are dropped.
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            out.push(current.trim().trim_end_matches(';').trim().to_string());
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version        BIGINT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    applied_at_ms  BIGINT NOT NULL
+)";
+
+/// Runs one statement on its own, retrying the races of concurrent nodes: a catalog row
+/// two `CREATE ... IF NOT EXISTS` insert at once (unique violation, duplicate object) and
+/// serialization failures.
+async fn run(conn: &Conn, sql: &str, version: i64) -> Result<(), MigrateError> {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match conn.client.batch_execute(sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let racy = e.code().is_some_and(|c| {
+                    [
+                        SqlState::UNIQUE_VIOLATION,
+                        SqlState::DUPLICATE_TABLE,
+                        SqlState::DUPLICATE_OBJECT,
+                        SqlState::T_R_SERIALIZATION_FAILURE,
+                        SqlState::T_R_DEADLOCK_DETECTED,
+                    ]
+                    .contains(c)
+                });
+                if !racy || attempt >= 20 {
+                    return Err(MigrateError::Failed {
+                        version,
+                        message: describe(&e),
+                    });
+                }
+                tracing::debug!(version, attempt, error = %describe(&e), "migration statement raced another node; retrying");
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+        }
+    }
+}
+
+async fn applied_versions(conn: &mut Conn) -> Result<Vec<i64>, MigrateError> {
+    let rows = conn
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .map_err(|e| MigrateError::Failed {
+            version: 0,
+            message: e.to_string(),
+        })?;
+    Ok(rows.iter().map(|r| r.get::<_, i64>(0)).collect())
+}
+
+/// Brings the schema up to date.
+pub(crate) async fn migrate(conn: &mut Conn, now_ms: i64) -> Result<(), MigrateError> {
+    run(conn, CREATE_VERSION_TABLE, 0).await?;
+    let applied = applied_versions(conn).await?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if let Some(&found) = applied.last() {
+        if found > known {
+            return Err(MigrateError::TooNew { found, known });
+        }
+    }
+    for &(version, name, sql) in MIGRATIONS {
+        if applied.contains(&version) {
+            continue;
+        }
+        for statement in statements(sql) {
+            run(conn, &statement, version).await?;
+        }
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (version) DO NOTHING",
+            &[&version, &name, &now_ms],
+        )
+        .await
+        .map_err(|e: TxError| MigrateError::Failed {
+            version,
+            message: e.to_string(),
+        })?;
+        tracing::info!(version, name, "applied PostgreSQL migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions_in(dialect: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations")
+            .join(dialect);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn both_dialects_have_the_same_versions() {
+        let sqlite = versions_in("sqlite");
+        let postgres = versions_in("postgres");
+        assert!(!postgres.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres must list the same versions"
+        );
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| m.1.to_string()).collect();
+        assert_eq!(
+            listed, postgres,
+            "MIGRATIONS must list every file of migrations/postgres"
+        );
+        for (index, (version, name, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version, index as i64 + 1);
+            assert!(name.starts_with(&format!("{version:04}_")), "{name}");
+        }
+    }
+
+    #[test]
+    fn postgres_migrations_keep_the_portable_rules() {
+        for (version, _, sql) in MIGRATIONS {
+            let statements = statements(sql);
+            assert!(!statements.is_empty());
+            for s in &statements {
+                let upper = s.to_uppercase();
+                assert!(
+                    upper.starts_with("CREATE TABLE IF NOT EXISTS") || upper.starts_with("CREATE INDEX IF NOT EXISTS"),
+                    "version {version}: not idempotent DDL: {s}"
+                );
+                for banned in [
+                    "ADVISORY",
+                    "TRIGGER",
+                    "FUNCTION",
+                    "EXTENSION",
+                    "SERIAL",
+                    " INTEGER",
+                    "INSERT ",
+                    "UPDATE ",
+                ] {
+                    assert!(!upper.contains(banned), "version {version}: {banned} in {s}");
+                }
+                assert!(
+                    !s.contains(';'),
+                    "version {version}: a statement must not contain ';': {s}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Several stores ("nodes") on one PostgreSQL database, racing each other the way stateless
+//! OpenMidas nodes behind a load balancer do. Every test runs at the database's default
+//! isolation (READ COMMITTED: row locks) and with SERIALIZABLE as the database default
+//! (40001 and retries), each on a fresh database of the test cluster.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openmidas_ledger::auth::{App, CodeRefusal, LoginCode, TokenKind, LOGIN_CODE_TTL_MS};
+use openmidas_ledger::command::{MovementKind, OrderNamespace, OriginalResult};
+use openmidas_ledger::{AccountKey, DuplicateBillPolicy, Env, LedgerCommand, Outcome, Refusal, Store, StoreError};
+use openmidas_store_postgres::{PgConfig, PostgresStore};
+use openmidas_testkit::postgres::{fresh_database, TestDatabase};
+
+const NOW: i64 = 1_767_225_600_000;
+
+fn key(openid: &str) -> AccountKey {
+    AccountKey {
+        env: Env::Official,
+        appid: "wxnodes".into(),
+        offer_id: "1450000001".into(),
+        zone_id: "1".into(),
+        openid: openid.into(),
+    }
+}
+
+fn app() -> App {
+    App {
+        appid: "wxnodes".into(),
+        secret: "secret".into(),
+        offer_id: "1450000001".into(),
+        app_key: "key".into(),
+        sandbox_app_key: "sandbox".into(),
+        require_mp_sig: false,
+        ts_window_secs: None,
+        duplicate_bill_no: DuplicateBillPolicy::Reject,
+    }
+}
+
+async fn open(db: &TestDatabase, tweak: impl Fn(&mut PgConfig)) -> Arc<PostgresStore> {
+    let mut config = PgConfig::new(&db.url);
+    config.writers = 2;
+    config.pool_size = 4;
+    tweak(&mut config);
+    Arc::new(PostgresStore::open(config).await.expect("open store"))
+}
+
+/// `n` nodes on one fresh database.
+async fn nodes(n: usize, serializable: bool) -> (TestDatabase, Vec<Arc<PostgresStore>>) {
+    let db = fresh_database(serializable).await;
+    let mut stores = Vec::new();
+    for _ in 0..n {
+        stores.push(open(&db, |_| {}).await);
+    }
+    (db, stores)
+}
+
+async fn sql(db: &TestDatabase) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+fn recharge(openid: &str, amount: i64, no: &str) -> LedgerCommand {
+    LedgerCommand::Recharge {
+        key: key(openid),
+        amount,
+        out_trade_no: no.into(),
+        now_ms: NOW,
+    }
+}
+
+fn pay(openid: &str, amount: i64, bill: &str) -> LedgerCommand {
+    LedgerCommand::Pay {
+        key: key(openid),
+        bill_no: bill.into(),
+        amount,
+        now_ms: NOW,
+    }
+}
+
+/// Runs the test body once per isolation.
+macro_rules! both_isolations {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn read_committed() {
+                    super::$name(false).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn serializable() {
+                    super::$name(true).await
+                }
+            }
+        )*
+    };
+}
+
+both_isolations!(
+    nodes_starting_at_once_migrate_once,
+    one_bill_no_on_many_nodes_applies_once,
+    concurrent_pays_across_nodes_never_overdraw,
+    cancel_raced_across_nodes_applies_once,
+    login_code_redeemed_once_across_nodes,
+    tokens_are_shared_and_rotate_across_nodes,
+    a_full_queue_answers_overloaded,
+);
+
+async fn nodes_starting_at_once_migrate_once(serializable: bool) {
+    let db = fresh_database(serializable).await;
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { open(&db, |_| {}).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for task in opening {
+        stores.push(task.await.expect("open task"));
+    }
+    let client = sql(&db).await;
+    let rows = client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .expect("versions");
+    let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let expected: Vec<i64> = openmidas_store_postgres::migrations::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(versions, expected);
+    // A fifth node on a migrated database, and every node works.
+    stores.push(open(&db, |_| {}).await);
+    for (i, store) in stores.iter().enumerate() {
+        let outcome = store
+            .execute(recharge("m", 1, &format!("t{i}")))
+            .await
+            .expect("recharge");
+        assert!(matches!(outcome, Outcome::Recharged { .. }), "{outcome:?}");
+    }
+    assert_eq!(stores[0].account(&key("m")).await.expect("account").balance(), 5);
+}
+
+async fn one_bill_no_on_many_nodes_applies_once(serializable: bool) {
+    let (db, stores) = nodes(3, serializable).await;
+    stores[0].execute(recharge("u", 1000, "r1")).await.expect("recharge");
+    for round in 0..10 {
+        let bill = format!("bill-{round}");
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let store = stores[i % stores.len()].clone();
+                let bill = bill.clone();
+                tokio::spawn(async move { store.execute(pay("u", 7, &bill)).await })
+            })
+            .collect();
+        let mut paid = 0;
+        let mut balances = Vec::new();
+        for task in tasks {
+            match task.await.expect("task").expect("execute") {
+                Outcome::Paid { balance, .. } => {
+                    paid += 1;
+                    balances.push(balance);
+                }
+                Outcome::Refused(Refusal::DuplicateBillNo {
+                    original: Some(OriginalResult::Paid { balance, .. }),
+                }) => balances.push(balance),
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(paid, 1, "round {round}: exactly one node applies the bill_no");
+        // Every answer carries the one original result.
+        assert!(balances.windows(2).all(|w| w[0] == w[1]), "{balances:?}");
+        assert_eq!(balances[0], 1000 - 7 * (round + 1));
+    }
+    let account = stores[2].account(&key("u")).await.expect("account");
+    assert_eq!(account.balance(), 1000 - 70);
+    let client = sql(&db).await;
+    let pays: i64 = client
+        .query_one("SELECT count(*) FROM journal WHERE kind = 'pay'", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(pays, 10);
+}
+
+async fn concurrent_pays_across_nodes_never_overdraw(serializable: bool) {
+    let (db, stores) = nodes(3, serializable).await;
+    for (i, openid) in ["a", "b"].iter().enumerate() {
+        stores[i]
+            .execute(recharge(openid, 300, &format!("r-{openid}")))
+            .await
+            .expect("recharge");
+    }
+    let tasks: Vec<_> = (0..120)
+        .map(|i| {
+            let store = stores[i % 3].clone();
+            let openid = if i % 2 == 0 { "a" } else { "b" };
+            tokio::spawn(async move {
+                let amount = 1 + (i as i64 % 7);
+                (
+                    openid,
+                    amount,
+                    store.execute(pay(openid, amount, &format!("p{i}"))).await,
+                )
+            })
+        })
+        .collect();
+    let mut spent: HashMap<&str, i64> = HashMap::new();
+    for task in tasks {
+        let (openid, amount, outcome) = task.await.expect("task");
+        match outcome.expect("execute") {
+            Outcome::Paid { .. } => *spent.entry(openid).or_default() += amount,
+            Outcome::Refused(Refusal::InsufficientBalance) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let client = sql(&db).await;
+    for openid in ["a", "b"] {
+        let account = stores[0].account(&key(openid)).await.expect("account");
+        let spent = spent.get(openid).copied().unwrap_or(0);
+        assert!(spent <= 300);
+        assert_eq!(account.balance(), 300 - spent, "{openid}");
+        assert_eq!(account.cost_sum, spent);
+        account.check_invariants().expect("invariants");
+        let journal_sum: i64 = client
+            .query_one(
+                "SELECT COALESCE(SUM(cash_delta + gift_delta), 0)::BIGINT FROM journal WHERE openid = $1",
+                &[&openid],
+            )
+            .await
+            .expect("sum")
+            .get(0);
+        assert_eq!(
+            journal_sum,
+            account.balance(),
+            "{openid}: the journal adds up to the balance"
+        );
+    }
+}
+
+async fn cancel_raced_across_nodes_applies_once(serializable: bool) {
+    let (_db, stores) = nodes(3, serializable).await;
+    stores[0].execute(recharge("c", 100, "r")).await.expect("recharge");
+    stores[1].execute(pay("c", 40, "to-cancel")).await.expect("pay");
+    let tasks: Vec<_> = (0..9)
+        .map(|i| {
+            let store = stores[i % 3].clone();
+            tokio::spawn(async move {
+                store
+                    .execute(LedgerCommand::CancelPay {
+                        key: key("c"),
+                        bill_no: "to-cancel".into(),
+                        now_ms: NOW + 1000,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut cancelled = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("execute") {
+            Outcome::Cancelled { .. } => cancelled += 1,
+            Outcome::Refused(Refusal::AlreadyCancelled) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(cancelled, 1);
+    let account = stores[2].account(&key("c")).await.expect("account");
+    assert_eq!((account.balance(), account.cost_sum), (100, 0));
+    let order = stores[0]
+        .order(&key("c"), OrderNamespace::Bill, "to-cancel")
+        .await
+        .expect("order")
+        .expect("exists");
+    assert_eq!(
+        (order.kind, order.cancelled_at_ms),
+        (MovementKind::Pay, Some(NOW + 1000))
+    );
+}
+
+async fn login_code_redeemed_once_across_nodes(serializable: bool) {
+    let (_db, stores) = nodes(3, serializable).await;
+    stores[0].upsert_app(app(), NOW).await.expect("app");
+    stores[1]
+        .insert_login_code(LoginCode {
+            code: "code-1".into(),
+            appid: "wxnodes".into(),
+            openid: "player".into(),
+            created_at_ms: NOW,
+            expires_at_ms: NOW + LOGIN_CODE_TTL_MS,
+        })
+        .await
+        .expect("code");
+    let tasks: Vec<_> = (0..9)
+        .map(|i| {
+            let store = stores[i % 3].clone();
+            tokio::spawn(async move {
+                store
+                    .redeem_login_code("wxnodes", "code-1", format!("session-key-{i}"), NOW + 10)
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.expect("task").expect("redeem") {
+            Ok(session) => winners.push(session.session_key),
+            Err(refusal) => assert_eq!(refusal, CodeRefusal::Used),
+        }
+    }
+    assert_eq!(winners.len(), 1, "a login code is exchanged once");
+    let session = stores[2]
+        .session("wxnodes", "player")
+        .await
+        .expect("session")
+        .expect("exists");
+    assert_eq!(session.session_key, winners[0]);
+}
+
+async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
+    let (_db, stores) = nodes(3, serializable).await;
+    stores[0].upsert_app(app(), NOW).await.expect("app");
+    assert_eq!(stores[2].app("wxnodes").await.expect("app"), Some(app()));
+    let first = stores[0]
+        .issue_basic_token("wxnodes", "token-first".into(), NOW)
+        .await
+        .expect("token");
+    let seen = stores[1]
+        .token("token-first")
+        .await
+        .expect("read")
+        .expect("visible on node 2");
+    assert_eq!(seen, first);
+    // Concurrent issues on every node: afterwards exactly one basic token is the latest,
+    // and every other one is retired.
+    let tasks: Vec<_> = (0..9)
+        .map(|i| {
+            let store = stores[i % 3].clone();
+            tokio::spawn(async move {
+                store
+                    .issue_basic_token("wxnodes", format!("token-{i}"), NOW + 1000 + i as i64)
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("issue");
+    }
+    let mut latest = 0;
+    for i in 0..9 {
+        let t = stores[0]
+            .token(&format!("token-{i}"))
+            .await
+            .expect("read")
+            .expect("token exists");
+        assert_eq!(t.kind, TokenKind::Basic);
+        if t.retired_at_ms.is_none() {
+            latest += 1;
+        }
+    }
+    assert_eq!(latest, 1, "one latest basic token, whatever node issued it");
+    let old = stores[2].token("token-first").await.expect("read").expect("kept");
+    assert!(old.retired_at_ms.is_some());
+    // Stable tokens: every node answers the same current one.
+    let a = stores[0]
+        .stable_token("wxnodes", "stable-a".into(), false, NOW)
+        .await
+        .expect("stable");
+    let b = stores[1]
+        .stable_token("wxnodes", "stable-b".into(), false, NOW + 5)
+        .await
+        .expect("stable");
+    assert_eq!(a.token, b.token);
+}
+
+async fn a_full_queue_answers_overloaded(serializable: bool) {
+    let db = fresh_database(serializable).await;
+    let store = open(&db, |c| {
+        c.writers = 1;
+        c.queue_depth = 1;
+        c.max_batch = 1;
+    })
+    .await;
+    store.execute(recharge("q", 10, "r")).await.expect("recharge");
+    // Another session holds the account's row lock, so the writer waits on the first pay.
+    let mut blocker = sql(&db).await;
+    let tx = blocker.transaction().await.expect("begin");
+    tx.query("SELECT cash FROM accounts WHERE openid = 'q' FOR UPDATE", &[])
+        .await
+        .expect("lock");
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move { store.execute(pay("q", 1, "q1")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = {
+        let store = store.clone();
+        tokio::spawn(async move { store.execute(pay("q", 1, "q2")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = store.execute(pay("q", 1, "q3")).await;
+    assert!(matches!(third, Err(StoreError::Overloaded)), "{third:?}");
+    tx.rollback().await.expect("release the lock");
+    assert!(matches!(first.await.expect("task"), Ok(Outcome::Paid { .. })));
+    assert!(matches!(second.await.expect("task"), Ok(Outcome::Paid { .. })));
+    assert_eq!(store.account(&key("q")).await.expect("account").balance(), 8);
+}
+
+/// Writes queued before shutdown are applied and answered; none after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_drains_queued_writes() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |c| c.writers = 1).await;
+    store.execute(recharge("s", 1000, "r")).await.expect("recharge");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.execute(pay("s", 1, &format!("s{i}"))).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.shutdown().await;
+    let mut paid = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(Outcome::Paid { .. }) => paid += 1,
+            Err(StoreError::ShuttingDown) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let after = open(&db, |_| {}).await;
+    assert_eq!(after.account(&key("s")).await.expect("account").balance(), 1000 - paid);
+    assert!(matches!(
+        store.execute(pay("s", 1, "late")).await,
+        Err(StoreError::ShuttingDown)
+    ));
+}
+
+/// A node that cannot reach its database fails to open with a clear error, not a hang.
+#[tokio::test]
+async fn unreachable_database_fails_to_open() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut config = PgConfig::new(format!("postgres://nobody@127.0.0.1:{port}/none?connect_timeout=2"));
+    config.writers = 1;
+    let error = match PostgresStore::open(config).await {
+        Ok(_) => panic!("opened a database that does not exist"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("cannot connect to PostgreSQL"), "{error}");
+}
