@@ -2,7 +2,10 @@
 //!
 //! - `serve`: run the server (see [`serve`]).
 //! - `sign`: sign a v1 request body, or explain a signature (see [`sign`]).
+//! - `token`, `login`, `recharge`, `balance`, `pay`, `cancel`, `present`: a client of the
+//!   real WeChat API or of an OpenMidas server (see [`cli`]).
 
+mod cli;
 mod config;
 mod serve;
 mod sign;
@@ -26,6 +29,20 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Sign a Midas v1 request (sig, and mp_sig with --session-key), or explain a signature.
     Sign(sign::SignArgs),
+    /// Fetch an access_token (stable_token by default).
+    Token(cli::token::TokenArgs),
+    /// OpenMidas only: log a player in (simulated wx.login + jscode2session); prints openid and session_key.
+    Login(cli::login::LoginArgs),
+    /// OpenMidas only: add coins to a player (simulated wx.requestMidasPayment).
+    Recharge(cli::recharge::RechargeArgs),
+    /// Read a player's balance (Midas getbalance).
+    Balance(cli::balance::BalanceArgs),
+    /// Deduct coins (Midas pay); safe to repeat with the same --bill-no.
+    Pay(cli::pay::PayArgs),
+    /// Reverse a pay within 48 h (Midas cancelpay).
+    Cancel(cli::cancel::CancelArgs),
+    /// Give gift coins (Midas present); safe to repeat with the same --bill-no.
+    Present(cli::present::PresentArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +50,13 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Sign(args) => sign::run(args),
+        Command::Token(args) => cli::token::run(args),
+        Command::Login(args) => cli::login::run(args),
+        Command::Recharge(args) => cli::recharge::run(args),
+        Command::Balance(args) => cli::balance::run(args),
+        Command::Pay(args) => cli::pay::run(args),
+        Command::Cancel(args) => cli::cancel::run(args),
+        Command::Present(args) => cli::present::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
