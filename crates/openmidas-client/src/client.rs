@@ -319,9 +319,12 @@ impl Client {
             fields.insert("app_remark".into(), remark.clone().into());
         }
         let answer = self.v1(env.endpoint(Op::Pay), fields, session_key).await?;
-        let replayed = self.accept_repeat(&answer.value, &["bill_no", "balance", "used_gen_amt"])?;
+        let replayed = self.accept_repeat(&answer.value, &["bill_no", "balance"])?;
         let mut result: PayResult = decode_fields(answer.value)?;
         result.replayed = replayed;
+        if result.bill_no.is_empty() {
+            result.bill_no = request.bill_no.clone();
+        }
         Ok(result)
     }
 
@@ -343,6 +346,9 @@ impl Client {
         let replayed = self.accept_repeat(&answer.value, &["bill_no", "balance"])?;
         let mut result: PresentResult = decode_fields(answer.value)?;
         result.replayed = replayed;
+        if result.bill_no.is_empty() {
+            result.bill_no = bill_no.to_string();
+        }
         Ok(result)
     }
 
@@ -375,6 +381,9 @@ impl Client {
         }
         let mut result: CancelResult = decode_fields(answer.value)?;
         result.already_cancelled = false;
+        if result.bill_no.is_empty() {
+            result.bill_no = bill_no.to_string();
+        }
         Ok(result)
     }
 

@@ -76,7 +76,8 @@ impl Error {
     pub fn retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.retryable(),
-            Error::Transport(_) => true,
+            // A request that could not even be built (a bad URL) fails the same way again.
+            Error::Transport(e) => !e.is_builder(),
             Error::Http { status, .. } => *status >= 500,
             Error::Decode(_) | Error::InvalidRequest(_) | Error::Config(_) => false,
         }

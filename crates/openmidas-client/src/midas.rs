@@ -104,6 +104,8 @@ pub struct Balance {
     /// Gift coins still in the balance.
     pub gen_balance: i64,
     /// 1 while the player never recharged (eligible for a first-recharge bonus), else 2.
+    /// A JSON boolean (as some service versions send) reads as 1 (`true`) or 2 (`false`).
+    #[serde(deserialize_with = "first_save")]
     pub first_save: i64,
     pub save_amt: i64,
     pub save_sum: i64,
@@ -111,13 +113,30 @@ pub struct Balance {
     pub present_sum: i64,
 }
 
+fn first_save<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum FirstSave {
+        Number(i64),
+        Flag(bool),
+    }
+    Ok(match FirstSave::deserialize(deserializer)? {
+        FirstSave::Number(n) => n,
+        FirstSave::Flag(true) => 1,
+        FirstSave::Flag(false) => 2,
+    })
+}
+
 /// `pay`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayResult {
+    /// The request's bill_no when the answer omits it.
+    #[serde(default)]
     pub bill_no: String,
     /// Balance after the deduction.
     pub balance: i64,
-    /// Gift coins this deduction used.
+    /// Gift coins this deduction used (`used_gen_balance` in the oldest docs; 0 if absent).
+    #[serde(default, alias = "used_gen_balance")]
     pub used_gen_amt: i64,
     /// The bill_no had been applied before (an earlier attempt, or an earlier call with the
     /// same parameters): the service answered 90012 with the original result.
@@ -128,6 +147,8 @@ pub struct PayResult {
 /// `present`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresentResult {
+    /// The request's bill_no when the answer omits it.
+    #[serde(default)]
     pub bill_no: String,
     /// Balance after the gift.
     pub balance: i64,
@@ -139,6 +160,8 @@ pub struct PresentResult {
 /// `cancelpay`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelResult {
+    /// The request's bill_no when the answer omits it.
+    #[serde(default)]
     pub bill_no: String,
     /// An earlier attempt whose answer was lost had already cancelled it (90015 on retry).
     #[serde(default)]
@@ -237,6 +260,26 @@ mod tests {
             String::from_utf8(sent).unwrap(),
             format!(r#"{{"a":1.50 , "b":"x\u0041" ,"sig":"{expected}"}}"#)
         );
+    }
+
+    #[test]
+    fn results_read_older_and_sparser_answers() {
+        let b: Balance = serde_json::from_str(
+            r#"{"balance":1,"gen_balance":0,"first_save":true,"save_amt":1,"save_sum":1,"cost_sum":0,"present_sum":0}"#,
+        )
+        .unwrap();
+        assert_eq!(b.first_save, 1);
+        let b: Balance = serde_json::from_str(
+            r#"{"balance":1,"gen_balance":0,"first_save":2,"save_amt":1,"save_sum":1,"cost_sum":0,"present_sum":0}"#,
+        )
+        .unwrap();
+        assert_eq!(b.first_save, 2);
+        let p: PayResult = serde_json::from_str(r#"{"errcode":0,"balance":5,"used_gen_balance":2}"#).unwrap();
+        assert_eq!(
+            (p.bill_no.as_str(), p.balance, p.used_gen_amt, p.replayed),
+            ("", 5, 2, false)
+        );
+        assert!(serde_json::from_str::<PayResult>(r#"{"errcode":0,"bill_no":"b"}"#).is_err());
     }
 
     #[test]
