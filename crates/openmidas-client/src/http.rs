@@ -19,9 +19,10 @@ impl Http {
     /// Sends and answers the JSON object of the answer, whatever its errcode. HTTP errors
     /// without a JSON errcode body become [`Error::Http`].
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
-        let response = request.send().await.map_err(Error::Transport)?;
+        // The URL carries the access_token (or the AppSecret): never keep it in an error.
+        let response = request.send().await.map_err(|e| Error::Transport(e.without_url()))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(Error::Transport)?;
+        let bytes = response.bytes().await.map_err(|e| Error::Transport(e.without_url()))?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value @ Value::Object(_)) if status.is_success() || value.get("errcode").is_some() => Ok(value),
             _ if !status.is_success() => Err(Error::Http {

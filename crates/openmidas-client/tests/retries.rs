@@ -220,6 +220,13 @@ async fn without_retries_a_lost_answer_is_reported_and_a_later_retry_is_safe() {
         .unwrap_err();
     assert!(matches!(e, Error::Transport(_)), "{e:?}");
     assert!(e.retryable());
+    // The request URL carries the access_token: the error must not.
+    let token = once.access_token().await.unwrap();
+    let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+    assert!(
+        !shown.contains(token.expose()) && !shown.contains("access_token="),
+        "{shown}"
+    );
     let paid = once
         .pay(MidasEnv::Official, &s.player, &PayRequest::new("order-1", 10), None)
         .await
@@ -239,4 +246,52 @@ async fn token_fetch_is_retried_after_a_system_error() {
     client.access_token().await.unwrap();
     assert_eq!((proxy.received(TOKEN), proxy.forwarded(TOKEN)), (3, 1));
     assert_eq!(client.tokens().fetch_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_with_an_expired_token_share_one_refresh() {
+    let server = TestServer::start().await;
+    let app = server.create_app().await;
+    // The client's clock stands still, so only the service's 42001 reveals the expiry.
+    let frozen = std::sync::Arc::new(openmidas_ledger::ManualClock::new(openmidas_testkit::START_MS));
+    let client = support::builder(&server, &app, &server.base_url)
+        .clock(std::sync::Arc::new(move || openmidas_ledger::Clock::now_ms(&*frozen)))
+        .build()
+        .unwrap();
+    client.access_token().await.unwrap();
+    server.clock.advance_secs(7201);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            c.get_balance(MidasEnv::Official, &Player::new(format!("p{i}")), None)
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(client.tokens().fetch_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_errors_never_show_secrets() {
+    let server = TestServer::start().await;
+    let app = server.create_app().await;
+    // Nothing listens there: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = support::builder(&server, &app, &url)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = client.fetch_token().await.unwrap_err();
+    let e2 = client.code_to_session("some-login-code").await.unwrap_err();
+    for shown in [format!("{e} {e:?}"), format!("{e2} {e2:?}")] {
+        assert!(
+            !shown.contains(&app.secret) && !shown.contains("some-login-code"),
+            "{shown}"
+        );
+    }
 }
