@@ -574,3 +574,35 @@ async fn sigterm_with_stalled_clients_exits_after_the_drain_timeout() {
     let b = api.balance(&app, &token, &openid).await;
     assert_eq!(int(&b, "balance"), 980, "{b}");
 }
+
+/// KNOWN BUG (reported, not fixed): no header-read or idle timeout. A client that sends
+/// half its headers and stalls holds its connection (one of `--max-connections`) for ever,
+/// so a few thousand such clients lock everyone out. axum::serve sets no hyper timer, so
+/// hyper's `header_read_timeout` is off. Expected: the server closes such a connection
+/// within a bounded time (hyper's default is 30 s). Ignored because it waits 45 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known bug: stalled half-header connections are never closed (waits 45 s)"]
+async fn stalled_half_header_connection_is_closed_by_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let process = start(dir.path(), 0);
+    let addr = process.base_url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    stream
+        .write_all(format!("POST /cgi-bin/midas/pay HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(45), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {} // e.g. a 408 answer; wait for the close
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a connection stalled mid-headers is still open after 45 s"
+    );
+}
