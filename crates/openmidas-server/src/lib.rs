@@ -5,8 +5,10 @@
 //! - [`routes`]: one module per route (mini-redis style: one file per command).
 //! - [`error::ApiError`]: every failure answer, built from the errcode table.
 //! - [`listener`]: the TCP listener with a bound on open connections.
+//! - [`cache`]: a short-TTL cache of token and app lookups in front of the store.
 //! - [`serve`]: runs the router until a shutdown signal, then drains and closes the store.
 
+pub mod cache;
 pub mod error;
 pub mod listener;
 pub mod routes;
@@ -45,7 +47,9 @@ pub async fn serve_with_drain_timeout(
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
-    let router = routes::router(state);
+    // Token and app lookups go through a short-lived cache (see `cache`); money never does.
+    let cached: std::sync::Arc<dyn Store> = std::sync::Arc::new(cache::CachingStore::new(store.clone(), cache::DEFAULT_TTL));
+    let router = routes::router(AppState { store: cached, ..state });
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;

@@ -1,0 +1,177 @@
+//! A read-through cache in front of any [`Store`] for the two lookups every Midas call makes
+//! before touching money: the access token and the app. Balances, orders and sessions are
+//! never cached.
+//!
+//! Why it is safe: an entry lives at most `ttl` (1 s by default). Writes through this node
+//! invalidate at once (a new token drops every cached token; an app update drops that app).
+//! Another node's writes are seen within `ttl`: a token it retires stops working here at
+//! most `ttl` late (retirement normally takes effect 300 s after the new token anyway), an
+//! app it updates takes effect here within `ttl`. Unknown tokens and apps are never cached,
+//! so a token minted on another node works here at once.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
+use openmidas_ledger::command::{JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, Outcome};
+use openmidas_ledger::{Store, StoreError};
+use parking_lot::Mutex;
+
+/// Default lifetime of a cached entry.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
+/// Most entries per map; a full map is cleared (simple, and bounded).
+const MAX_ENTRIES: usize = 65_536;
+
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+    ttl: Duration,
+}
+
+impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
+    fn new(ttl: Duration) -> Self {
+        TtlMap { entries: Mutex::new(HashMap::new()), ttl }
+    }
+
+    fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let entries = self.entries.lock();
+        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+
+    fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.lock().remove(key);
+    }
+
+    fn clear(&self) {
+        self.entries.lock().clear();
+    }
+}
+
+/// A [`Store`] that caches `token` and `app` lookups of the store it wraps.
+pub struct CachingStore {
+    inner: Arc<dyn Store>,
+    tokens: TtlMap<String, TokenRecord>,
+    apps: TtlMap<String, App>,
+}
+
+impl CachingStore {
+    pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
+        CachingStore { inner, tokens: TtlMap::new(ttl), apps: TtlMap::new(ttl) }
+    }
+}
+
+#[async_trait]
+impl Store for CachingStore {
+    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
+        let appid = app.appid.clone();
+        let result = self.inner.upsert_app(app, now_ms).await;
+        self.apps.remove(appid.as_str());
+        result
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
+        if let Some(app) = self.apps.get(appid) {
+            return Ok(Some(app));
+        }
+        let app = self.inner.app(appid).await?;
+        if let Some(app) = &app {
+            self.apps.put(appid.to_string(), app.clone());
+        }
+        Ok(app)
+    }
+
+    async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.inner.apps().await
+    }
+
+    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
+        let result = self.inner.issue_basic_token(appid, token, now_ms).await;
+        self.tokens.clear();
+        result
+    }
+
+    async fn stable_token(
+        &self,
+        appid: &str,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    ) -> Result<TokenRecord, StoreError> {
+        let result = self.inner.stable_token(appid, candidate, force_refresh, now_ms).await;
+        self.tokens.clear();
+        result
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        if let Some(record) = self.tokens.get(token) {
+            return Ok(Some(record));
+        }
+        let record = self.inner.token(token).await?;
+        if let Some(record) = &record {
+            self.tokens.put(token.to_string(), record.clone());
+        }
+        Ok(record)
+    }
+
+    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
+        self.inner.insert_login_code(code).await
+    }
+
+    async fn redeem_login_code(
+        &self,
+        appid: &str,
+        code: &str,
+        session_key: String,
+        now_ms: i64,
+    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
+        self.inner.redeem_login_code(appid, code, session_key, now_ms).await
+    }
+
+    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
+        self.inner.session(appid, openid).await
+    }
+
+    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
+        self.inner.account(key).await
+    }
+
+    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
+        self.inner.execute(command).await
+    }
+
+    async fn order(
+        &self,
+        key: &AccountKey,
+        namespace: OrderNamespace,
+        order_no: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.order(key, namespace, order_no).await
+    }
+
+    async fn journal(&self, key: &AccountKey, after_id: i64, limit: u32) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        self.inner.journal(key, after_id, limit).await
+    }
+
+    async fn shutdown(&self) {
+        self.inner.shutdown().await
+    }
+}
