@@ -2,9 +2,9 @@
 //!
 //! - **One writer thread** owns the only write connection. Requests queue on a bounded
 //!   channel; the writer takes everything waiting (up to `max_batch`), applies it in one
-//!   `BEGIN IMMEDIATE` transaction (each command in its own savepoint, so one failing
-//!   statement cannot spoil its neighbours), commits once, and only then answers every
-//!   request of the batch. With `synchronous=FULL` that commit is one fsync for the whole
+//!   `BEGIN IMMEDIATE` transaction, commits once, and only then answers every request of
+//!   the batch (if any command fails, the batch is rolled back and re-applied one command
+//!   per transaction, so one failure cannot spoil its neighbours). With `synchronous=FULL` that commit is one fsync for the whole
 //!   batch: group commit.
 //! - **Readers** are a small pool of connections used directly from the async tasks: a
 //!   WAL read of a cached page takes microseconds and never waits for the writer.
@@ -260,7 +260,7 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_
             }
         }
         let results = apply_batch(&mut conn, &batch);
-        debug_assert_eq!(results.len(), batch.len());
+        assert_eq!(results.len(), batch.len(), "one result per job");
         for (job, result) in batch.drain(..).zip(results) {
             // The requester may have gone away (client disconnected); the write stands.
             let _ = job.reply.send(result);
@@ -270,36 +270,31 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_
 }
 
 /// Applies a batch in one transaction and returns one result per job, in order. Nothing is
-/// `Ok` unless the commit succeeded.
+/// `Ok` unless its commit succeeded.
+///
+/// The batch runs optimistically without savepoints (they cost two statements per command).
+/// If any command fails, the whole transaction rolls back and every command of the batch is
+/// applied again alone, in its own transaction, so one bad command cannot fail its
+/// neighbours.
 fn apply_batch(conn: &mut Connection, batch: &[WriteJob]) -> Vec<Result<WriteResult, StoreError>> {
-    let fail_all = |e: &rusqlite::Error| batch.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect();
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
+    match apply_together(conn, batch) {
+        Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => {
-            tracing::error!(error = %e, "cannot begin write transaction");
-            return fail_all(&e);
-        }
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        let result = (|| -> Result<WriteResult, StoreError> {
-            let sp = tx.savepoint().map_err(backend)?;
-            let result = apply_one(&sp, &job.op)?;
-            sp.commit().map_err(backend)?;
-            Ok(result)
-        })();
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "write failed; rolled back to its savepoint");
-        }
-        results.push(result);
-    }
-    match tx.commit() {
-        Ok(()) => results,
-        Err(e) => {
-            tracing::error!(error = %e, "group commit failed; nothing in the batch was applied");
-            fail_all(&e)
+            tracing::warn!(error = %e, jobs = batch.len(), "group commit failed; applying the batch one by one");
+            batch.iter().map(|job| apply_together(conn, std::slice::from_ref(job)).map(|mut r| r.remove(0))).collect()
         }
     }
+}
+
+/// Applies jobs in one `BEGIN IMMEDIATE` transaction; any failure rolls all of them back.
+fn apply_together(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteResult>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(apply_one(&tx, &job.op)?);
+    }
+    tx.commit().map_err(backend)?;
+    Ok(results)
 }
 
 fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
