@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use openmidas_ledger::{App, Clock, DuplicateBillPolicy, Store, SystemClock};
 use openmidas_server::listener::{LimitedListener, DEFAULT_MAX_CONNECTIONS};
 use openmidas_server::{secrets, AdminToken, AppState};
+use openmidas_store_postgres::{Durability as PgDurability, PgConfig, PostgresStore};
 use openmidas_store_sqlite::{Durability, SqliteConfig, SqliteStore};
 
 use crate::config::{DatabaseUrl, FileConfig, DEFAULT_DATABASE, DEFAULT_LISTEN};
@@ -22,7 +23,7 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "OPENMIDAS_LISTEN")]
     listen: Option<String>,
-    /// SQLite file (or sqlite://PATH) [default: openmidas.db in the working directory].
+    /// SQLite file (or sqlite://PATH), or postgres://... [default: openmidas.db in the working directory].
     #[arg(long, env = "OPENMIDAS_DATABASE_URL")]
     database: Option<String>,
     /// Bearer token of the /admin routes [default: generated and printed at start].
@@ -104,6 +105,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .or(file.admin_token.clone())
         .filter(|t| !t.is_empty());
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     let store: Arc<dyn Store> = match DatabaseUrl::parse(&database)? {
         DatabaseUrl::Sqlite(path) => {
             let config = SqliteConfig {
@@ -113,13 +118,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(path = %path.display(), ?durability, "opening SQLite store");
             Arc::new(SqliteStore::open(config)?)
         }
-        DatabaseUrl::Postgres(_) => bail!("PostgreSQL is not supported by this build yet; use an SQLite path"),
+        DatabaseUrl::Postgres(url) => {
+            let config = PgConfig {
+                durability: match durability {
+                    Durability::Full => PgDurability::Full,
+                    Durability::Relaxed => PgDurability::Relaxed,
+                },
+                ..PgConfig::new(url)
+            };
+            tracing::info!(?durability, "opening PostgreSQL store");
+            Arc::new(runtime.block_on(PostgresStore::open(config))?)
+        }
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start tokio")?;
     let drain_timeout = args
         .drain_timeout_secs
         .map(std::time::Duration::from_secs)
