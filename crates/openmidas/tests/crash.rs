@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -278,24 +279,35 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
     (unanswered, were_applied)
 }
 
-fn start(dir: &Path, round: usize) -> Process {
+/// Starts run `round` on `database` (None: an SQLite file in `dir`).
+fn start_on(dir: &Path, database: Option<&str>, round: usize) -> Process {
+    let file = dir.join("openmidas.db");
     Process::start(Launch {
         dir,
-        database: Some(&dir.join("openmidas.db")),
+        database: Some(database.map(OsStr::new).unwrap_or(file.as_os_str())),
         admin_token: Some(ADMIN_TOKEN),
         env: vec![],
         log_name: &format!("stderr-{round}.log"),
     })
 }
 
+fn start(dir: &Path, round: usize) -> Process {
+    start_on(dir, None, round)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_storm_loses_and_doubles_nothing() {
+    sigkill_rounds(None).await;
+}
+
+/// ROUNDS times: a storm, SIGKILL, restart on the same database, verify and finish.
+async fn sigkill_rounds(database: Option<&str>) {
     let began = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng::from_env_or_time();
     let app = test_app(1);
 
-    let mut process = start(dir.path(), 0);
+    let mut process = start_on(dir.path(), database, 0);
     let mut api = Api::new(&process, ADMIN_TOKEN);
     api.create_app(&app).await;
     let token = api.token(&app).await;
@@ -343,7 +355,7 @@ async fn sigkill_mid_storm_loses_and_doubles_nothing() {
         let answered = answered.load(Ordering::Acquire);
         assert!(answered > 0, "round {round}: nothing was answered before the kill");
 
-        process = start(dir.path(), round);
+        process = start_on(dir.path(), database, round);
         api = Api::new(&process, ADMIN_TOKEN);
         let (unanswered, were_applied) = verify_and_finish(&api, &app, &token, &log).await;
         eprintln!(
@@ -517,7 +529,7 @@ async fn sigterm_with_stalled_clients_exits_after_the_drain_timeout() {
     let app = test_app(3);
     let mut process = Process::start(Launch {
         dir: dir.path(),
-        database: Some(&dir.path().join("openmidas.db")),
+        database: Some(dir.path().join("openmidas.db").as_os_str()),
         admin_token: Some(ADMIN_TOKEN),
         env: vec![("OPENMIDAS_DRAIN_TIMEOUT_SECS", "1")],
         log_name: "stderr-0.log",

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -49,8 +50,8 @@ pub struct Process {
 pub struct Launch<'a> {
     /// Working directory (the default database lands here).
     pub dir: &'a Path,
-    /// `--database`, if any.
-    pub database: Option<&'a Path>,
+    /// `--database` (a file or a `postgres://` URL), if any.
+    pub database: Option<&'a OsStr>,
     /// `OPENMIDAS_ADMIN_TOKEN`; None leaves it unset (the server generates one).
     pub admin_token: Option<&'a str>,
     /// Extra environment, e.g. `RUST_LOG`.
