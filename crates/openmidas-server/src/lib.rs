@@ -17,13 +17,35 @@ mod state;
 
 pub use state::{AdminToken, AppState};
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::Duration;
 
+use axum::serve::Listener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use openmidas_ledger::Store;
 
 /// How long [`serve`] waits for in-flight requests after the shutdown signal.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers, and how long a keep-alive
+/// connection may sit idle: past it the connection is closed (slow-loris protection).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Timeouts of [`serve_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// After the shutdown signal, connections still open this long are abandoned.
+    pub drain_timeout: Duration,
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions { drain_timeout: DEFAULT_DRAIN_TIMEOUT, header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT }
+    }
+}
 
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (for at most [`DEFAULT_DRAIN_TIMEOUT`]), and shuts the store
@@ -33,47 +55,64 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_drain_timeout(listener, state, shutdown, DEFAULT_DRAIN_TIMEOUT).await
+    serve_with(listener, state, shutdown, ServeOptions::default()).await
 }
 
-/// [`serve`] with a bound on the drain: a client that stalls mid-request (half its headers
-/// or body sent) would otherwise hold the process up for ever. Past `drain_timeout` the
-/// connections still open are abandoned; what their requests already handed to the store
-/// still completes (as when a client disconnects), and nothing unanswered was promised.
+/// [`serve`] with a bound on the drain: a client that stalls mid-request would otherwise
+/// hold the process up for ever.
 pub async fn serve_with_drain_timeout(
     listener: listener::LimitedListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, shutdown, ServeOptions { drain_timeout, ..ServeOptions::default() }).await
+}
+
+/// Serves until `shutdown`, then drains for at most `options.drain_timeout`: connections
+/// still open then are abandoned; what their requests already handed to the store still
+/// completes (as when a client disconnects), and nothing unanswered was promised. Finally
+/// the store shuts down (its queued writes commit).
+pub async fn serve_with(
+    mut listener: listener::LimitedListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
     let store = state.store.clone();
     // Token and app lookups go through a short-lived cache (see `cache`); money never does.
-    let cached: std::sync::Arc<dyn Store> = std::sync::Arc::new(cache::CachingStore::new(store.clone(), cache::DEFAULT_TTL));
+    let cached: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(cache::CachingStore::new(store.clone(), cache::DEFAULT_TTL));
     let router = routes::router(AppState { store: cached, ..state });
-    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        let _ = signalled.send(());
-    };
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .into_future();
-    let deadline = async move {
-        match on_signal.await {
-            Ok(()) => tokio::time::sleep(drain_timeout).await,
-            // The server stopped without a signal (an accept error): it wins the race below.
-            Err(_) => std::future::pending().await,
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            (stream, _addr) = listener.accept() => {
+                let service = TowerToHyperService::new(router.clone());
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
         }
-    };
-    let result = tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(?drain_timeout, "drain timeout: abandoning connections still open");
-            Ok(())
+    }
+    // Stop accepting, then let in-flight requests finish.
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(options.drain_timeout) => {
+            tracing::warn!(drain_timeout = ?options.drain_timeout, "drain timeout: abandoning connections still open");
         }
-    };
+    }
     store.shutdown().await;
-    result
+    Ok(())
 }
 
 /// The store a server runs on, for callers that only have the trait object.

@@ -1,5 +1,7 @@
 //! Request plumbing shared by the routes: bounded body reads and query parsing.
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -8,9 +10,20 @@ use openmidas_protocol::ErrCode;
 
 use crate::error::ApiError;
 
-/// Reads a body of at most [`MAX_BODY_BYTES`]; a larger one is 413 with 90018.
+/// How long a client may take to send a body (slow-loris protection).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads a body of at most [`MAX_BODY_BYTES`] within [`BODY_READ_TIMEOUT`]; a larger one is
+/// 413 with 90018.
 pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await;
+    let Ok(read) = read else {
+        return Err(ApiError::msg(
+            ErrCode::InvalidParameter,
+            format!("request body not received within {} s", BODY_READ_TIMEOUT.as_secs()),
+        ));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::msg(ErrCode::InvalidParameter, BodyError::TooLarge.errmsg())
