@@ -300,6 +300,14 @@ async fn sigkill_mid_storm_loses_and_doubles_nothing() {
     sigkill_rounds(None).await;
 }
 
+/// The same on PostgreSQL (a throwaway database of the testkit's cluster): the process
+/// dies, the database does not; what was acknowledged must be committed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_storm_loses_and_doubles_nothing_on_postgres() {
+    let database = openmidas_testkit::postgres::fresh_database(false).await;
+    sigkill_rounds(Some(&database.url)).await;
+}
+
 /// ROUNDS times: a storm, SIGKILL, restart on the same database, verify and finish.
 async fn sigkill_rounds(database: Option<&str>) {
     let began = Instant::now();
