@@ -457,3 +457,142 @@ async fn unreachable_database_fails_to_open() {
     };
     assert!(error.contains("cannot connect to PostgreSQL"), "{error}");
 }
+
+/// Installs a trigger on `journal` (test databases only) that raises `errcode` while `when`
+/// holds; `n` is the number of journal inserts attempted so far, from a sequence (which
+/// rollbacks do not undo).
+async fn inject_journal_failure(client: &tokio_postgres::Client, when: &str, errcode: &str) {
+    client
+        .batch_execute(&format!(
+            "CREATE SEQUENCE journal_attempts;
+             CREATE FUNCTION inject_failure() RETURNS trigger AS $$
+             DECLARE n BIGINT := nextval('journal_attempts');
+             BEGIN
+                 IF {when} THEN RAISE EXCEPTION 'injected failure' USING ERRCODE = '{errcode}'; END IF;
+                 RETURN NEW;
+             END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_failure BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION inject_failure();"
+        ))
+        .await
+        .expect("install the failure trigger");
+}
+
+async fn journal_attempts(client: &tokio_postgres::Client) -> i64 {
+    client
+        .query_one("SELECT last_value FROM journal_attempts", &[])
+        .await
+        .expect("sequence")
+        .get(0)
+}
+
+/// Two serialization failures in a row, then success: the command is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serialization_failures_are_retried() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |_| {}).await;
+    let client = sql(&db).await;
+    inject_journal_failure(&client, "n <= 2", "40001").await;
+    let outcome = store
+        .execute(recharge("r", 50, "t1"))
+        .await
+        .expect("applied on the third run");
+    assert!(matches!(outcome, Outcome::Recharged { balance: 50, .. }), "{outcome:?}");
+    assert_eq!(journal_attempts(&client).await, 3);
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM journal", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 1);
+    assert_eq!(store.account(&key("r")).await.expect("account").balance(), 50);
+}
+
+/// A conflict that never clears: the store gives up after `max_attempts` runs with a
+/// backend error, and nothing of the command remains; once the conflict is gone, the
+/// client's retry of the same bill_no applies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_bounded_and_leave_nothing_behind() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |c| {
+        c.max_attempts = 4;
+        c.retry_base = Duration::from_millis(1);
+        c.retry_cap = Duration::from_millis(5);
+    })
+    .await;
+    store.execute(recharge("g", 100, "t1")).await.expect("recharge");
+    let client = sql(&db).await;
+    inject_journal_failure(&client, "NEW.kind = 'pay'", "40P01").await;
+    let started = std::time::Instant::now();
+    let failed = store.execute(pay("g", 30, "stuck")).await;
+    assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(journal_attempts(&client).await, 4, "exactly max_attempts runs");
+    assert_eq!(store.account(&key("g")).await.expect("account").balance(), 100);
+    assert_eq!(
+        store
+            .order(&key("g"), OrderNamespace::Bill, "stuck")
+            .await
+            .expect("order"),
+        None
+    );
+    client
+        .batch_execute("DROP TRIGGER inject_failure ON journal")
+        .await
+        .expect("drop trigger");
+    let retried = store.execute(pay("g", 30, "stuck")).await.expect("retry");
+    assert!(matches!(retried, Outcome::Paid { balance: 70, .. }), "{retried:?}");
+}
+
+/// In a group commit, one command that fails on its own (not a conflict) is rolled back to
+/// its savepoint; the rest of the batch commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_command_does_not_spoil_its_batch() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |c| c.writers = 1).await;
+    store.execute(recharge("x", 100, "tx")).await.expect("recharge");
+    store.execute(recharge("y", 100, "ty")).await.expect("recharge");
+    let client = sql(&db).await;
+    inject_journal_failure(&client, "NEW.order_no = 'poison'", "P0001").await;
+
+    // Hold x's row so the writer waits on x's pay; everything after it queues up and is
+    // taken as one batch.
+    let mut blocker = sql(&db).await;
+    let tx = blocker.transaction().await.expect("begin");
+    tx.query("SELECT cash FROM accounts WHERE openid = 'x' FOR UPDATE", &[])
+        .await
+        .expect("lock");
+    let blocked = {
+        let store = store.clone();
+        tokio::spawn(async move { store.execute(pay("x", 1, "x1")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bills = ["y1", "y2", "poison", "y3", "y4"];
+    let queued: Vec<_> = bills
+        .iter()
+        .map(|bill| {
+            let store = store.clone();
+            let bill = bill.to_string();
+            tokio::spawn(async move { (bill.clone(), store.execute(pay("y", 10, &bill)).await) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tx.rollback().await.expect("release");
+    assert!(matches!(blocked.await.expect("task"), Ok(Outcome::Paid { .. })));
+    for task in queued {
+        let (bill, result) = task.await.expect("task");
+        if bill == "poison" {
+            assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+        } else {
+            assert!(matches!(result, Ok(Outcome::Paid { .. })), "{bill}: {result:?}");
+        }
+    }
+    let y = store.account(&key("y")).await.expect("account");
+    assert_eq!((y.balance(), y.cost_sum), (60, 40));
+    assert_eq!(
+        store
+            .order(&key("y"), OrderNamespace::Bill, "poison")
+            .await
+            .expect("order"),
+        None
+    );
+}
