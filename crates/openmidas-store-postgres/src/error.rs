@@ -61,7 +61,8 @@ impl TxError {
                     Retry::Never
                 }
             }
-            TxError::PoolExhausted => Retry::Again,
+            // Already waited `acquire_timeout`; waiting again would only hold the caller.
+            TxError::PoolExhausted => Retry::Never,
             TxError::Corrupt(_) | TxError::Invariant(_) | TxError::CommitUnknown(_) => Retry::Never,
         }
     }
@@ -125,7 +126,7 @@ mod tests {
     fn non_database_errors_are_not_retried_blindly() {
         assert_eq!(TxError::Corrupt("x".into()).retry(), Retry::Never);
         assert_eq!(TxError::CommitUnknown("x".into()).retry(), Retry::Never);
-        assert_eq!(TxError::PoolExhausted.retry(), Retry::Again);
+        assert_eq!(TxError::PoolExhausted.retry(), Retry::Never);
         assert_eq!(TxError::Invariant(InvariantViolation("x".into())).retry(), Retry::Never);
     }
 }

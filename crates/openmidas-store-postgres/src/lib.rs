@@ -180,9 +180,9 @@ macro_rules! read {
                 Err(e) if attempt < 2 && e.retry() == Retry::Again => continue,
                 Err(e) => break Err(StoreError::from(e)),
             };
-            let result = {
-                let $conn = pooled.conn();
-                $body.await
+            let result = match pooled.conn() {
+                Ok($conn) => $body.await,
+                Err(e) => Err(e),
             };
             match result {
                 Ok(value) => break Ok(value),
@@ -321,7 +321,10 @@ impl PostgresStore {
                 attempt += 1;
                 let outcome = match pool.get().await {
                     Ok(mut pooled) => {
-                        let result = run_pool_op(pooled.conn(), &settings, &op).await;
+                        let result = match pooled.conn() {
+                            Ok(conn) => run_pool_op(conn, &settings, &op).await,
+                            Err(e) => Err(e),
+                        };
                         if let Err(e) = &result {
                             if !e.keeps_connection() {
                                 pooled.discard();

@@ -130,10 +130,11 @@ impl Pool {
 }
 
 impl Pooled {
-    pub(crate) fn conn(&mut self) -> &mut Conn {
+    /// The connection (present until the guard is dropped or discarded).
+    pub(crate) fn conn(&mut self) -> Result<&mut Conn, TxError> {
         self.conn
             .as_mut()
-            .expect("a pooled connection is present until dropped")
+            .ok_or_else(|| TxError::Corrupt("pooled connection already given back".into()))
     }
 
     /// Drops the connection instead of giving it back (its state is unknown).
