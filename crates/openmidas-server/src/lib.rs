@@ -58,17 +58,6 @@ pub async fn serve(
     serve_with(listener, state, shutdown, ServeOptions::default()).await
 }
 
-/// [`serve`] with a bound on the drain: a client that stalls mid-request would otherwise
-/// hold the process up for ever.
-pub async fn serve_with_drain_timeout(
-    listener: listener::LimitedListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain_timeout: Duration,
-) -> std::io::Result<()> {
-    serve_with(listener, state, shutdown, ServeOptions { drain_timeout, ..ServeOptions::default() }).await
-}
-
 /// Serves until `shutdown`, then drains for at most `options.drain_timeout`: connections
 /// still open then are abandoned; what their requests already handed to the store still
 /// completes (as when a client disconnects), and nothing unanswered was promised. Finally

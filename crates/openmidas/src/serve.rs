@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// dropped and the process exits [default: 10].
     #[arg(long, env = "OPENMIDAS_DRAIN_TIMEOUT_SECS", value_name = "SECS")]
     drain_timeout_secs: Option<u64>,
+    /// How long a client may take to send request headers, and how long a keep-alive
+    /// connection may sit idle, before it is closed [default: 30].
+    #[arg(long, env = "OPENMIDAS_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
+    header_read_timeout_secs: Option<u64>,
     /// Log format.
     #[arg(long, value_enum, env = "OPENMIDAS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -131,10 +135,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let drain_timeout = args
-        .drain_timeout_secs
-        .map(std::time::Duration::from_secs)
-        .unwrap_or(openmidas_server::DEFAULT_DRAIN_TIMEOUT);
+    let defaults = openmidas_server::ServeOptions::default();
+    let serve_options = openmidas_server::ServeOptions {
+        drain_timeout: args.drain_timeout_secs.map(std::time::Duration::from_secs).unwrap_or(defaults.drain_timeout),
+        header_read_timeout: match args.header_read_timeout_secs {
+            Some(0) => bail!("--header-read-timeout-secs must be at least 1"),
+            Some(secs) => std::time::Duration::from_secs(secs),
+            None => defaults.header_read_timeout,
+        },
+    };
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         for app in &file.apps {
@@ -163,7 +172,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             clock,
             admin_token: AdminToken::new(&admin_token),
         };
-        openmidas_server::serve_with_drain_timeout(listener, state, shutdown_signal(), drain_timeout).await?;
+        openmidas_server::serve_with(listener, state, shutdown_signal(), serve_options).await?;
         tracing::info!("stopped cleanly");
         Ok(())
     })
