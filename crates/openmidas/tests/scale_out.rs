@@ -118,6 +118,10 @@ struct Cluster {
     bases: Vec<String>,
     /// Requests resent to another node after a transport error (the killed node).
     resent: AtomicUsize,
+    /// `-1` answers (e.g. retries exhausted), each resent too.
+    system_errors: AtomicUsize,
+    /// Requests cut off after they reached a node (not refused connections).
+    cut_off: AtomicUsize,
     app: TestApp,
     token: String,
 }
@@ -140,17 +144,22 @@ impl Cluster {
                         Ok(v) => v,
                         Err(_) => {
                             // The node died mid-answer.
+                            self.cut_off.fetch_add(1, Ordering::SeqCst);
                             self.resent.fetch_add(1, Ordering::SeqCst);
                             continue;
                         }
                     };
                     if answer["errcode"] == -1 {
+                        self.system_errors.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     }
                     return answer;
                 }
-                Err(_) => {
+                Err(e) => {
+                    if !e.is_connect() {
+                        self.cut_off.fetch_add(1, Ordering::SeqCst);
+                    }
                     self.resent.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -357,6 +366,8 @@ async fn scale_out(serializable: bool) {
         http: http.clone(),
         bases: bases.clone(),
         resent: AtomicUsize::new(0),
+        system_errors: AtomicUsize::new(0),
+        cut_off: AtomicUsize::new(0),
         app: app.clone(),
         token,
     });
@@ -547,7 +558,9 @@ async fn scale_out(serializable: bool) {
     drop(nodes);
     eprintln!(
         "scale-out (serializable: {serializable}): {total} ops, {total_pays} pays acknowledged, node 3 killed after \
-         {killed_at} ops, {resent} requests resent, {:?}",
+         {killed_at} ops, {resent} requests resent after transport errors ({} cut off in flight), {} -1 answers, {:?}",
+        cluster.cut_off.load(Ordering::SeqCst),
+        cluster.system_errors.load(Ordering::SeqCst),
         started.elapsed()
     );
     assert!(
