@@ -88,6 +88,7 @@ impl Process {
             "OPENMIDAS_CONFIG",
             "OPENMIDAS_LOG_FORMAT",
             "OPENMIDAS_DRAIN_TIMEOUT_SECS",
+            "OPENMIDAS_HEADER_READ_TIMEOUT_SECS",
             "RUST_LOG",
         ] {
             command.env_remove(var);
