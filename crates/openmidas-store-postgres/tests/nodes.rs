@@ -596,3 +596,21 @@ async fn a_failing_command_does_not_spoil_its_batch() {
         None
     );
 }
+
+/// `--durability relaxed`: the writers run with `synchronous_commit = off`; the ledger
+/// behaves the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_durability_applies_commands() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |c| c.durability = openmidas_store_postgres::Durability::Relaxed).await;
+    store.execute(recharge("d", 10, "t")).await.expect("recharge");
+    let outcome = store.execute(pay("d", 4, "b")).await.expect("pay");
+    assert!(matches!(outcome, Outcome::Paid { balance: 6, .. }), "{outcome:?}");
+    let again = store.execute(pay("d", 4, "b")).await.expect("repeat");
+    assert!(matches!(
+        again,
+        Outcome::Refused(Refusal::DuplicateBillNo {
+            original: Some(OriginalResult::Paid { balance: 6, .. })
+        })
+    ));
+}

@@ -209,11 +209,20 @@ fn free_port() -> Result<u16, String> {
 fn start_local() -> Result<Cluster, String> {
     let bin = find_bin_dir()?;
     let as_postgres = is_root();
-    let dir = tempfile::Builder::new()
-        .prefix("openmidas-pg-")
-        .tempdir()
-        .map_err(|e| format!("temp dir: {e}"))?
-        .keep();
+    // As root the server runs as `postgres`, which must be able to reach the directory:
+    // /tmp is world-traversable, a root-owned TMPDIR may not be.
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("openmidas-pg-");
+        b
+    };
+    let dir = if as_postgres {
+        builder.tempdir_in("/tmp")
+    } else {
+        builder.tempdir()
+    }
+    .map_err(|e| format!("temp dir: {e}"))?
+    .keep();
     let data = dir.join("data");
     let socket = dir.join("sock");
     std::fs::create_dir(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
