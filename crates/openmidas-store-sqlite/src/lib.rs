@@ -198,6 +198,15 @@ impl SqliteStore {
         assert!(config.max_batch > 0 && config.queue_depth > 0 && config.readers > 0);
         let mut write_conn = open_connection(&config)?;
         migrate(&mut write_conn, &config.path)?;
+        // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit
+        // that requests are waiting for.
+        write_conn
+            .execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .map_err(|source| OpenError::Open {
+                path: config.path.clone(),
+                source,
+            })?;
+        let checkpoint_conn = open_connection(&config)?;
         let readers = (0..config.readers)
             .map(|_| {
                 let conn = open_connection(&config)?;
@@ -212,9 +221,19 @@ impl SqliteStore {
 
         let (sender, receiver) = mpsc::channel(config.queue_depth);
         let max_batch = config.max_batch;
+        let (stop_checkpoints, checkpoint_signal) = std::sync::mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run_checkpointer(checkpoint_conn, checkpoint_signal))
+            .map_err(OpenError::Thread)?;
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(write_conn, receiver, max_batch))
+            .spawn(move || {
+                run_writer(write_conn, receiver, max_batch);
+                // The writer is done: one last checkpoint, then the checkpointer stops.
+                drop(stop_checkpoints);
+                let _ = checkpointer.join();
+            })
             .map_err(OpenError::Thread)?;
         Ok(SqliteStore {
             writer: Mutex::new(Some(sender)),
@@ -246,6 +265,42 @@ impl SqliteStore {
         })?;
         drop(sender);
         answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+}
+
+/// How often the checkpointer copies WAL frames into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+/// WAL size (in 4 KiB frames) past which the checkpointer also truncates the WAL, briefly
+/// blocking the writer: it bounds the WAL file at roughly 64 MiB.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
+/// Copies committed WAL frames into the database file, off the writer's path. A PASSIVE
+/// checkpoint never blocks the writer or readers; when the WAL has grown large, a TRUNCATE
+/// checkpoint resets it. Durability does not depend on checkpoints: a commit is durable
+/// once its WAL frames are fsync'd.
+fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64, i64)> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+    };
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(CHECKPOINT_INTERVAL),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        match checkpoint(if stopping { "TRUNCATE" } else { "PASSIVE" }) {
+            Ok((_, wal_frames, _)) if wal_frames > WAL_TRUNCATE_FRAMES && !stopping => {
+                if let Err(e) = checkpoint("TRUNCATE") {
+                    tracing::warn!(error = %e, "WAL truncate checkpoint failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+        if stopping {
+            return;
+        }
     }
 }
 
@@ -281,14 +336,19 @@ fn apply_batch(conn: &mut Connection, batch: &[WriteJob]) -> Vec<Result<WriteRes
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::warn!(error = %e, jobs = batch.len(), "group commit failed; applying the batch one by one");
-            batch.iter().map(|job| apply_together(conn, std::slice::from_ref(job)).map(|mut r| r.remove(0))).collect()
+            batch
+                .iter()
+                .map(|job| apply_together(conn, std::slice::from_ref(job)).map(|mut r| r.remove(0)))
+                .collect()
         }
     }
 }
 
 /// Applies jobs in one `BEGIN IMMEDIATE` transaction; any failure rolls all of them back.
 fn apply_together(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteResult>, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         results.push(apply_one(&tx, &job.op)?);

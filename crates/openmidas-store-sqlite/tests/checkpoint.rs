@@ -1,0 +1,53 @@
+//! The writer never checkpoints inside a commit; the checkpointer thread does, and at
+//! shutdown it truncates the WAL. Data survives a reopen either way.
+
+use openmidas_ledger::{AccountKey, Env, LedgerCommand, Outcome, Store};
+use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
+
+fn key(openid: &str) -> AccountKey {
+    AccountKey {
+        env: Env::Official,
+        appid: "wx".into(),
+        offer_id: "o".into(),
+        zone_id: "1".into(),
+        openid: openid.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_is_checkpointed_and_truncated_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let store = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let mut tasks = Vec::new();
+    let store = std::sync::Arc::new(store);
+    for i in 0..2000 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let command = LedgerCommand::Recharge {
+                key: key(&format!("p{}", i % 100)),
+                amount: 1,
+                out_trade_no: format!("t{i}"),
+                now_ms: 1,
+            };
+            store.execute(command).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), Outcome::Recharged { .. }));
+    }
+    let wal = path.with_file_name("x.db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "writes went to the WAL");
+    store.shutdown().await;
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "WAL truncated at shutdown"
+    );
+    drop(store);
+
+    let reopened = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let account = reopened.account(&key("p7")).await.unwrap();
+    assert_eq!(account.balance(), 20);
+    reopened.shutdown().await;
+}
