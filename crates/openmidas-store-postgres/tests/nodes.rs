@@ -614,3 +614,43 @@ async fn relaxed_durability_applies_commands() {
         })
     ));
 }
+
+/// The database drops every connection (a failover, a restart, an administrator): the
+/// writers and the pool reconnect, and requests go on without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_by_the_server_are_replaced() {
+    let db = fresh_database(false).await;
+    let store = open(&db, |_| {}).await;
+    store.upsert_app(app(), NOW).await.expect("app");
+    for openid in ["k1", "k2", "k3", "k4"] {
+        store
+            .execute(recharge(openid, 10, &format!("t-{openid}")))
+            .await
+            .expect("recharge");
+        store.account(&key(openid)).await.expect("read");
+    }
+    let client = sql(&db).await;
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) k",
+            &[],
+        )
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed >= 2, "terminated {killed} connections");
+    for openid in ["k1", "k2", "k3", "k4"] {
+        let outcome = store
+            .execute(pay(openid, 3, &format!("after-{openid}")))
+            .await
+            .expect("pay after the drop");
+        assert!(matches!(outcome, Outcome::Paid { balance: 7, .. }), "{outcome:?}");
+        assert_eq!(store.account(&key(openid)).await.expect("read").balance(), 7);
+    }
+    assert!(store.app("wxnodes").await.expect("read").is_some());
+    store
+        .issue_basic_token("wxnodes", "after-drop".into(), NOW)
+        .await
+        .expect("token after the drop");
+}
