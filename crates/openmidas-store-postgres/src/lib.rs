@@ -260,7 +260,7 @@ impl PostgresStore {
             // PostgreSQL only; other databases may not know the setting.
             if let Ok(rows) = first.client.simple_query("SHOW synchronous_commit").await {
                 let off = rows.iter().any(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0) == Some("off"),
+                    tokio_postgres::SimpleQueryMessage::Row(r) => matches!(r.try_get(0), Ok(Some("off"))),
                     _ => false,
                 });
                 if off {

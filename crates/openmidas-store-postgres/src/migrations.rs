@@ -100,7 +100,13 @@ async fn applied_versions(conn: &mut Conn) -> Result<Vec<i64>, MigrateError> {
             version: 0,
             message: e.to_string(),
         })?;
-    Ok(rows.iter().map(|r| r.get::<_, i64>(0)).collect())
+    rows.iter()
+        .map(|r| r.try_get::<_, i64>(0))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|e| MigrateError::Failed {
+            version: 0,
+            message: describe(&e),
+        })
 }
 
 /// Brings the schema up to date.
