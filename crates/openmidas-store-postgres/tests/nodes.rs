@@ -654,3 +654,23 @@ async fn connections_dropped_by_the_server_are_replaced() {
         .await
         .expect("token after the drop");
 }
+
+/// A database migrated by a newer build is refused, not written to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let db = fresh_database(false).await;
+    drop(open(&db, |_| {}).await);
+    let client = sql(&db).await;
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (9999, '9999_future', 0)",
+            &[],
+        )
+        .await
+        .expect("insert a future version");
+    let error = match PostgresStore::open(PgConfig::new(&db.url)).await {
+        Ok(_) => panic!("opened a database with a newer schema"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("newer than this build knows"), "{error}");
+}
