@@ -48,7 +48,9 @@ pub struct LoadResult {
 }
 
 async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
     stream.set_nodelay(true)?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
@@ -57,7 +59,11 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
-async fn send(sender: &mut SendRequest<Full<Bytes>>, prepared: &Prepared, auth: Option<&str>) -> anyhow::Result<(u16, Bytes)> {
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    prepared: &Prepared,
+    auth: Option<&str>,
+) -> anyhow::Result<(u16, Bytes)> {
     sender.ready().await?;
     let mut builder = Request::builder()
         .method(prepared.method)
@@ -67,17 +73,72 @@ async fn send(sender: &mut SendRequest<Full<Bytes>>, prepared: &Prepared, auth: 
     if let Some(auth) = auth {
         builder = builder.header(hyper::header::AUTHORIZATION, auth);
     }
-    let response = sender.send_request(builder.body(Full::new(prepared.body.clone()))?).await?;
+    let response = sender
+        .send_request(builder.body(Full::new(prepared.body.clone()))?)
+        .await?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes();
     Ok((status, body))
 }
 
 /// One request on a fresh connection (provisioning).
-pub async fn one_request(addr: SocketAddr, method: &'static str, path: &str, auth: Option<&str>, body: Bytes) -> anyhow::Result<(u16, Bytes)> {
+pub async fn one_request(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &str,
+    auth: Option<&str>,
+    body: Bytes,
+) -> anyhow::Result<(u16, Bytes)> {
     let mut sender = connect(addr).await?;
-    let prepared = Prepared { method, path: Bytes::from(path.to_string()), body };
+    let prepared = Prepared {
+        method,
+        path: Bytes::from(path.to_string()),
+        body,
+    };
     send(&mut sender, &prepared, auth).await
+}
+
+/// POSTs every body to an admin path over `connections` keep-alive connections; fails on
+/// the first answer that is not errcode 0.
+pub async fn admin_many(
+    addr: SocketAddr,
+    auth: &str,
+    path: &str,
+    bodies: Vec<Bytes>,
+    connections: usize,
+) -> anyhow::Result<()> {
+    let path = Bytes::from(path.to_string());
+    let lane_count = connections.max(1);
+    let mut lanes: Vec<Vec<Bytes>> = vec![Vec::new(); lane_count];
+    for (i, body) in bodies.into_iter().enumerate() {
+        lanes[i % lane_count].push(body);
+    }
+    let mut tasks = Vec::new();
+    for lane in lanes {
+        let (auth, path) = (auth.to_string(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await?;
+            for body in lane {
+                let prepared = Prepared {
+                    method: "POST",
+                    path: path.clone(),
+                    body,
+                };
+                let (status, answer) = send(&mut sender, &prepared, Some(&auth)).await?;
+                if !is_success(status, &answer) {
+                    anyhow::bail!(
+                        "provisioning failed: HTTP {status}: {}",
+                        String::from_utf8_lossy(&answer)
+                    );
+                }
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
 }
 
 /// Whether an answer is a success: HTTP 200 and, for Midas calls, errcode 0.
@@ -92,7 +153,12 @@ struct ConnectionResult {
     error_sample: Option<String>,
 }
 
-pub async fn run_load(target: &Target, requests: Vec<Vec<Prepared>>, spec: &LoadSpec, cycle: bool) -> anyhow::Result<LoadResult> {
+pub async fn run_load(
+    target: &Target,
+    requests: Vec<Vec<Prepared>>,
+    spec: &LoadSpec,
+    cycle: bool,
+) -> anyhow::Result<LoadResult> {
     let exhausted = Arc::new(AtomicBool::new(false));
     let mut senders = Vec::with_capacity(requests.len());
     for _ in 0..requests.len() {
@@ -101,7 +167,9 @@ pub async fn run_load(target: &Target, requests: Vec<Vec<Prepared>>, spec: &Load
     let start = Instant::now();
     let measure_from = start + spec.warmup;
     let end = measure_from + spec.duration;
-    let interval = spec.rate_per_sec.map(|rate| Duration::from_secs_f64(requests.len() as f64 / rate));
+    let interval = spec
+        .rate_per_sec
+        .map(|rate| Duration::from_secs_f64(requests.len() as f64 / rate));
 
     let mut tasks = Vec::new();
     for (c, (mut sender, list)) in senders.into_iter().zip(requests).enumerate() {

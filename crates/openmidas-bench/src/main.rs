@@ -68,6 +68,10 @@ pub struct Args {
     /// Also measure every workload open-loop at half its maximum rate.
     #[arg(long)]
     half_rate: bool,
+    /// After the workloads, restart the spawned server on its database and report how long
+    /// it takes to answer /healthz.
+    #[arg(long)]
+    measure_startup: bool,
     /// Write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -79,12 +83,15 @@ fn main() -> anyhow::Result<()> {
         bail!("--connections and --duration-secs must be at least 1");
     }
     server::pin_self(args.client_cpu);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio")?;
     runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let (target, _server) = match &args.url {
+    let (target, mut server) = match &args.url {
         Some(url) => {
             let token = args.admin_token.clone().context("--url needs --admin-token")?;
             (server::Target::parse(url, token)?, None)
@@ -94,7 +101,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             (spawned.target.clone(), Some(spawned))
         }
     };
-    eprintln!("target http://{} ({} connections, {} s per workload)", target.addr, args.connections, args.duration_secs);
+    eprintln!(
+        "target http://{} ({} connections, {} s per workload)",
+        target.addr, args.connections, args.duration_secs
+    );
     let provisioned = Provisioned::setup(&target, args.accounts).await?;
 
     let mut results: Vec<(String, LoadResult)> = Vec::new();
@@ -113,7 +123,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         results.push((workload.to_string(), result));
         if args.half_rate && max_rate > 0.0 {
             let requests = provisioned.presign(workload, args.connections, budget);
-            let spec = LoadSpec { rate_per_sec: Some(max_rate / 2.0), ..spec };
+            let spec = LoadSpec {
+                rate_per_sec: Some(max_rate / 2.0),
+                ..spec
+            };
             let result = run_load(&target, requests, &spec, cycle).await?;
             let name = format!("{workload}@half");
             print_row(&name, &result);
@@ -121,16 +134,39 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    let ceiling = results.iter().find(|(n, _)| n == "ceiling").map(|(_, r)| r.requests_per_sec);
+    let peak_rss_kib = server.as_ref().and_then(|s| s.peak_rss_kib());
+    let startup_ms = match (&mut server, args.measure_startup) {
+        (Some(server), true) => Some(server.restart_timed().await?.as_secs_f64() * 1000.0),
+        _ => None,
+    };
+
+    let ceiling = results
+        .iter()
+        .find(|(n, _)| n == "ceiling")
+        .map(|(_, r)| r.requests_per_sec);
     println!();
     println!("| workload | req/s | x ceiling | p50 ms | p90 ms | p99 ms | max ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, r) in &results {
-        let ratio = ceiling.filter(|c| *c > 0.0).map(|c| format!("{:.2}", r.requests_per_sec / c)).unwrap_or_default();
+        let ratio = ceiling
+            .filter(|c| *c > 0.0)
+            .map(|c| format!("{:.2}", r.requests_per_sec / c))
+            .unwrap_or_default();
         println!(
             "| {name} | {:.0} | {ratio} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
             r.requests_per_sec, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors
         );
+    }
+    println!();
+    if let Some(kib) = peak_rss_kib {
+        println!(
+            "server peak resident memory: {:.1} MiB ({} accounts)",
+            kib as f64 / 1024.0,
+            args.accounts
+        );
+    }
+    if let Some(ms) = startup_ms {
+        println!("restart on the existing database to first /healthz answer: {ms:.1} ms");
     }
     if let Some(path) = &args.json {
         let rows: Vec<serde_json::Value> = results
@@ -143,7 +179,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+        let report = serde_json::json!({
+            "connections": args.connections, "duration_secs": args.duration_secs, "accounts": args.accounts,
+            "database": args.database, "server_peak_rss_kib": peak_rss_kib, "startup_ms": startup_ms, "results": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
     }
     Ok(())
 }
@@ -157,7 +197,11 @@ fn print_row(name: &str, r: &LoadResult) {
         r.p99_ms,
         r.max_ms,
         r.errors,
-        if r.exhausted { "  (ran out of pre-signed requests: raise --presign-rate)" } else { "" }
+        if r.exhausted {
+            "  (ran out of pre-signed requests: raise --presign-rate)"
+        } else {
+            ""
+        }
     );
     if let Some(sample) = &r.error_sample {
         eprintln!("{:>16}  first error: {sample}", "");

@@ -19,7 +19,9 @@ pub struct Target {
 impl Target {
     pub fn parse(url: &str, admin_token: String) -> anyhow::Result<Target> {
         let host = url.trim_start_matches("http://").trim_end_matches('/');
-        let addr = host.parse().with_context(|| format!("--url must be http://IP:PORT, not {url}"))?;
+        let addr = host
+            .parse()
+            .with_context(|| format!("--url must be http://IP:PORT, not {url}"))?;
         Ok(Target { addr, admin_token })
     }
 }
@@ -28,6 +30,7 @@ impl Target {
 pub struct Spawned {
     pub target: Target,
     child: tokio::process::Child,
+    command: std::process::Command,
     _dir: Option<TempDir>,
 }
 
@@ -83,7 +86,10 @@ impl Spawned {
             None => std::env::current_exe()?.with_file_name("openmidas"),
         };
         if !bin.exists() {
-            bail!("no server binary at {} (build it: cargo build --release -p openmidas)", bin.display());
+            bail!(
+                "no server binary at {} (build it: cargo build --release -p openmidas)",
+                bin.display()
+            );
         }
         let admin_token = format!("bench-{}", std::process::id());
         let (database, dir) = if args.database == "sqlite" {
@@ -106,28 +112,110 @@ impl Spawned {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        let cpus_for_respawn = cpus.clone();
         if !cpus.is_empty() {
             // SAFETY: set_affinity only calls sched_setaffinity, which is async-signal-safe.
             unsafe {
                 command.pre_exec(move || set_affinity(&cpus));
             }
         }
-        let mut child = tokio::process::Command::from(command).kill_on_drop(true).spawn().context("spawn server")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-                .await
-                .context("server did not start within 30 s")??
-                .context("server exited before listening")?;
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.trim().parse::<SocketAddr>()?;
+        let mut respawnable = std::process::Command::new(&bin);
+        respawnable
+            .args(command.get_args())
+            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+        respawnable
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if !cpus_for_respawn.is_empty() {
+            // SAFETY: as above.
+            unsafe {
+                respawnable.pre_exec(move || set_affinity(&cpus_for_respawn));
             }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Spawned { target: Target { addr, admin_token }, child, _dir: dir })
+        }
+        let (child, addr) = launch(command).await?;
+        Ok(Spawned {
+            target: Target { addr, admin_token },
+            child,
+            command: respawnable,
+            _dir: dir,
+        })
     }
+
+    /// Peak resident memory of the server so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Stops the server with SIGTERM, starts it again on the same database, and answers how
+    /// long it took from the spawn to the first answered `GET /healthz`.
+    pub async fn restart_timed(&mut self) -> anyhow::Result<std::time::Duration> {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: plain kill(2) on our own child.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+        let status = self.child.wait().await?;
+        if !status.success() {
+            bail!("server exited with {status} on SIGTERM");
+        }
+        let command = std::mem::replace(&mut self.command, std::process::Command::new("true"));
+        let mut again = std::process::Command::new(command.get_program());
+        again
+            .args(command.get_args())
+            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+        again
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let started = std::time::Instant::now();
+        let (child, addr) = launch(command).await?;
+        loop {
+            if let Ok((200, _)) = crate::load::one_request(addr, "GET", "/healthz", None, bytes::Bytes::new()).await {
+                break;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                bail!("no /healthz answer within 30 s of restart");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let elapsed = started.elapsed();
+        self.child = child;
+        self.command = again;
+        self.target.addr = addr;
+        Ok(elapsed)
+    }
+}
+
+/// Spawns the server and waits for its "listening on" line.
+async fn launch(command: std::process::Command) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
+    let mut child = tokio::process::Command::from(command)
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .context("server did not start within 30 s")??
+            .context("server exited before listening")?;
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().parse::<SocketAddr>()?;
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, addr))
 }
 
 impl Drop for Spawned {

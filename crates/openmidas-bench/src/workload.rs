@@ -8,7 +8,7 @@ use bytes::Bytes;
 use openmidas_protocol::sign;
 use serde_json::{json, Value};
 
-use crate::load::{one_request, Prepared};
+use crate::load::{admin_many, one_request, Prepared};
 use crate::server::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub struct Provisioned {
     ts: i64,
     /// Distinguishes the bill_nos of one presign call from every other.
     run_id: std::cell::Cell<u64>,
+    /// One signed getbalance body per account (reads can be sent again).
+    balance_bodies: Vec<Bytes>,
 }
 
 async fn admin(target: &Target, path: &str, body: Value) -> anyhow::Result<Value> {
@@ -89,13 +91,36 @@ impl Provisioned {
         let access_token = answer["access_token"].as_str().context("no access_token")?.to_string();
         let names: Vec<String> = (0..accounts).map(|i| format!("bench-{i}")).collect();
         let started = std::time::Instant::now();
-        for name in &names {
-            let recharge = json!({"appid": APPID, "openid": name, "env": "official", "buy_quantity": FUNDS});
-            admin(target, "/admin/recharge", recharge).await?;
-        }
-        eprintln!("provisioned {} accounts in {:.1} s", names.len(), started.elapsed().as_secs_f64());
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-        Ok(Provisioned { access_token, accounts: names, ts, run_id: std::cell::Cell::new(0) })
+        let bodies: Vec<Bytes> = names
+            .iter()
+            .map(|name| {
+                let recharge = json!({"appid": APPID, "openid": name, "env": "official", "buy_quantity": FUNDS});
+                Bytes::from(recharge.to_string())
+            })
+            .collect();
+        let auth = format!("Bearer {}", target.admin_token);
+        admin_many(target.addr, &auth, "/admin/recharge", bodies, 32).await?;
+        eprintln!(
+            "provisioned {} accounts in {:.1} s",
+            names.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let mut provisioned = Provisioned {
+            access_token,
+            accounts: names,
+            ts,
+            run_id: std::cell::Cell::new(0),
+            balance_bodies: Vec::new(),
+        };
+        provisioned.balance_bodies = provisioned
+            .accounts
+            .iter()
+            .map(|a| provisioned.signed("/cgi-bin/midas/getbalance", a, &[]))
+            .collect();
+        Ok(provisioned)
     }
 
     fn signed(&self, uri: &str, openid: &str, extra: &[(&str, Value)]) -> Bytes {
@@ -113,7 +138,12 @@ impl Provisioned {
         // without quotes: sign those, then send the same fields.
         let params: Vec<(String, String)> = fields
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect();
         let sig = sign::v1::sig(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), uri, APP_KEY);
         fields.insert("sig".into(), json!(sig));
@@ -133,9 +163,12 @@ impl Provisioned {
         let pay_path = self.path("/cgi-bin/midas/pay");
         let present_path = self.path("/cgi-bin/midas/present");
         let cancel_path = self.path("/cgi-bin/midas/cancelpay");
-        let balance_bodies: Vec<Bytes> =
-            self.accounts.iter().map(|a| self.signed("/cgi-bin/midas/getbalance", a, &[])).collect();
-        let ceiling = Prepared { method: "GET", path: Bytes::from_static(b"/healthz"), body: Bytes::new() };
+        let balance_bodies = &self.balance_bodies;
+        let ceiling = Prepared {
+            method: "GET",
+            path: Bytes::from_static(b"/healthz"),
+            body: Bytes::new(),
+        };
 
         let mut all = Vec::with_capacity(connections);
         for c in 0..connections {
@@ -169,23 +202,51 @@ impl Provisioned {
                 };
                 let prepared = match kind {
                     'h' => ceiling.clone(),
-                    'g' => Prepared { method: "POST", path: getbalance_path.clone(), body: balance_bodies[account].clone() },
+                    'g' => Prepared {
+                        method: "POST",
+                        path: getbalance_path.clone(),
+                        body: balance_bodies[account].clone(),
+                    },
                     'p' => {
                         pays.push((account, bill_no.clone()));
-                        let body = self.signed("/cgi-bin/midas/pay", openid, &[("amt", json!(1)), ("bill_no", json!(bill_no))]);
-                        Prepared { method: "POST", path: pay_path.clone(), body }
+                        let body = self.signed(
+                            "/cgi-bin/midas/pay",
+                            openid,
+                            &[("amt", json!(1)), ("bill_no", json!(bill_no))],
+                        );
+                        Prepared {
+                            method: "POST",
+                            path: pay_path.clone(),
+                            body,
+                        }
                     }
                     'r' => {
                         let extra = [("present_counts", json!(1)), ("bill_no", json!(bill_no))];
-                        Prepared { method: "POST", path: present_path.clone(), body: self.signed("/cgi-bin/midas/present", openid, &extra) }
+                        Prepared {
+                            method: "POST",
+                            path: present_path.clone(),
+                            body: self.signed("/cgi-bin/midas/present", openid, &extra),
+                        }
                     }
                     _ => match pays.pop() {
                         // Cancel a pay this connection sent earlier (it has been answered).
                         Some((account, bill)) => {
-                            let body = self.signed("/cgi-bin/midas/cancelpay", &self.accounts[account], &[("bill_no", json!(bill))]);
-                            Prepared { method: "POST", path: cancel_path.clone(), body }
+                            let body = self.signed(
+                                "/cgi-bin/midas/cancelpay",
+                                &self.accounts[account],
+                                &[("bill_no", json!(bill))],
+                            );
+                            Prepared {
+                                method: "POST",
+                                path: cancel_path.clone(),
+                                body,
+                            }
                         }
-                        None => Prepared { method: "POST", path: getbalance_path.clone(), body: balance_bodies[account].clone() },
+                        None => Prepared {
+                            method: "POST",
+                            path: getbalance_path.clone(),
+                            body: balance_bodies[account].clone(),
+                        },
                     },
                 };
                 requests.push(prepared);
