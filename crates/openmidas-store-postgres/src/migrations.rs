@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
-use crate::error::{describe, TxError};
+use crate::error::{describe, Retry};
 use crate::pool::Conn;
 
 /// `(version, name, sql)`, in order. Never edit a shipped migration: append a new one.
@@ -59,14 +60,19 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations
     applied_at_ms  BIGINT NOT NULL
 )";
 
-/// Runs one statement on its own, retrying the races of concurrent nodes: a catalog row
-/// two `CREATE ... IF NOT EXISTS` insert at once (unique violation, duplicate object) and
-/// serialization failures.
-async fn run(conn: &Conn, sql: &str, version: i64) -> Result<(), MigrateError> {
+/// Runs one statement on its own (an implicit transaction), retrying the races of
+/// concurrent nodes: a catalog row two `CREATE ... IF NOT EXISTS` insert at once (unique
+/// violation, duplicate object), serialization failures and deadlocks.
+async fn run(conn: &Conn, sql: &str, params: &[&(dyn ToSql + Sync)], version: i64) -> Result<(), MigrateError> {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match conn.client.batch_execute(sql).await {
+        let result = if params.is_empty() {
+            conn.client.batch_execute(sql).await
+        } else {
+            conn.client.execute(sql, params).await.map(|_| ())
+        };
+        match result {
             Ok(()) => return Ok(()),
             Err(e) => {
                 let racy = e.code().is_some_and(|c| {
@@ -86,20 +92,34 @@ async fn run(conn: &Conn, sql: &str, version: i64) -> Result<(), MigrateError> {
                     });
                 }
                 tracing::debug!(version, attempt, error = %describe(&e), "migration statement raced another node; retrying");
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                let pause = 10 * u64::from(attempt);
+                tokio::time::sleep(Duration::from_millis(pause + rand::random_range(0..=pause))).await;
             }
         }
     }
 }
 
 async fn applied_versions(conn: &mut Conn) -> Result<Vec<i64>, MigrateError> {
-    let rows = conn
-        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
-        .await
-        .map_err(|e| MigrateError::Failed {
-            version: 0,
-            message: e.to_string(),
-        })?;
+    let mut attempt = 0u32;
+    let rows = loop {
+        attempt += 1;
+        match conn
+            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+            .await
+        {
+            Ok(rows) => break rows,
+            // CockroachDB can ask to retry a read too.
+            Err(e) if e.retry() == Retry::Again && attempt < 20 => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Err(e) => {
+                return Err(MigrateError::Failed {
+                    version: 0,
+                    message: e.to_string(),
+                })
+            }
+        }
+    };
     rows.iter()
         .map(|r| r.try_get::<_, i64>(0))
         .collect::<Result<Vec<i64>, _>>()
@@ -111,7 +131,7 @@ async fn applied_versions(conn: &mut Conn) -> Result<Vec<i64>, MigrateError> {
 
 /// Brings the schema up to date.
 pub(crate) async fn migrate(conn: &mut Conn, now_ms: i64) -> Result<(), MigrateError> {
-    run(conn, CREATE_VERSION_TABLE, 0).await?;
+    run(conn, CREATE_VERSION_TABLE, &[], 0).await?;
     let applied = applied_versions(conn).await?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if let Some(&found) = applied.last() {
@@ -124,18 +144,16 @@ pub(crate) async fn migrate(conn: &mut Conn, now_ms: i64) -> Result<(), MigrateE
             continue;
         }
         for statement in statements(sql) {
-            run(conn, &statement, version).await?;
+            run(conn, &statement, &[], version).await?;
         }
-        conn.execute(
+        run(
+            conn,
             "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)
              ON CONFLICT (version) DO NOTHING",
             &[&version, &name, &now_ms],
-        )
-        .await
-        .map_err(|e: TxError| MigrateError::Failed {
             version,
-            message: e.to_string(),
-        })?;
+        )
+        .await?;
         tracing::info!(version, name, "applied PostgreSQL migration");
     }
     Ok(())

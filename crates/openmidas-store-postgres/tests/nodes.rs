@@ -397,17 +397,35 @@ async fn a_full_queue_answers_overloaded(serializable: bool) {
         let store = store.clone();
         tokio::spawn(async move { store.execute(pay("q", 1, "q1")).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = {
-        let store = store.clone();
-        tokio::spawn(async move { store.execute(pay("q", 1, "q2")).await })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Wait until the writer is stuck on that lock (so the queue is empty again).
+    let watcher = sql(&db).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never waited on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The second pay takes the one queue slot: polling its future once enqueues it.
+    let mut second = Box::pin(store.execute(pay("q", 1, "q2")));
+    assert!(tokio::time::timeout(Duration::ZERO, &mut second).await.is_err());
     let third = store.execute(pay("q", 1, "q3")).await;
     assert!(matches!(third, Err(StoreError::Overloaded)), "{third:?}");
     tx.rollback().await.expect("release the lock");
     assert!(matches!(first.await.expect("task"), Ok(Outcome::Paid { .. })));
-    assert!(matches!(second.await.expect("task"), Ok(Outcome::Paid { .. })));
+    assert!(matches!(second.await, Ok(Outcome::Paid { .. })));
     assert_eq!(store.account(&key("q")).await.expect("account").balance(), 8);
 }
 
