@@ -4,8 +4,9 @@
 //!   the writer of its account (a hash of the account key), so different accounts proceed
 //!   in parallel and one account's commands never contend with each other inside a node.
 //!   A writer takes everything queued for it (up to `max_batch`), applies it in one
-//!   transaction (each command in a savepoint when there are several), commits once, and
-//!   only then answers: group commit. The queues are bounded; a full one answers
+//!   transaction, commits once, and only then answers: group commit. Should one command
+//!   fail on its own (not a conflict), the batch is rolled back and applied one command per
+//!   transaction, so the failure stays that command's. The queues are bounded; a full one answers
 //!   [`StoreError::Overloaded`].
 //! - **Across nodes** the database arbitrates: a command reads its order and its account
 //!   with `SELECT ... FOR UPDATE` (or relies on SERIALIZABLE), [`decide`] turns them into the
@@ -552,33 +553,61 @@ impl Writer {
             .ok_or_else(|| TxError::Corrupt("writer connection missing".into()))
     }
 
-    /// Applies the batch in one transaction, re-running it on a retryable error.
+    /// Applies the batch in one transaction (re-run on a retryable error). If one command
+    /// fails on its own (not a conflict), the batch is rolled back and every command is
+    /// applied alone, so that failure stays that command's.
     async fn apply_with_retries(&mut self, batch: &[LedgerJob]) -> Vec<Result<Outcome, StoreError>> {
+        let commands: Vec<&LedgerCommand> = batch.iter().map(|job| &job.command).collect();
+        match self.run_with_retries(&commands).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(failure) if failure.own && commands.len() > 1 => {
+                tracing::warn!(writer = self.index, size = commands.len(), error = %failure.error,
+                    "a command failed inside a group commit; applying the batch one by one");
+                let mut results = Vec::with_capacity(commands.len());
+                for command in &commands {
+                    results.push(match self.run_with_retries(&[*command]).await {
+                        Ok(mut outcomes) => outcomes
+                            .pop()
+                            .ok_or_else(|| StoreError::Backend("a command was not applied".into())),
+                        Err(failure) => Err(store_error(&failure.error)),
+                    });
+                }
+                results
+            }
+            Err(failure) => commands.iter().map(|_| Err(store_error(&failure.error))).collect(),
+        }
+    }
+
+    /// One transaction over `commands`, re-run on a retryable error up to `max_attempts`.
+    async fn run_with_retries(&mut self, commands: &[&LedgerCommand]) -> Result<Vec<Outcome>, BatchFailure> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let settings = self.settings.clone();
             let result = match self.connection().await {
-                Ok(conn) => apply_batch(conn, &settings, batch).await,
-                Err(e) => Err(e),
+                Ok(conn) => apply_batch(conn, &settings, commands).await,
+                Err(error) => Err(BatchFailure { error, own: false }),
             };
-            match result {
-                Ok(results) => return results,
-                Err(e) => {
-                    if !e.keeps_connection() {
-                        self.conn = None;
-                    }
-                    if e.retry() == Retry::Again && attempt < settings.max_attempts {
-                        tracing::debug!(writer = self.index, attempt, size = batch.len(), error = %e,
-                            "ledger transaction conflicted; retrying");
-                        tokio::time::sleep(settings.backoff(attempt)).await;
-                        continue;
-                    }
-                    tracing::error!(writer = self.index, attempt, size = batch.len(), error = %e,
-                        "ledger transaction failed; answering -1 to its commands");
-                    return batch.iter().map(|_| Err(store_error(&e))).collect();
-                }
+            let failure = match result {
+                Ok(outcomes) => return Ok(outcomes),
+                Err(failure) => failure,
+            };
+            if !failure.error.keeps_connection() {
+                self.conn = None;
             }
+            if failure.error.retry() == Retry::Again && attempt < settings.max_attempts {
+                tracing::debug!(writer = self.index, attempt, size = commands.len(), error = %failure.error,
+                    "ledger transaction conflicted; retrying");
+                tokio::time::sleep(settings.backoff(attempt)).await;
+                continue;
+            }
+            if failure.own && commands.len() > 1 {
+                // The caller splits the batch; not an error of the batch as a whole.
+                return Err(failure);
+            }
+            tracing::error!(writer = self.index, attempt, size = commands.len(), error = %failure.error,
+                "ledger transaction failed; answering -1");
+            return Err(failure);
         }
     }
 }
@@ -590,55 +619,52 @@ fn store_error(e: &TxError) -> StoreError {
     }
 }
 
-/// One transaction over the whole batch. Commands are applied in account order (stable,
-/// so one account's commands keep their arrival order), which makes every node lock
-/// accounts in the same order and keeps cross-node deadlocks rare.
+/// Why a ledger transaction did not commit.
+struct BatchFailure {
+    error: TxError,
+    /// A command failed on its own (a non-retryable error of that command, not a
+    /// conflict): its neighbours may well succeed without it.
+    own: bool,
+}
+
+/// One transaction over the commands, without savepoints (the optimistic case costs no
+/// extra round trips; see [`Writer::apply_with_retries`] for a command that fails).
+/// Commands are applied in account order (stable, so one account's commands keep their
+/// arrival order), which makes every node lock accounts in the same order and keeps
+/// cross-node deadlocks rare. The outcomes are in the commands' order.
 async fn apply_batch(
     conn: &mut Conn,
     settings: &Settings,
-    batch: &[LedgerJob],
-) -> Result<Vec<Result<Outcome, StoreError>>, TxError> {
-    begin(conn, settings).await?;
+    commands: &[&LedgerCommand],
+) -> Result<Vec<Outcome>, BatchFailure> {
+    begin(conn, settings)
+        .await
+        .map_err(|error| BatchFailure { error, own: false })?;
+    let mut own = false;
     let body = async {
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by(|&a, &b| batch[a].command.key().cmp(batch[b].command.key()));
-        let savepoints = batch.len() > 1;
-        let mut results: Vec<Option<Result<Outcome, StoreError>>> = (0..batch.len()).map(|_| None).collect();
+        let mut order: Vec<usize> = (0..commands.len()).collect();
+        order.sort_by(|&a, &b| commands[a].key().cmp(commands[b].key()));
+        let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
         for index in order {
-            if savepoints {
-                conn.simple("SAVEPOINT command").await?;
-            }
-            match apply_command(conn, &batch[index].command).await {
-                Ok(outcome) => {
-                    if savepoints {
-                        conn.simple("RELEASE SAVEPOINT command").await?;
-                    }
-                    results[index] = Some(Ok(outcome));
+            match apply_command(conn, commands[index]).await {
+                Ok(outcome) => outcomes[index] = Some(outcome),
+                Err(e) => {
+                    own = e.retry() == Retry::Never;
+                    return Err(e);
                 }
-                Err(e) if savepoints && e.retry() == Retry::Never && e.keeps_connection() => {
-                    // One command's own failure (not a conflict): undo it alone; its
-                    // neighbours go on.
-                    tracing::error!(error = %e, "ledger command failed; rolled back to its savepoint");
-                    conn.simple("ROLLBACK TO SAVEPOINT command").await?;
-                    conn.simple("RELEASE SAVEPOINT command").await?;
-                    results[index] = Some(Err(StoreError::from(e)));
-                }
-                Err(e) if savepoints && matches!(e, TxError::Invariant(_) | TxError::Corrupt(_)) => {
-                    tracing::error!(error = %e, "ledger command refused by an invariant; rolled back to its savepoint");
-                    conn.simple("ROLLBACK TO SAVEPOINT command").await?;
-                    conn.simple("RELEASE SAVEPOINT command").await?;
-                    results[index] = Some(Err(StoreError::from(e)));
-                }
-                Err(e) => return Err(e),
             }
         }
-        results
+        outcomes
             .into_iter()
-            .map(|r| r.ok_or_else(|| TxError::Corrupt("a command of the batch was not applied".into())))
+            .map(|o| o.ok_or_else(|| TxError::Corrupt("a command of the batch was not applied".into())))
             .collect::<Result<Vec<_>, TxError>>()
     }
     .await;
-    finish(conn, body).await
+    let own_failure = body.is_err() && own;
+    finish(conn, body).await.map_err(|error| BatchFailure {
+        own: own_failure && !matches!(error, TxError::CommitUnknown(_)),
+        error,
+    })
 }
 
 /// Reads the order and the account (locked), decides, writes. Nothing else.

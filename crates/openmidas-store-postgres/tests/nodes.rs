@@ -561,8 +561,8 @@ async fn retries_are_bounded_and_leave_nothing_behind() {
     assert!(matches!(retried, Outcome::Paid { balance: 70, .. }), "{retried:?}");
 }
 
-/// In a group commit, one command that fails on its own (not a conflict) is rolled back to
-/// its savepoint; the rest of the batch commits.
+/// In a group commit, one command that fails on its own (not a conflict) fails alone: the
+/// batch is re-applied one command at a time and the rest of it commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_command_does_not_spoil_its_batch() {
     let db = fresh_database(false).await;
