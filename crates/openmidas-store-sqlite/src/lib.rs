@@ -7,13 +7,19 @@
 //!   per transaction, so one failure cannot spoil its neighbours). With `synchronous=FULL` that commit is one fsync for the whole
 //!   batch: group commit.
 //! - **Readers** are a small pool of connections used directly from the async tasks: a
-//!   WAL read of a cached page takes microseconds and never waits for the writer.
+//!   WAL read of a cached page takes microseconds and never waits for the writer. Account
+//!   reads usually come from the writer-maintained [`account_cache`] instead.
+//! - **One process owns the database**: `open` takes an exclusive lock on `<path>.lock`, so
+//!   a second server on the same file is refused instead of silently sharing it (which
+//!   would make the account cache stale). Several nodes share PostgreSQL, not SQLite.
 
+mod account_cache;
 mod migrations;
 mod rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -53,6 +59,8 @@ pub struct SqliteConfig {
     pub readers: usize,
     /// How long to wait for another process's write lock.
     pub busy_timeout_ms: u64,
+    /// Most accounts kept in memory for reads.
+    pub account_cache_entries: usize,
 }
 
 impl SqliteConfig {
@@ -64,6 +72,7 @@ impl SqliteConfig {
             queue_depth: 8192,
             readers: 4,
             busy_timeout_ms: 5000,
+            account_cache_entries: 100_000,
         }
     }
 }
@@ -83,6 +92,10 @@ pub enum OpenError {
     TooNew { path: PathBuf, found: usize, known: usize },
     #[error("cannot start the writer thread: {0}")]
     Thread(std::io::Error),
+    #[error("database {path} is in use by another OpenMidas process (lock file {lock})")]
+    InUse { path: PathBuf, lock: String },
+    #[error("cannot create lock file {lock}: {source}")]
+    Lock { lock: String, source: std::io::Error },
 }
 
 enum WriteOp {
@@ -126,6 +139,31 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    accounts: Arc<account_cache::AccountCache>,
+}
+
+/// Takes the exclusive lock that makes this process the database's only user. The lock
+/// lives as long as the returned file (the writer thread keeps it until its last commit).
+fn lock_database(path: &Path) -> Result<std::fs::File, OpenError> {
+    use std::os::fd::AsRawFd;
+    let lock = format!("{}.lock", path.display());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|source| OpenError::Lock {
+            lock: lock.clone(),
+            source,
+        })?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(OpenError::InUse {
+            path: path.to_path_buf(),
+            lock,
+        });
+    }
+    Ok(file)
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -196,6 +234,7 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, and starts the writer.
     pub fn open(config: SqliteConfig) -> Result<SqliteStore, OpenError> {
         assert!(config.max_batch > 0 && config.queue_depth > 0 && config.readers > 0);
+        let lock = lock_database(&config.path)?;
         let mut write_conn = open_connection(&config)?;
         migrate(&mut write_conn, &config.path)?;
         // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit
@@ -221,6 +260,8 @@ impl SqliteStore {
 
         let (sender, receiver) = mpsc::channel(config.queue_depth);
         let max_batch = config.max_batch;
+        let accounts = Arc::new(account_cache::AccountCache::new(config.account_cache_entries));
+        let published = accounts.clone();
         let (stop_checkpoints, checkpoint_signal) = std::sync::mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -229,7 +270,8 @@ impl SqliteStore {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                run_writer(write_conn, receiver, max_batch);
+                let _lock = lock;
+                run_writer(write_conn, receiver, max_batch, &published);
                 // The writer is done: one last checkpoint, then the checkpointer stops.
                 drop(stop_checkpoints);
                 let _ = checkpointer.join();
@@ -240,6 +282,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(thread)),
             readers,
             next_reader: AtomicUsize::new(0),
+            accounts,
         })
     }
 
@@ -304,7 +347,12 @@ fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_batch: usize) {
+fn run_writer(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<WriteJob>,
+    max_batch: usize,
+    accounts: &account_cache::AccountCache,
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -314,8 +362,10 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_
                 Err(_) => break,
             }
         }
-        let results = apply_batch(&mut conn, &batch);
+        let (results, updates) = apply_batch(&mut conn, &batch);
         assert_eq!(results.len(), batch.len(), "one result per job");
+        // Before anyone is answered, so no answer precedes the cache.
+        accounts.publish(updates);
         for (job, result) in batch.drain(..).zip(results) {
             // The requester may have gone away (client disconnected); the write stands.
             let _ = job.reply.send(result);
@@ -331,33 +381,50 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<WriteJob>, max_
 /// If any command fails, the whole transaction rolls back and every command of the batch is
 /// applied again alone, in its own transaction, so one bad command cannot fail its
 /// neighbours.
-fn apply_batch(conn: &mut Connection, batch: &[WriteJob]) -> Vec<Result<WriteResult, StoreError>> {
+fn apply_batch(
+    conn: &mut Connection,
+    batch: &[WriteJob],
+) -> (Vec<Result<WriteResult, StoreError>>, Vec<AccountUpdate>) {
     match apply_together(conn, batch) {
-        Ok(results) => results.into_iter().map(Ok).collect(),
+        Ok((results, updates)) => (results.into_iter().map(Ok).collect(), updates),
         Err(e) => {
             tracing::warn!(error = %e, jobs = batch.len(), "group commit failed; applying the batch one by one");
-            batch
+            let mut all_updates = Vec::new();
+            let results = batch
                 .iter()
-                .map(|job| apply_together(conn, std::slice::from_ref(job)).map(|mut r| r.remove(0)))
-                .collect()
+                .map(|job| {
+                    let (mut results, updates) = apply_together(conn, std::slice::from_ref(job))?;
+                    all_updates.extend(updates);
+                    Ok(results.remove(0))
+                })
+                .collect();
+            (results, all_updates)
         }
     }
 }
 
+/// An account as a committed transaction left it.
+type AccountUpdate = (AccountKey, Account);
+
 /// Applies jobs in one `BEGIN IMMEDIATE` transaction; any failure rolls all of them back.
-fn apply_together(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteResult>, StoreError> {
+/// Answers each job's result and the accounts the transaction changed.
+fn apply_together(
+    conn: &mut Connection,
+    jobs: &[WriteJob],
+) -> Result<(Vec<WriteResult>, Vec<AccountUpdate>), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
+    let mut updates = Vec::new();
     for job in jobs {
-        results.push(apply_one(&tx, &job.op)?);
+        results.push(apply_one(&tx, &job.op, &mut updates)?);
     }
     tx.commit().map_err(backend)?;
-    Ok(results)
+    Ok((results, updates))
 }
 
-fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) -> Result<WriteResult, StoreError> {
     match op {
         WriteOp::UpsertApp(app, now_ms) => {
             rows::upsert_app(conn, app, *now_ms).map_err(backend)?;
@@ -465,11 +532,15 @@ fn apply_one(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError>
                 created_at_ms: *now_ms,
             })))
         }
-        WriteOp::Ledger(command) => execute_command(conn, command).map(WriteResult::Outcome),
+        WriteOp::Ledger(command) => execute_command(conn, command, updates).map(WriteResult::Outcome),
     }
 }
 
-fn execute_command(conn: &Connection, command: &LedgerCommand) -> Result<Outcome, StoreError> {
+fn execute_command(
+    conn: &Connection,
+    command: &LedgerCommand,
+    updates: &mut Vec<AccountUpdate>,
+) -> Result<Outcome, StoreError> {
     let key = command.key();
     let (namespace, order_no) = command.order_ref();
     let existing = rows::order(conn, key, namespace, order_no).map_err(backend)?;
@@ -487,6 +558,7 @@ fn execute_command(conn: &Connection, command: &LedgerCommand) -> Result<Outcome
             }
             .map_err(backend)?;
             rows::insert_journal(conn, &effect.journal).map_err(backend)?;
+            updates.push((key.clone(), effect.account));
             Ok(effect.outcome)
         }
     }
@@ -581,7 +653,14 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
-        self.read(|c| rows::account(c, key)).map(Option::unwrap_or_default)
+        match self.accounts.get(key) {
+            Ok(account) => Ok(account),
+            Err(miss) => {
+                let account = self.read(|c| rows::account(c, key))?.unwrap_or_default();
+                self.accounts.fill(key, account, miss);
+                Ok(account)
+            }
+        }
     }
 
     async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {

@@ -51,3 +51,37 @@ async fn wal_is_checkpointed_and_truncated_at_shutdown() {
     assert_eq!(account.balance(), 20);
     reopened.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_process_owns_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let first = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    let second = SqliteStore::open(SqliteConfig::new(&path));
+    let error = second.err().expect("a second open is refused").to_string();
+    assert!(error.contains("in use by another OpenMidas process"), "{error}");
+    first.shutdown().await;
+    drop(first);
+    // Released once the first store has shut down.
+    let again = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    again.shutdown().await;
+}
+
+#[tokio::test]
+async fn reads_see_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteConfig::new(dir.path().join("x.db"))).unwrap();
+    // Read first (fills the cache with the empty account), then write and read again.
+    assert_eq!(store.account(&key("p")).await.unwrap().balance(), 0);
+    for i in 1..=50 {
+        let command = LedgerCommand::Recharge {
+            key: key("p"),
+            amount: 2,
+            out_trade_no: format!("t{i}"),
+            now_ms: 1,
+        };
+        store.execute(command).await.unwrap();
+        assert_eq!(store.account(&key("p")).await.unwrap().balance(), 2 * i);
+    }
+    store.shutdown().await;
+}
