@@ -24,6 +24,7 @@
 //!   answer was lost is reported as a failure (the client retries with the same number and
 //!   sees the original result as a duplicate), never retried blindly.
 
+mod batch;
 mod error;
 pub mod migrations;
 mod pool;
@@ -41,9 +42,7 @@ use openmidas_ledger::auth::{
     self, App, CodeRefusal, LoginCode, Session, StableDecision, TokenKind, TokenRecord, ACCESS_TOKEN_TTL_MS,
     TOKEN_OVERLAP_MS,
 };
-use openmidas_ledger::command::{
-    decide, Decision, JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, OrderWrite, Outcome,
-};
+use openmidas_ledger::command::{JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, Outcome};
 use openmidas_ledger::{Store, StoreError};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -627,37 +626,29 @@ struct BatchFailure {
     own: bool,
 }
 
-/// One transaction over the commands, without savepoints (the optimistic case costs no
-/// extra round trips; see [`Writer::apply_with_retries`] for a command that fails).
-/// Commands are applied in account order (stable, so one account's commands keep their
-/// arrival order), which makes every node lock accounts in the same order and keeps
-/// cross-node deadlocks rare. The outcomes are in the commands' order.
+/// One transaction over the commands, set-based (see the [`batch`] module): a constant
+/// number of round trips whatever the batch size, no savepoints (see
+/// [`Writer::apply_with_retries`] for a command that fails). The outcomes are in the
+/// commands' order.
 async fn apply_batch(
     conn: &mut Conn,
     settings: &Settings,
     commands: &[&LedgerCommand],
 ) -> Result<Vec<Outcome>, BatchFailure> {
-    begin(conn, settings)
-        .await
-        .map_err(|error| BatchFailure { error, own: false })?;
+    let keys = batch::Keys::of(commands);
     let mut own = false;
     let body = async {
-        let mut order: Vec<usize> = (0..commands.len()).collect();
-        order.sort_by(|&a, &b| commands[a].key().cmp(commands[b].key()));
-        let mut outcomes: Vec<Option<Outcome>> = (0..commands.len()).map(|_| None).collect();
-        for index in order {
-            match apply_command(conn, commands[index]).await {
-                Ok(outcome) => outcomes[index] = Some(outcome),
-                Err(e) => {
-                    own = e.retry() == Retry::Never;
-                    return Err(e);
-                }
-            }
+        let result = async {
+            let (mut orders, mut accounts) = batch::begin_and_read(conn, settings.begin, &keys).await?;
+            let (outcomes, journal) = batch::decide_all(commands, &keys, &mut orders, &mut accounts)?;
+            batch::write(conn, &keys, &orders, &accounts, &journal).await?;
+            Ok::<_, TxError>(outcomes)
         }
-        outcomes
-            .into_iter()
-            .map(|o| o.ok_or_else(|| TxError::Corrupt("a command of the batch was not applied".into())))
-            .collect::<Result<Vec<_>, TxError>>()
+        .await;
+        if let Err(e) = &result {
+            own = e.retry() == Retry::Never;
+        }
+        result
     }
     .await;
     let own_failure = body.is_err() && own;
@@ -665,34 +656,6 @@ async fn apply_batch(
         own: own_failure && !matches!(error, TxError::CommitUnknown(_)),
         error,
     })
-}
-
-/// Reads the order and the account (locked), decides, writes. Nothing else.
-async fn apply_command(conn: &mut Conn, command: &LedgerCommand) -> Result<Outcome, TxError> {
-    let key = command.key();
-    let (namespace, order_no) = command.order_ref();
-    let existing = rows::order_for_update(conn, key, namespace, order_no).await?;
-    let stored = rows::account_for_update(conn, key).await?;
-    let account = stored.unwrap_or_default();
-    match decide(command, existing.as_ref(), &account)? {
-        Decision::Refuse(refusal) => Ok(Outcome::Refused(refusal)),
-        Decision::Apply(effect) => {
-            let now_ms = effect.journal.at_ms;
-            if stored.is_some() {
-                rows::update_account(conn, key, &effect.account, now_ms).await?;
-            } else {
-                rows::insert_account(conn, key, &effect.account, now_ms).await?;
-            }
-            match &effect.order {
-                OrderWrite::Insert(order) => rows::insert_order(conn, key, namespace, order_no, order).await?,
-                OrderWrite::MarkCancelled { cancelled_at_ms } => {
-                    rows::mark_order_cancelled(conn, key, order_no, *cancelled_at_ms).await?
-                }
-            }
-            rows::insert_journal(conn, &effect.journal).await?;
-            Ok(effect.outcome)
-        }
-    }
 }
 
 fn unexpected(what: &str) -> StoreError {

@@ -1,7 +1,7 @@
-//! Reads and writes of single rows. Every statement is prepared once per connection.
-//! The `*_for_update` reads lock the row they find until the transaction ends, so a
-//! concurrent node's transaction on the same account or order waits (or, under
-//! SERIALIZABLE, one of them fails with 40001 and is re-run).
+//! Reads and writes of single rows (the ledger writes are set-based: see `batch`). Every
+//! statement is prepared once per connection. The `*_for_update` reads lock the row they
+//! find until the transaction ends, so a concurrent node's transaction on the same row waits
+//! (or, under SERIALIZABLE, one of them fails with 40001 and is re-run).
 
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{App, DuplicateBillPolicy, LoginCode, Session, TokenKind, TokenRecord};
@@ -265,74 +265,6 @@ pub(crate) async fn account(conn: &mut Conn, key: &AccountKey) -> Result<Option<
     row.as_ref().map(account_from_row).transpose()
 }
 
-/// The account, locked until the transaction ends; `None` if it has no row yet (then the
-/// write is a plain INSERT, which fails on a concurrent node's insert and is re-run).
-pub(crate) async fn account_for_update(conn: &mut Conn, key: &AccountKey) -> Result<Option<Account>, TxError> {
-    let row = conn
-        .query_opt(
-            "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts
-             WHERE env = $1 AND appid = $2 AND offer_id = $3 AND zone_id = $4 AND openid = $5
-             FOR UPDATE",
-            &[&key.env.as_str(), &key.appid, &key.offer_id, &key.zone_id, &key.openid],
-        )
-        .await?;
-    row.as_ref().map(account_from_row).transpose()
-}
-
-pub(crate) async fn insert_account(conn: &mut Conn, key: &AccountKey, a: &Account, now_ms: i64) -> Result<(), TxError> {
-    conn.execute(
-        "INSERT INTO accounts (env, appid, offer_id, zone_id, openid, cash, gift, save_amt, save_sum,
-                               cost_sum, present_sum, recharged, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            &key.env.as_str(),
-            &key.appid,
-            &key.offer_id,
-            &key.zone_id,
-            &key.openid,
-            &a.cash,
-            &a.gift,
-            &a.save_amt,
-            &a.save_sum,
-            &a.cost_sum,
-            &a.present_sum,
-            &a.recharged,
-            &now_ms,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn update_account(conn: &mut Conn, key: &AccountKey, a: &Account, now_ms: i64) -> Result<(), TxError> {
-    let changed = conn
-        .execute(
-            "UPDATE accounts SET cash = $6, gift = $7, save_amt = $8, save_sum = $9, cost_sum = $10,
-                present_sum = $11, recharged = $12, updated_at_ms = $13
-             WHERE env = $1 AND appid = $2 AND offer_id = $3 AND zone_id = $4 AND openid = $5",
-            &[
-                &key.env.as_str(),
-                &key.appid,
-                &key.offer_id,
-                &key.zone_id,
-                &key.openid,
-                &a.cash,
-                &a.gift,
-                &a.save_amt,
-                &a.save_sum,
-                &a.cost_sum,
-                &a.present_sum,
-                &a.recharged,
-                &now_ms,
-            ],
-        )
-        .await?;
-    if changed != 1 {
-        return Err(corrupt("the locked account row vanished"));
-    }
-    Ok(())
-}
-
 fn order_from_row(r: &Row) -> Result<OrderRecord, TxError> {
     let kind: String = r.try_get(0)?;
     Ok(OrderRecord {
@@ -367,114 +299,6 @@ pub(crate) async fn order(
         )
         .await?;
     row.as_ref().map(order_from_row).transpose()
-}
-
-/// The order, locked until the transaction ends.
-pub(crate) async fn order_for_update(
-    conn: &mut Conn,
-    key: &AccountKey,
-    namespace: OrderNamespace,
-    order_no: &str,
-) -> Result<Option<OrderRecord>, TxError> {
-    let row = conn
-        .query_opt(
-            "SELECT kind, zone_id, openid, amount, used_gift, balance_after, created_at_ms, cancelled_at_ms
-             FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = $4 AND order_no = $5
-             FOR UPDATE",
-            &[
-                &key.env.as_str(),
-                &key.appid,
-                &key.offer_id,
-                &namespace.as_str(),
-                &order_no,
-            ],
-        )
-        .await?;
-    row.as_ref().map(order_from_row).transpose()
-}
-
-/// Inserts a new order. The primary key `(env, appid, offer_id, namespace, order_no)` makes
-/// a second insert of the same number, from any node, fail.
-pub(crate) async fn insert_order(
-    conn: &mut Conn,
-    key: &AccountKey,
-    namespace: OrderNamespace,
-    order_no: &str,
-    o: &OrderRecord,
-) -> Result<(), TxError> {
-    conn.execute(
-        "INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
-                             used_gift, balance_after, created_at_ms, cancelled_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            &key.env.as_str(),
-            &key.appid,
-            &key.offer_id,
-            &namespace.as_str(),
-            &order_no,
-            &o.kind.as_str(),
-            &o.zone_id,
-            &o.openid,
-            &o.amount,
-            &o.used_gift,
-            &o.balance_after,
-            &o.created_at_ms,
-            &o.cancelled_at_ms,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn mark_order_cancelled(
-    conn: &mut Conn,
-    key: &AccountKey,
-    order_no: &str,
-    cancelled_at_ms: i64,
-) -> Result<(), TxError> {
-    let changed = conn
-        .execute(
-            "UPDATE orders SET cancelled_at_ms = $5
-             WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = 'bill' AND order_no = $4
-               AND cancelled_at_ms IS NULL",
-            &[
-                &key.env.as_str(),
-                &key.appid,
-                &key.offer_id,
-                &order_no,
-                &cancelled_at_ms,
-            ],
-        )
-        .await?;
-    // decide() saw the order uncancelled, locked, in this same transaction.
-    if changed != 1 {
-        return Err(corrupt("the locked order row changed under its lock"));
-    }
-    Ok(())
-}
-
-pub(crate) async fn insert_journal(conn: &mut Conn, j: &JournalEntry) -> Result<(), TxError> {
-    conn.execute(
-        "INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount,
-                              cash_delta, gift_delta, balance_after, at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        &[
-            &j.key.env.as_str(),
-            &j.key.appid,
-            &j.key.offer_id,
-            &j.key.zone_id,
-            &j.key.openid,
-            &j.kind.as_str(),
-            &j.order_no,
-            &j.amount,
-            &j.cash_delta,
-            &j.gift_delta,
-            &j.balance_after,
-            &j.at_ms,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 pub(crate) async fn journal(

@@ -692,3 +692,370 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(error.contains("newer than this build knows"), "{error}");
 }
+
+fn present(openid: &str, amount: i64, bill: &str) -> LedgerCommand {
+    LedgerCommand::Present {
+        key: key(openid),
+        bill_no: bill.into(),
+        amount,
+        now_ms: NOW,
+    }
+}
+
+fn cancel(openid: &str, bill: &str) -> LedgerCommand {
+    LedgerCommand::CancelPay {
+        key: key(openid),
+        bill_no: bill.into(),
+        now_ms: NOW + 1000,
+    }
+}
+
+/// Waits until `n` sessions of the test database wait on a lock.
+async fn wait_for_lock_waiters(client: &tokio_postgres::Client, n: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting >= n {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session waited on a lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, StoreError>> + Send + 'a>>;
+
+/// Runs `commands` on a one-writer store as ONE group commit: the writer is first held on a
+/// row lock (a pay on `"hold"`), the commands are queued behind it (polling a future once
+/// enqueues it), then the lock is released and the writer takes them all as its next batch.
+/// `after_release` runs while the batch is under way. Returns their outcomes, in order.
+async fn one_batch<'a, F, Fut>(
+    db: &TestDatabase,
+    store: &'a PostgresStore,
+    commands: Vec<LedgerCommand>,
+    after_release: F,
+) -> Vec<Result<Outcome, StoreError>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut blocker = sql(db).await;
+    let tx = blocker.transaction().await.expect("begin");
+    tx.query("SELECT cash FROM accounts WHERE openid = 'hold' FOR UPDATE", &[])
+        .await
+        .expect("lock");
+    let mut held: Pending<'a> = Box::pin(store.execute(pay("hold", 1, &format!("hold-{}", rand_suffix()))));
+    assert!(tokio::time::timeout(Duration::ZERO, &mut held).await.is_err());
+    let watcher = sql(db).await;
+    wait_for_lock_waiters(&watcher, 1).await;
+    let mut queued: Vec<Pending<'a>> = commands
+        .into_iter()
+        .map(|c| Box::pin(store.execute(c)) as Pending<'a>)
+        .collect();
+    for future in &mut queued {
+        assert!(tokio::time::timeout(Duration::ZERO, future).await.is_err());
+    }
+    tx.rollback().await.expect("release");
+    after_release().await;
+    assert!(matches!(held.await, Ok(Outcome::Paid { .. })));
+    let mut results = Vec::new();
+    for future in queued {
+        results.push(future.await);
+    }
+    results
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// How many transactions wrote the orders with these numbers (PostgreSQL's `xmin`).
+async fn writing_transactions(client: &tokio_postgres::Client, order_nos: &[&str]) -> i64 {
+    let nos: Vec<String> = order_nos.iter().map(|s| s.to_string()).collect();
+    client
+        .query_one(
+            "SELECT count(DISTINCT xmin::text) FROM orders WHERE order_no = ANY($1)",
+            &[&nos],
+        )
+        .await
+        .expect("xmin")
+        .get(0)
+}
+
+both_isolations!(
+    a_batch_answers_as_if_its_commands_ran_one_by_one,
+    a_batch_racing_another_node_on_a_new_account_and_a_bill_no,
+);
+
+/// Inside one group commit: two commands on one account see each other; a bill_no repeated
+/// in the batch is a duplicate (with the original result only for the same request); a pay
+/// made earlier in the batch can be cancelled, once; a cancel's refund is spendable by the
+/// next pay; an account created in the batch carries its state; an order stored before the
+/// batch is cancelled.
+async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
+    let db = fresh_database(serializable).await;
+    let store = open(&db, |c| c.writers = 1).await;
+    store.execute(recharge("hold", 10, "t-hold")).await.expect("recharge");
+    store.execute(recharge("y", 100, "t-y")).await.expect("recharge");
+    store.execute(recharge("z", 50, "t-z")).await.expect("recharge");
+    let paid = store.execute(pay("z", 20, "old")).await.expect("pay");
+    assert!(matches!(paid, Outcome::Paid { balance: 30, .. }), "{paid:?}");
+
+    let commands = vec![
+        pay("y", 60, "b1"),
+        pay("y", 60, "b2"),
+        pay("y", 60, "b1"),
+        pay("z", 10, "b1"),
+        cancel("y", "b1"),
+        cancel("y", "b1"),
+        pay("y", 100, "b4"),
+        recharge("n", 30, "t-n"),
+        pay("n", 20, "b-n"),
+        recharge("n", 5, "t-n"),
+        present("n", 4, "p-n"),
+        cancel("z", "old"),
+        cancel("z", "b2"),
+    ];
+    let results = one_batch(&db, &store, commands, || async {}).await;
+    let outcomes: Vec<Outcome> = results.into_iter().map(|r| r.expect("execute")).collect();
+    let expected = vec![
+        Outcome::Paid {
+            bill_no: "b1".into(),
+            balance: 40,
+            used_gift: 0,
+        },
+        Outcome::Refused(Refusal::InsufficientBalance),
+        Outcome::Refused(Refusal::DuplicateBillNo {
+            original: Some(OriginalResult::Paid {
+                bill_no: "b1".into(),
+                balance: 40,
+                used_gift: 0,
+            }),
+        }),
+        Outcome::Refused(Refusal::DuplicateBillNo { original: None }),
+        Outcome::Cancelled { bill_no: "b1".into() },
+        Outcome::Refused(Refusal::AlreadyCancelled),
+        Outcome::Paid {
+            bill_no: "b4".into(),
+            balance: 0,
+            used_gift: 0,
+        },
+        Outcome::Recharged {
+            out_trade_no: "t-n".into(),
+            balance: 30,
+        },
+        Outcome::Paid {
+            bill_no: "b-n".into(),
+            balance: 10,
+            used_gift: 0,
+        },
+        Outcome::Refused(Refusal::DuplicateTradeNo),
+        Outcome::Presented {
+            bill_no: "p-n".into(),
+            balance: 14,
+        },
+        Outcome::Cancelled { bill_no: "old".into() },
+        Outcome::Refused(Refusal::OrderNotFound),
+    ];
+    assert_eq!(outcomes, expected);
+
+    let client = sql(&db).await;
+    assert_eq!(
+        writing_transactions(&client, &["b1", "b4", "t-n", "b-n", "p-n", "old"]).await,
+        1,
+        "the commands ran as one group commit"
+    );
+    let y = store.account(&key("y")).await.expect("account");
+    assert_eq!((y.balance(), y.cost_sum, y.save_sum), (0, 100, 100));
+    let z = store.account(&key("z")).await.expect("account");
+    assert_eq!((z.balance(), z.cost_sum), (50, 0));
+    let n = store.account(&key("n")).await.expect("account");
+    assert_eq!((n.cash, n.gift, n.cost_sum, n.save_amt), (10, 4, 20, 30));
+    for account in [y, z, n] {
+        account.check_invariants().expect("invariants");
+    }
+    let b1 = store
+        .order(&key("y"), OrderNamespace::Bill, "b1")
+        .await
+        .expect("order")
+        .expect("b1 stored");
+    assert_eq!(
+        (b1.amount, b1.balance_after, b1.cancelled_at_ms),
+        (60, 40, Some(NOW + 1000))
+    );
+    assert_eq!(
+        store.order(&key("y"), OrderNamespace::Bill, "b2").await.expect("order"),
+        None
+    );
+    let old = store
+        .order(&key("z"), OrderNamespace::Bill, "old")
+        .await
+        .expect("order")
+        .expect("old stored");
+    assert_eq!(old.cancelled_at_ms, Some(NOW + 1000));
+    // The journal keeps command order, per account and across accounts.
+    let rows = client
+        .query(
+            "SELECT openid, kind, order_no, cash_delta + gift_delta FROM journal
+             WHERE openid IN ('y', 'z', 'n') AND order_no NOT IN ('t-y', 't-z', 'old') OR kind = 'cancelpay'
+             ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("journal");
+    let journal: Vec<(String, String, String, i64)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    let expected_journal: Vec<(String, String, String, i64)> = [
+        ("y", "pay", "b1", -60),
+        ("y", "cancelpay", "b1", 60),
+        ("y", "pay", "b4", -100),
+        ("n", "recharge", "t-n", 30),
+        ("n", "pay", "b-n", -20),
+        ("n", "present", "p-n", 4),
+        ("z", "cancelpay", "old", 20),
+    ]
+    .iter()
+    .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), *d))
+    .collect();
+    assert_eq!(journal, expected_journal);
+}
+
+/// Another node commits, while a batch waits, a new account and an order the batch also
+/// creates: the batch's plain INSERTs fail (23505) and the whole batch is re-run, which
+/// sees the other node's rows: the repeated bill_no answers the duplicate and the rest
+/// applies on top of what the other node wrote. Nothing is applied twice.
+async fn a_batch_racing_another_node_on_a_new_account_and_a_bill_no(serializable: bool) {
+    let db = fresh_database(serializable).await;
+    let store = open(&db, |c| c.writers = 1).await;
+    store.execute(recharge("hold", 10, "t-hold")).await.expect("recharge");
+    store.execute(recharge("w", 100, "t-w")).await.expect("recharge");
+
+    // The "other node": a transaction that presents 50 to the new account "fresh" (bill
+    // "race") and pays 5 from "w" (bill "race-w"), not yet committed.
+    let mut other = sql(&db).await;
+    // READ COMMITTED even on a SERIALIZABLE database: this stand-in for a node does not
+    // retry, so it must not be the one that gives way.
+    let other_tx = other
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .expect("begin");
+    other_tx
+        .batch_execute(&format!(
+            "INSERT INTO accounts (env, appid, offer_id, zone_id, openid, cash, gift, save_amt, save_sum,
+                                   cost_sum, present_sum, recharged, updated_at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', '1', 'fresh', 0, 50, 0, 50, 0, 50, FALSE, {NOW});
+             INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
+                                 used_gift, balance_after, created_at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race', 'present', '1', 'fresh', 50, 0, 50, {NOW});
+             INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount, cash_delta,
+                                  gift_delta, balance_after, at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', '1', 'fresh', 'present', 'race', 50, 0, 50, 50, {NOW});
+             UPDATE accounts SET cash = cash - 5, cost_sum = cost_sum + 5 WHERE openid = 'w';
+             INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
+                                 used_gift, balance_after, created_at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race-w', 'pay', '1', 'w', 5, 0, 95, {NOW});
+             INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount, cash_delta,
+                                  gift_delta, balance_after, at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', '1', 'w', 'pay', 'race-w', 5, -5, 0, 95, {NOW});"
+        ))
+        .await
+        .expect("the other node's writes");
+
+    let commands = vec![
+        present("fresh", 50, "race"),
+        present("fresh", 7, "mine"),
+        pay("w", 5, "race-w"),
+        pay("w", 10, "mine-w"),
+    ];
+    let other_pid: i32 = other_tx
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let watcher = sql(&db).await;
+    let results = one_batch(&db, &store, commands, || async {
+        // The batch waits on the other node's uncommitted rows; then the other node commits.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let blocked: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                    &[&other_pid],
+                )
+                .await
+                .expect("pg_blocking_pids")
+                .get(0);
+            if blocked > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the batch never waited on the other node"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        other_tx.commit().await.expect("the other node commits");
+    })
+    .await;
+    let outcomes: Vec<Outcome> = results.into_iter().map(|r| r.expect("execute")).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Refused(Refusal::DuplicateBillNo {
+                original: Some(OriginalResult::Presented {
+                    bill_no: "race".into(),
+                    balance: 50,
+                }),
+            }),
+            Outcome::Presented {
+                bill_no: "mine".into(),
+                balance: 57,
+            },
+            Outcome::Refused(Refusal::DuplicateBillNo {
+                original: Some(OriginalResult::Paid {
+                    bill_no: "race-w".into(),
+                    balance: 95,
+                    used_gift: 0,
+                }),
+            }),
+            Outcome::Paid {
+                bill_no: "mine-w".into(),
+                balance: 85,
+                used_gift: 0,
+            },
+        ]
+    );
+    let fresh = store.account(&key("fresh")).await.expect("account");
+    assert_eq!((fresh.gift, fresh.present_sum, fresh.save_sum), (57, 57, 57));
+    let w = store.account(&key("w")).await.expect("account");
+    assert_eq!((w.balance(), w.cost_sum), (85, 15));
+    let client = sql(&db).await;
+    for (openid, balance) in [("fresh", 57i64), ("w", 85)] {
+        let sum: i64 = client
+            .query_one(
+                "SELECT COALESCE(SUM(cash_delta + gift_delta), 0)::BIGINT FROM journal WHERE openid = $1",
+                &[&openid],
+            )
+            .await
+            .expect("sum")
+            .get(0);
+        assert_eq!(sum, balance, "{openid}: the journal adds up to the balance");
+    }
+    let race_rows: i64 = client
+        .query_one("SELECT count(*) FROM journal WHERE order_no IN ('race', 'race-w')", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(race_rows, 2, "the other node's orders were applied once");
+}
