@@ -115,6 +115,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             warmup: Duration::from_secs(args.warmup_secs),
             duration: Duration::from_secs(args.duration_secs),
             rate_per_sec: None,
+            server_pid: server.as_ref().and_then(|s| s.pid()),
         };
         let cycle = Provisioned::reusable(workload);
         let result = run_load(&target, requests, &spec, cycle).await?;
@@ -145,15 +146,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .find(|(n, _)| n == "ceiling")
         .map(|(_, r)| r.requests_per_sec);
     println!();
-    println!("| workload | req/s | x ceiling | p50 ms | p90 ms | p99 ms | max ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| workload | req/s | x ceiling | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, r) in &results {
         let ratio = ceiling
             .filter(|c| *c > 0.0)
             .map(|c| format!("{:.2}", r.requests_per_sec / c))
             .unwrap_or_default();
+        let cpu = r
+            .server_cpu_us_per_request
+            .map(|c| format!("{c:.1}"))
+            .unwrap_or_default();
         println!(
-            "| {name} | {:.0} | {ratio} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            "| {name} | {:.0} | {ratio} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {cpu} |",
             r.requests_per_sec, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors
         );
     }
@@ -176,6 +181,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     "workload": name, "requests_per_sec": r.requests_per_sec, "requests": r.requests,
                     "errors": r.errors, "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
                     "max_ms": r.max_ms, "exhausted": r.exhausted,
+                    "server_cpu_us_per_request": r.server_cpu_us_per_request,
                 })
             })
             .collect();

@@ -142,6 +142,10 @@ impl Spawned {
         })
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Peak resident memory of the server so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;

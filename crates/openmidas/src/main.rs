@@ -12,6 +12,11 @@ mod sign;
 
 use clap::{Parser, Subcommand};
 
+// glibc's malloc cost ~10% of a request's server CPU in profiles; mimalloc is far cheaper
+// for the many small, short-lived allocations of request handling.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "openmidas",

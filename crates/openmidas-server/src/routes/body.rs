@@ -55,3 +55,11 @@ pub(crate) fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Opti
         .map(|(_, v)| v.as_str())
         .filter(|v| !v.is_empty())
 }
+
+/// The first non-empty value of `name` in a query string, without collecting the others.
+pub(crate) fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}

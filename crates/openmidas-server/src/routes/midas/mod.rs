@@ -20,7 +20,7 @@ use openmidas_protocol::wire::{CancelPayOk, PayOk, PresentOk};
 use openmidas_protocol::ErrCode;
 use serde_json::json;
 
-use super::{query_pairs, query_param, read_body};
+use super::{query_value, read_body};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -65,8 +65,8 @@ pub(crate) async fn verify(
     body: Body,
 ) -> ApiResult<Verified> {
     // 1. The access token.
-    let pairs = query_pairs(query.as_deref());
-    let access_token = query_param(&pairs, "access_token").ok_or(ErrCode::AccessTokenMissing)?;
+    let access_token = query_value(query.as_deref(), "access_token").ok_or(ErrCode::AccessTokenMissing)?;
+    let access_token = access_token.as_ref();
     let now_ms = state.clock.now_ms();
     let token = state
         .store
