@@ -33,7 +33,10 @@ struct TtlMap<K, V> {
 
 impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
     fn new(ttl: Duration) -> Self {
-        TtlMap { entries: Mutex::new(HashMap::new()), ttl }
+        TtlMap {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+        }
     }
 
     fn get<Q>(&self, key: &Q) -> Option<V>
@@ -42,7 +45,10 @@ impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let entries = self.entries.lock();
-        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, _)| v.clone())
     }
 
     fn put(&self, key: K, value: V) {
@@ -75,7 +81,11 @@ pub struct CachingStore {
 
 impl CachingStore {
     pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
-        CachingStore { inner, tokens: TtlMap::new(ttl), apps: TtlMap::new(ttl) }
+        CachingStore {
+            inner,
+            tokens: TtlMap::new(ttl),
+            apps: TtlMap::new(ttl),
+        }
     }
 }
 
@@ -167,7 +177,12 @@ impl Store for CachingStore {
         self.inner.order(key, namespace, order_no).await
     }
 
-    async fn journal(&self, key: &AccountKey, after_id: i64, limit: u32) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+    async fn journal(
+        &self,
+        key: &AccountKey,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.inner.journal(key, after_id, limit).await
     }
 

@@ -43,7 +43,10 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { drain_timeout: DEFAULT_DRAIN_TIMEOUT, header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT }
+        ServeOptions {
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+        }
     }
 }
 
@@ -75,7 +78,9 @@ pub async fn serve_with(
     let router = routes::router(AppState { store: cached, ..state });
 
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -11,21 +11,51 @@ fn snapshot(name: &str, status: StatusCode, body: &Value) {
 async fn token_endpoint(server: TestServer) {
     let app = server.create_app().await;
     let (status, answer) = server
-        .get(&format!("/cgi-bin/token?grant_type=client_credential&appid={}&secret={}", app.appid, app.secret))
+        .get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            app.appid, app.secret
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["expires_in"], 7200);
     let token = answer["access_token"].as_str().unwrap();
-    assert!(token.len() >= 64 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    assert_eq!(answer.as_object().unwrap().len(), 2, "exactly access_token and expires_in: {answer}");
+    assert!(
+        token.len() >= 64
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    assert_eq!(
+        answer.as_object().unwrap().len(),
+        2,
+        "exactly access_token and expires_in: {answer}"
+    );
 
     let cases = [
-        ("token_wrong_grant_type", format!("grant_type=password&appid={}&secret={}", app.appid, app.secret)),
-        ("token_missing_grant_type", format!("appid={}&secret={}", app.appid, app.secret)),
-        ("token_missing_appid", format!("grant_type=client_credential&secret={}", app.secret)),
-        ("token_missing_secret", format!("grant_type=client_credential&appid={}", app.appid)),
-        ("token_unknown_appid", "grant_type=client_credential&appid=wxnope&secret=x".to_string()),
-        ("token_wrong_secret", format!("grant_type=client_credential&appid={}&secret=wrong", app.appid)),
+        (
+            "token_wrong_grant_type",
+            format!("grant_type=password&appid={}&secret={}", app.appid, app.secret),
+        ),
+        (
+            "token_missing_grant_type",
+            format!("appid={}&secret={}", app.appid, app.secret),
+        ),
+        (
+            "token_missing_appid",
+            format!("grant_type=client_credential&secret={}", app.secret),
+        ),
+        (
+            "token_missing_secret",
+            format!("grant_type=client_credential&appid={}", app.appid),
+        ),
+        (
+            "token_unknown_appid",
+            "grant_type=client_credential&appid=wxnope&secret=x".to_string(),
+        ),
+        (
+            "token_wrong_secret",
+            format!("grant_type=client_credential&appid={}&secret=wrong", app.appid),
+        ),
     ];
     for (name, query) in cases {
         let (status, answer) = server.get(&format!("/cgi-bin/token?{query}")).await;
@@ -67,22 +97,38 @@ async fn stable_token_endpoint(server: TestServer) {
     // force_refresh rotates at once and retires the previous token; under 30 s later it
     // answers the same token again.
     server.clock.advance_secs(60);
-    let forced_request = json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": true});
+    let forced_request =
+        json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": true});
     let (_, forced) = post(forced_request.clone()).await;
     let forced_token = forced["access_token"].as_str().unwrap().to_string();
     assert_ne!(forced_token, rotated_token);
     let rotated_body = app.signed(GETBALANCE, &rotated_token, app.fields("p"), None);
-    assert_eq!(server.midas(GETBALANCE, &rotated_token, &rotated_body).await.1["errcode"], 40001);
+    assert_eq!(
+        server.midas(GETBALANCE, &rotated_token, &rotated_body).await.1["errcode"],
+        40001
+    );
     let (_, again) = post(forced_request).await;
     assert_eq!(again["access_token"], forced_token.as_str());
 
     let cases = [
         ("stable_token_not_json", Value::String("{".into())),
         ("stable_token_not_object", json!([1])),
-        ("stable_token_force_refresh_not_bool", json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": "yes"})),
-        ("stable_token_wrong_grant_type", json!({"grant_type": "x", "appid": app.appid, "secret": app.secret})),
-        ("stable_token_missing_appid", json!({"grant_type": "client_credential", "secret": app.secret})),
-        ("stable_token_wrong_secret", json!({"grant_type": "client_credential", "appid": app.appid, "secret": "no"})),
+        (
+            "stable_token_force_refresh_not_bool",
+            json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": "yes"}),
+        ),
+        (
+            "stable_token_wrong_grant_type",
+            json!({"grant_type": "x", "appid": app.appid, "secret": app.secret}),
+        ),
+        (
+            "stable_token_missing_appid",
+            json!({"grant_type": "client_credential", "secret": app.secret}),
+        ),
+        (
+            "stable_token_wrong_secret",
+            json!({"grant_type": "client_credential", "appid": app.appid, "secret": "no"}),
+        ),
     ];
     for (name, body) in cases {
         let raw = match &body {
@@ -123,12 +169,36 @@ async fn jscode2session_endpoint(server: TestServer) {
     assert_eq!(answer["openid"], "p");
 
     let cases = [
-        ("jscode2session_missing_appid", format!("secret={}&js_code=x&grant_type=authorization_code", app.secret)),
-        ("jscode2session_missing_secret", format!("appid={}&js_code=x&grant_type=authorization_code", app.appid)),
-        ("jscode2session_missing_code", format!("appid={}&secret={}&grant_type=authorization_code", app.appid, app.secret)),
-        ("jscode2session_wrong_grant_type", format!("appid={}&secret={}&js_code=x&grant_type=client_credential", app.appid, app.secret)),
-        ("jscode2session_unknown_appid", "appid=wxnope&secret=x&js_code=x&grant_type=authorization_code".to_string()),
-        ("jscode2session_wrong_secret", format!("appid={}&secret=bad&js_code=x&grant_type=authorization_code", app.appid)),
+        (
+            "jscode2session_missing_appid",
+            format!("secret={}&js_code=x&grant_type=authorization_code", app.secret),
+        ),
+        (
+            "jscode2session_missing_secret",
+            format!("appid={}&js_code=x&grant_type=authorization_code", app.appid),
+        ),
+        (
+            "jscode2session_missing_code",
+            format!(
+                "appid={}&secret={}&grant_type=authorization_code",
+                app.appid, app.secret
+            ),
+        ),
+        (
+            "jscode2session_wrong_grant_type",
+            format!(
+                "appid={}&secret={}&js_code=x&grant_type=client_credential",
+                app.appid, app.secret
+            ),
+        ),
+        (
+            "jscode2session_unknown_appid",
+            "appid=wxnope&secret=x&js_code=x&grant_type=authorization_code".to_string(),
+        ),
+        (
+            "jscode2session_wrong_secret",
+            format!("appid={}&secret=bad&js_code=x&grant_type=authorization_code", app.appid),
+        ),
     ];
     for (name, query) in cases {
         let (status, answer) = server.get(&format!("/sns/jscode2session?{query}")).await;
@@ -143,18 +213,37 @@ async fn jscode2session_endpoint(server: TestServer) {
 
 async fn admin_routes(server: TestServer) {
     // No token, a wrong token: 401.
-    let response = server.http.post(server.url("/admin/apps")).body("{}").send().await.unwrap();
+    let response = server
+        .http
+        .post(server.url("/admin/apps"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let answer: Value = response.json().await.unwrap();
     snapshot("admin_unauthorized", StatusCode::UNAUTHORIZED, &answer);
-    let response = server.http.post(server.url("/admin/recharge")).bearer_auth("wrong").body("{}").send().await.unwrap();
+    let response = server
+        .http
+        .post(server.url("/admin/recharge"))
+        .bearer_auth("wrong")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = server.http.get(server.url("/admin/apps")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     let app = server.create_app().await;
     // The listing carries no secrets.
-    let response = server.http.get(server.url("/admin/apps")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let response = server
+        .http
+        .get(server.url("/admin/apps"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     let text = response.text().await.unwrap();
     assert!(text.contains(&app.appid));
     for secret in [&app.secret, &app.app_key, &app.sandbox_app_key] {
@@ -164,39 +253,100 @@ async fn admin_routes(server: TestServer) {
     let cases = [
         ("apps_not_json", "/admin/apps", Value::String("nope".into())),
         ("apps_missing_appid", "/admin/apps", json!({"secret": "s"})),
-        ("apps_new_missing_offer_id", "/admin/apps", json!({"appid": "wxnew", "secret": "s", "app_key": "k", "sandbox_app_key": "k"})),
-        ("apps_bad_policy", "/admin/apps", json!({"appid": app.appid, "duplicate_bill_no": "sometimes"})),
-        ("apps_bad_window", "/admin/apps", json!({"appid": app.appid, "ts_window_secs": 0})),
-        ("apps_bad_type", "/admin/apps", json!({"appid": app.appid, "require_mp_sig": "yes"})),
+        (
+            "apps_new_missing_offer_id",
+            "/admin/apps",
+            json!({"appid": "wxnew", "secret": "s", "app_key": "k", "sandbox_app_key": "k"}),
+        ),
+        (
+            "apps_bad_policy",
+            "/admin/apps",
+            json!({"appid": app.appid, "duplicate_bill_no": "sometimes"}),
+        ),
+        (
+            "apps_bad_window",
+            "/admin/apps",
+            json!({"appid": app.appid, "ts_window_secs": 0}),
+        ),
+        (
+            "apps_bad_type",
+            "/admin/apps",
+            json!({"appid": app.appid, "require_mp_sig": "yes"}),
+        ),
         ("login_unknown_app", "/admin/login", json!({"appid": "wxnope"})),
-        ("login_bad_openid", "/admin/login", json!({"appid": app.appid, "openid": ""})),
-        ("recharge_missing_openid", "/admin/recharge", json!({"appid": app.appid, "env": "official", "buy_quantity": 1})),
-        ("recharge_missing_quantity", "/admin/recharge", json!({"appid": app.appid, "openid": "p", "env": "official"})),
-        ("recharge_zero", "/admin/recharge", json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 0})),
-        ("recharge_too_much", "/admin/recharge", json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 1_000_000_001i64})),
-        ("recharge_bad_env", "/admin/recharge", json!({"appid": app.appid, "openid": "p", "env": "prod", "buy_quantity": 1})),
-        ("recharge_bad_trade_no", "/admin/recharge", json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 1, "out_trade_no": "_x"})),
-        ("recharge_unknown_app", "/admin/recharge", json!({"appid": "wxnope", "openid": "p", "env": "official", "buy_quantity": 1})),
+        (
+            "login_bad_openid",
+            "/admin/login",
+            json!({"appid": app.appid, "openid": ""}),
+        ),
+        (
+            "recharge_missing_openid",
+            "/admin/recharge",
+            json!({"appid": app.appid, "env": "official", "buy_quantity": 1}),
+        ),
+        (
+            "recharge_missing_quantity",
+            "/admin/recharge",
+            json!({"appid": app.appid, "openid": "p", "env": "official"}),
+        ),
+        (
+            "recharge_zero",
+            "/admin/recharge",
+            json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 0}),
+        ),
+        (
+            "recharge_too_much",
+            "/admin/recharge",
+            json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 1_000_000_001i64}),
+        ),
+        (
+            "recharge_bad_env",
+            "/admin/recharge",
+            json!({"appid": app.appid, "openid": "p", "env": "prod", "buy_quantity": 1}),
+        ),
+        (
+            "recharge_bad_trade_no",
+            "/admin/recharge",
+            json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 1, "out_trade_no": "_x"}),
+        ),
+        (
+            "recharge_unknown_app",
+            "/admin/recharge",
+            json!({"appid": "wxnope", "openid": "p", "env": "official", "buy_quantity": 1}),
+        ),
     ];
     for (name, path, body) in cases {
         let raw = match &body {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let response = server.http.post(server.url(path)).bearer_auth(ADMIN_TOKEN).body(raw).send().await.unwrap();
+        let response = server
+            .http
+            .post(server.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         snapshot(name, status, &response.json().await.unwrap());
     }
 
     // A repeated out_trade_no: -15003, and the balance is unchanged.
-    let recharge = json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 5, "out_trade_no": "T-1"});
+    let recharge =
+        json!({"appid": app.appid, "openid": "p", "env": "official", "buy_quantity": 5, "out_trade_no": "T-1"});
     assert_eq!(server.admin("/admin/recharge", recharge.clone()).await.1["balance"], 5);
     let (status, answer) = server.admin("/admin/recharge", recharge).await;
     snapshot("recharge_duplicate", status, &answer);
     assert_eq!(server.recharge(&app, "p", "official", 1).await["balance"], 6);
 
     // Update keeps what is not given.
-    let (_, saved) = server.admin("/admin/apps", json!({"appid": app.appid, "duplicate_bill_no": "replay"})).await;
+    let (_, saved) = server
+        .admin(
+            "/admin/apps",
+            json!({"appid": app.appid, "duplicate_bill_no": "replay"}),
+        )
+        .await;
     assert_eq!(saved["created"], false);
     assert_eq!(saved["app"]["duplicate_bill_no"], "replay");
     assert_eq!(saved["app"]["offer_id"], app.offer_id.as_str());
@@ -215,4 +365,10 @@ async fn http_edges(server: TestServer) {
     assert_eq!((status, answer), (StatusCode::OK, json!({"status": "ok"})));
 }
 
-backend_tests!(token_endpoint, stable_token_endpoint, jscode2session_endpoint, admin_routes, http_edges);
+backend_tests!(
+    token_endpoint,
+    stable_token_endpoint,
+    jscode2session_endpoint,
+    admin_routes,
+    http_edges
+);

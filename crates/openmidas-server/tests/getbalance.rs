@@ -60,7 +60,9 @@ async fn happy_path(server: TestServer) {
 
     // Zones are separate accounts.
     let zone2 = with(app.fields("player-1"), json!({"zone_id": "2"}));
-    let (_, answer) = server.midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, zone2, None)).await;
+    let (_, answer) = server
+        .midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, zone2, None))
+        .await;
     assert_eq!(answer["balance"], 0);
 }
 
@@ -87,7 +89,9 @@ async fn token_errors(server: TestServer) {
 
     let (status, answer) = server.post_raw(GETBALANCE.uri(), body.clone()).await;
     snapshot("access_token_missing", status, &answer);
-    let (status, answer) = server.post_raw(&format!("{}?access_token=", GETBALANCE.uri()), body.clone()).await;
+    let (status, answer) = server
+        .post_raw(&format!("{}?access_token=", GETBALANCE.uri()), body.clone())
+        .await;
     assert_eq!((status, answer["errcode"].clone()), (StatusCode::OK, json!(41001)));
     let (status, answer) = server.midas(GETBALANCE, "not-a-token", &body).await;
     snapshot("access_token_unknown", status, &answer);
@@ -118,7 +122,10 @@ async fn new_token_retires_the_old_after_overlap(server: TestServer) {
     server.clock.advance_secs(1);
     let (_, answer) = server.midas(GETBALANCE, &old, &old_body).await;
     assert_eq!(answer["errcode"], 40001);
-    assert_eq!(answer["errmsg"], "invalid credential, access_token is invalid or not latest");
+    assert_eq!(
+        answer["errmsg"],
+        "invalid credential, access_token is invalid or not latest"
+    );
     assert_eq!(server.midas(GETBALANCE, &new, &new_body).await.1["errcode"], 0);
 }
 
@@ -133,7 +140,9 @@ async fn no_privilege(server: TestServer) {
     // The right app, a wrong offer_id.
     let token = server.token(&app).await;
     let wrong_offer = with(app.fields("p"), json!({"offer_id": other.offer_id}));
-    let (status, answer) = server.midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, wrong_offer, None)).await;
+    let (status, answer) = server
+        .midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, wrong_offer, None))
+        .await;
     snapshot("no_privilege_wrong_offer_id", status, &answer);
 }
 
@@ -141,7 +150,12 @@ async fn mp_sig_rules(server: TestServer) {
     let app = server.create_app().await;
     let token = server.token(&app).await;
     // mp_sig sent, but the player never logged in: 90010.
-    let body = app.signed(GETBALANCE, &token, app.fields("stranger"), Some("V7Q38/i2KXaqrQyl2Yx9Hg=="));
+    let body = app.signed(
+        GETBALANCE,
+        &token,
+        app.fields("stranger"),
+        Some("V7Q38/i2KXaqrQyl2Yx9Hg=="),
+    );
     let (status, answer) = server.midas(GETBALANCE, &token, &body).await;
     snapshot("session_not_found", status, &answer);
 
@@ -149,11 +163,21 @@ async fn mp_sig_rules(server: TestServer) {
     let first = server.login(&app, "p").await;
     let second = server.login(&app, "p").await;
     assert_ne!(first, second);
-    let (status, answer) =
-        server.midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, app.fields("p"), Some(&first))).await;
+    let (status, answer) = server
+        .midas(
+            GETBALANCE,
+            &token,
+            &app.signed(GETBALANCE, &token, app.fields("p"), Some(&first)),
+        )
+        .await;
     snapshot("mp_sig_error", status, &answer);
-    let (_, answer) =
-        server.midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, app.fields("p"), Some(&second))).await;
+    let (_, answer) = server
+        .midas(
+            GETBALANCE,
+            &token,
+            &app.signed(GETBALANCE, &token, app.fields("p"), Some(&second)),
+        )
+        .await;
     assert_eq!(answer["errcode"], 0);
 
     // mp_sig covers the access_token: signed for another token, it fails.
@@ -165,11 +189,17 @@ async fn mp_sig_rules(server: TestServer) {
     let body = app.signed(GETBALANCE, &token, app.fields("p"), Some(&second));
     let mut value: Value = serde_json::from_str(&body).unwrap();
     value["mp_sig"] = json!(value["mp_sig"].as_str().unwrap().to_uppercase());
-    assert_eq!(server.midas(GETBALANCE, &token, &value.to_string()).await.1["errcode"], 0);
+    assert_eq!(
+        server.midas(GETBALANCE, &token, &value.to_string()).await.1["errcode"],
+        0
+    );
     let body = app.signed(GETBALANCE, &token, app.fields("p"), None);
     let mut value: Value = serde_json::from_str(&body).unwrap();
     value["sig"] = json!(value["sig"].as_str().unwrap().to_uppercase());
-    assert_eq!(server.midas(GETBALANCE, &token, &value.to_string()).await.1["errcode"], 0);
+    assert_eq!(
+        server.midas(GETBALANCE, &token, &value.to_string()).await.1["errcode"],
+        0
+    );
 
     // Absent mp_sig is fine unless the app requires it.
     let body = app.signed(GETBALANCE, &token, app.fields("p"), None);
@@ -242,7 +272,9 @@ async fn field_errors(server: TestServer) {
         snapshot(name, status, &answer);
     }
     let not_utf8 = b"{\"appid\":\"\xff\"}".to_vec();
-    let (status, answer) = server.post_raw(&format!("{}?access_token={token}", GETBALANCE.uri()), not_utf8).await;
+    let (status, answer) = server
+        .post_raw(&format!("{}?access_token={token}", GETBALANCE.uri()), not_utf8)
+        .await;
     snapshot("not_utf8", status, &answer);
 
     // Over 64 KiB: 413 with a 90018 body.
@@ -252,7 +284,10 @@ async fn field_errors(server: TestServer) {
     snapshot("body_too_large", status, &answer);
 
     // Unknown extra fields are signed like any other and accepted.
-    let extra = with(app.fields("p"), json!({"extra": {"nested": [1, 2.50]}, "user_ip": "1.2.3.4"}));
+    let extra = with(
+        app.fields("p"),
+        json!({"extra": {"nested": [1, 2.50]}, "user_ip": "1.2.3.4"}),
+    );
     let (_, answer) = post(app.signed(GETBALANCE, &token, extra, None)).await;
     assert_eq!(answer["errcode"], 0, "{answer}");
 }
@@ -261,9 +296,16 @@ async fn ts_window(server: TestServer) {
     let app = server.create_app_with(77, json!({"ts_window_secs": 60})).await;
     let token = server.token(&app).await;
     let now_secs = START_MS / 1000;
-    for (ts, expected) in [(now_secs, 0), (now_secs - 60, 0), (now_secs + 60, 0), (now_secs - 61, 90018)] {
+    for (ts, expected) in [
+        (now_secs, 0),
+        (now_secs - 60, 0),
+        (now_secs + 60, 0),
+        (now_secs - 61, 90018),
+    ] {
         let fields = with(app.fields("p"), json!({ "ts": ts }));
-        let (status, answer) = server.midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, fields, None)).await;
+        let (status, answer) = server
+            .midas(GETBALANCE, &token, &app.signed(GETBALANCE, &token, fields, None))
+            .await;
         assert_eq!(answer["errcode"], expected, "ts {ts}");
         if expected != 0 {
             snapshot("ts_outside_window", status, &answer);

@@ -127,7 +127,15 @@ impl Model {
                 let balance = a.balance();
                 self.orders.insert(
                     (sandbox, bill),
-                    ModelOrder { is_pay: false, account, amount, used_gift: 0, balance_after: balance, at_ms: self.now_ms, cancelled: false },
+                    ModelOrder {
+                        is_pay: false,
+                        account,
+                        amount,
+                        used_gift: 0,
+                        balance_after: balance,
+                        at_ms: self.now_ms,
+                        cancelled: false,
+                    },
                 );
                 json!({"errcode": 0, "errmsg": "ok", "bill_no": bill_no, "balance": balance})
             }
@@ -148,7 +156,15 @@ impl Model {
                 let balance = a.balance();
                 self.orders.insert(
                     (sandbox, bill),
-                    ModelOrder { is_pay: true, account, amount, used_gift, balance_after: balance, at_ms: self.now_ms, cancelled: false },
+                    ModelOrder {
+                        is_pay: true,
+                        account,
+                        amount,
+                        used_gift,
+                        balance_after: balance,
+                        at_ms: self.now_ms,
+                        cancelled: false,
+                    },
                 );
                 json!({"errcode": 0, "errmsg": "ok", "bill_no": bill_no, "balance": balance, "used_gen_amt": used_gift})
             }
@@ -188,7 +204,10 @@ fn bill_name(bill: usize) -> String {
 }
 
 fn endpoint(op: openmidas_protocol::v1::Op, account: usize) -> Endpoint {
-    Endpoint { op, sandbox: ACCOUNTS[account].0 }
+    Endpoint {
+        op,
+        sandbox: ACCOUNTS[account].0,
+    }
 }
 
 async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseError> {
@@ -226,7 +245,11 @@ async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseE
                 json!({"balance": answer["balance"]})
             }
             Step::Present { bill, amount, .. } => {
-                call(Op::Present, json!({"bill_no": bill_name(bill), "present_counts": amount})).await
+                call(
+                    Op::Present,
+                    json!({"bill_no": bill_name(bill), "present_counts": amount}),
+                )
+                .await
             }
             Step::Pay { bill, amount, .. } => call(Op::Pay, json!({"bill_no": bill_name(bill), "amt": amount})).await,
             Step::Cancel { bill, .. } => call(Op::CancelPay, json!({"bill_no": bill_name(bill)})).await,
@@ -237,11 +260,24 @@ async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseE
 
         // After every step: the account matches the model, and the invariants hold.
         let balance = call(Op::GetBalance, json!({})).await;
-        prop_assert_eq!(&balance, &model.accounts[account].answer(), "balance after step {} {:?}", i, step);
+        prop_assert_eq!(
+            &balance,
+            &model.accounts[account].answer(),
+            "balance after step {} {:?}",
+            i,
+            step
+        );
         let n = |f: &str| balance[f].as_i64().unwrap_or(-1);
         prop_assert_eq!(n("balance"), n("save_sum") - n("cost_sum"));
         prop_assert!(n("gen_balance") <= n("present_sum"));
-        for field in ["balance", "gen_balance", "save_amt", "save_sum", "cost_sum", "present_sum"] {
+        for field in [
+            "balance",
+            "gen_balance",
+            "save_amt",
+            "save_sum",
+            "cost_sum",
+            "present_sum",
+        ] {
             prop_assert!(n(field) >= 0, "{} negative", field);
         }
     }
@@ -249,10 +285,18 @@ async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseE
 }
 
 async fn ledger_matches_model(server: TestServer) {
-    let cases = std::env::var("OPENMIDAS_MODEL_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let cases = std::env::var("OPENMIDAS_MODEL_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(128);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
     let handle = tokio::runtime::Handle::current();
-    let result = tokio::task::block_in_place(|| runner.run(&steps(), |steps| handle.block_on(run_case(&server, steps))));
+    let result =
+        tokio::task::block_in_place(|| runner.run(&steps(), |steps| handle.block_on(run_case(&server, steps))));
     if let Err(e) = result {
         panic!("ledger diverged from the model: {e}");
     }

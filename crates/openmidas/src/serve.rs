@@ -137,7 +137,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let defaults = openmidas_server::ServeOptions::default();
     let serve_options = openmidas_server::ServeOptions {
-        drain_timeout: args.drain_timeout_secs.map(std::time::Duration::from_secs).unwrap_or(defaults.drain_timeout),
+        drain_timeout: args
+            .drain_timeout_secs
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.drain_timeout),
         header_read_timeout: match args.header_read_timeout_secs {
             Some(0) => bail!("--header-read-timeout-secs must be at least 1"),
             Some(secs) => std::time::Duration::from_secs(secs),
