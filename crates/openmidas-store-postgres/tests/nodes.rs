@@ -800,7 +800,7 @@ both_isolations!(
 /// in the batch is a duplicate (with the original result only for the same request); a pay
 /// made earlier in the batch can be cancelled, once; a cancel's refund is spendable by the
 /// next pay; an account created in the batch carries its state; an order stored before the
-/// batch is cancelled.
+/// batch is cancelled; a bill_no equal to an out_trade_no of the batch is another order.
 async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
     let db = fresh_database(serializable).await;
     let store = open(&db, |c| c.writers = 1).await;
@@ -824,6 +824,8 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         present("n", 4, "p-n"),
         cancel("z", "old"),
         cancel("z", "b2"),
+        // The same number as the recharge above, but a bill_no: another namespace.
+        present("z", 3, "t-n"),
     ];
     let results = one_batch(&db, &store, commands, || async {}).await;
     let outcomes: Vec<Outcome> = results.into_iter().map(|r| r.expect("execute")).collect();
@@ -865,6 +867,10 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         },
         Outcome::Cancelled { bill_no: "old".into() },
         Outcome::Refused(Refusal::OrderNotFound),
+        Outcome::Presented {
+            bill_no: "t-n".into(),
+            balance: 53,
+        },
     ];
     assert_eq!(outcomes, expected);
 
@@ -877,7 +883,7 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
     let y = store.account(&key("y")).await.expect("account");
     assert_eq!((y.balance(), y.cost_sum, y.save_sum), (0, 100, 100));
     let z = store.account(&key("z")).await.expect("account");
-    assert_eq!((z.balance(), z.cost_sum), (50, 0));
+    assert_eq!((z.balance(), z.cost_sum, z.gift), (53, 0, 3));
     let n = store.account(&key("n")).await.expect("account");
     assert_eq!((n.cash, n.gift, n.cost_sum, n.save_amt), (10, 4, 20, 30));
     for account in [y, z, n] {
@@ -922,6 +928,7 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         ("n", "pay", "b-n", -20),
         ("n", "present", "p-n", 4),
         ("z", "cancelpay", "old", 20),
+        ("z", "present", "t-n", 3),
     ]
     .iter()
     .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), *d))
