@@ -325,7 +325,7 @@ const WAL_TRUNCATE_FRAMES: i64 = 131_072;
 /// checkpoint resets it. Durability does not depend on checkpoints: a commit is durable
 /// once its WAL frames are fsync'd.
 fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
-    lower_io_priority();
+    set_io_priority(true);
     let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64, i64)> {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -338,9 +338,11 @@ fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
         );
         match checkpoint(if stopping { "TRUNCATE" } else { "PASSIVE" }) {
             Ok((_, wal_frames, _)) if wal_frames > WAL_TRUNCATE_FRAMES && !stopping => {
+                set_io_priority(false);
                 if let Err(e) = checkpoint("TRUNCATE") {
                     tracing::warn!(error = %e, "WAL truncate checkpoint failed");
                 }
+                set_io_priority(true);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -351,27 +353,29 @@ fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// Puts this thread's disk I/O in the idle class: a checkpoint's burst of database-file
-/// writes (and its fsync) then yields the disk to the writer's WAL fsyncs, which requests
-/// wait for. Without it, open-loop pay latency showed 25-300 ms stalls at every checkpoint.
-/// Schedulers without priorities ignore it; the kernel still serves idle-class I/O when
-/// nothing else waits (and mq-deadline ages it in after a few seconds), so checkpoints
-/// progress.
-fn lower_io_priority() {
+/// Sets this thread's disk I/O priority class: idle for the checkpointer's passive work,
+/// so a checkpoint's burst of database-file writes (and its fsync) yields the disk to the
+/// writer's WAL fsyncs, which requests wait for; back to best-effort for a blocking
+/// checkpoint, which the writer itself waits for. Schedulers without priorities ignore it;
+/// idle-class I/O is still served when nothing else waits (mq-deadline ages it in), so
+/// checkpoints progress.
+fn set_io_priority(idle: bool) {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_BE: libc::c_long = 2;
     const IOPRIO_CLASS_IDLE: libc::c_long = 3;
     const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+    let class = if idle { IOPRIO_CLASS_IDLE } else { IOPRIO_CLASS_BE };
     // SAFETY: ioprio_set on the calling thread (who = 0) with a valid priority value.
     let result = unsafe {
         libc::syscall(
             libc::SYS_ioprio_set,
             IOPRIO_WHO_PROCESS,
             0 as libc::c_long,
-            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+            class << IOPRIO_CLASS_SHIFT,
         )
     };
     if result != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower the checkpointer's I/O priority");
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot set the checkpointer's I/O priority");
     }
 }
 
