@@ -173,6 +173,28 @@ pub enum CodeRefusal {
     Used,
 }
 
+/// A login code as a store reads it back, for [`redeem_decision`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub appid: String,
+    pub openid: String,
+    pub expires_at_ms: i64,
+    pub used_at_ms: Option<i64>,
+}
+
+/// Whether `appid` may exchange this code at `now_ms`: unknown, another app's or expired
+/// codes are invalid (40029), an exchanged one is used (40163). Every store applies this in
+/// the transaction that then marks the code used.
+pub fn redeem_decision(stored: Option<&StoredCode>, appid: &str, now_ms: i64) -> Result<(), CodeRefusal> {
+    match stored {
+        None => Err(CodeRefusal::Invalid),
+        Some(code) if code.appid != appid => Err(CodeRefusal::Invalid),
+        Some(code) if code.used_at_ms.is_some() => Err(CodeRefusal::Used),
+        Some(code) if now_ms >= code.expires_at_ms => Err(CodeRefusal::Invalid),
+        Some(_) => Ok(()),
+    }
+}
+
 /// A player's current session. The newest session_key of `(appid, openid)` is the valid one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
@@ -217,6 +239,25 @@ mod tests {
         assert_eq!(retired.status(999), TokenStatus::Valid);
         assert_eq!(retired.status(1000), TokenStatus::Retired);
         assert!(!format!("{t:?}").contains("abcdefghij"));
+    }
+
+    #[test]
+    fn login_code_rules() {
+        let code = StoredCode {
+            appid: "a".into(),
+            openid: "o".into(),
+            expires_at_ms: 100,
+            used_at_ms: None,
+        };
+        assert_eq!(redeem_decision(None, "a", 0), Err(CodeRefusal::Invalid));
+        assert_eq!(redeem_decision(Some(&code), "b", 0), Err(CodeRefusal::Invalid));
+        assert_eq!(redeem_decision(Some(&code), "a", 99), Ok(()));
+        assert_eq!(redeem_decision(Some(&code), "a", 100), Err(CodeRefusal::Invalid));
+        let used = StoredCode {
+            used_at_ms: Some(5),
+            ..code
+        };
+        assert_eq!(redeem_decision(Some(&used), "a", 200), Err(CodeRefusal::Used));
     }
 }
 

@@ -492,19 +492,21 @@ async fn pool_op_body(conn: &mut Conn, op: &PoolOp) -> Result<PoolResult, TxErro
             session_key,
             now_ms,
         } => {
-            let Some((code_appid, openid, expires_at_ms, used_at_ms)) = rows::login_code_for_update(conn, code).await?
-            else {
-                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
+            let stored =
+                rows::login_code_for_update(conn, code)
+                    .await?
+                    .map(|(appid, openid, expires_at_ms, used_at_ms)| auth::StoredCode {
+                        appid,
+                        openid,
+                        expires_at_ms,
+                        used_at_ms,
+                    });
+            let openid = match (auth::redeem_decision(stored.as_ref(), appid, *now_ms), stored) {
+                (Ok(()), Some(code)) => code.openid,
+                (Err(refusal), _) => return Ok(PoolResult::Redeemed(Err(refusal))),
+                // redeem_decision refuses an unknown code; never exchange one anyway.
+                (Ok(()), None) => return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid))),
             };
-            if code_appid != *appid {
-                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
-            }
-            if used_at_ms.is_some() {
-                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Used)));
-            }
-            if *now_ms >= expires_at_ms {
-                return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid)));
-            }
             rows::mark_code_used(conn, code, *now_ms).await?;
             let session = Session {
                 appid: appid.clone(),

@@ -527,26 +527,27 @@ fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) 
             session_key,
             now_ms,
         } => {
-            let row: Option<(String, String, i64, Option<i64>)> = conn
+            let stored: Option<auth::StoredCode> = conn
                 .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")
                 .and_then(|mut s| {
                     use rusqlite::OptionalExtension;
-                    s.query_row([code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                        .optional()
+                    s.query_row([code], |r| {
+                        Ok(auth::StoredCode {
+                            appid: r.get(0)?,
+                            openid: r.get(1)?,
+                            expires_at_ms: r.get(2)?,
+                            used_at_ms: r.get(3)?,
+                        })
+                    })
+                    .optional()
                 })
                 .map_err(backend)?;
-            let Some((code_appid, openid, expires_at_ms, used_at_ms)) = row else {
-                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
+            let openid = match (auth::redeem_decision(stored.as_ref(), appid, *now_ms), stored) {
+                (Ok(()), Some(code)) => code.openid,
+                (Err(refusal), _) => return Ok(WriteResult::Redeemed(Err(refusal))),
+                // redeem_decision refuses an unknown code; never exchange one anyway.
+                (Ok(()), None) => return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid))),
             };
-            if code_appid != *appid {
-                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
-            }
-            if used_at_ms.is_some() {
-                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Used)));
-            }
-            if *now_ms >= expires_at_ms {
-                return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid)));
-            }
             conn.prepare_cached("UPDATE login_codes SET used_at_ms = ?2 WHERE code = ?1")
                 .and_then(|mut s| s.execute(rusqlite::params![code, now_ms]))
                 .map_err(backend)?;
