@@ -108,6 +108,3 @@ pub async fn serve_with(
     store.shutdown().await;
     Ok(())
 }
-
-/// The store a server runs on, for callers that only have the trait object.
-pub type DynStore = std::sync::Arc<dyn Store>;

@@ -484,9 +484,11 @@ fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) 
         } => {
             let current = rows::current_token(conn, appid, TokenKind::Stable).map_err(backend)?;
             match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
-                StableDecision::Reuse => Ok(WriteResult::Token(
-                    current.expect("stable_decision reuses only an existing token"),
-                )),
+                // stable_decision reuses only an existing token; a bug fails this write, it
+                // never panics the writer thread.
+                StableDecision::Reuse => current
+                    .map(WriteResult::Token)
+                    .ok_or_else(|| StoreError::Backend("stable token reuse without a current token".into())),
                 StableDecision::Issue { retire_current_at_ms } => {
                     if let Some(at) = retire_current_at_ms {
                         rows::retire_tokens(conn, appid, TokenKind::Stable, at).map_err(backend)?;

@@ -273,8 +273,12 @@ pub fn mark_order_cancelled(
             order_no,
             cancelled_at_ms
         ])?;
-    // decide() saw the order uncancelled in this same transaction.
-    assert_eq!(changed, 1, "cancelled order row must exist and be uncancelled");
+    // decide() saw the order uncancelled in this same transaction, so exactly one row
+    // changes. Anything else is a bug: fail the command (its transaction rolls back)
+    // rather than panic the writer thread.
+    if changed != 1 {
+        return Err(rusqlite::Error::StatementChangedRows(changed));
+    }
     Ok(())
 }
 

@@ -19,7 +19,7 @@ pub async fn handle(
     let v = verify(&state, endpoint, query, body).await?;
     let command = LedgerCommand::CancelPay {
         key: v.account_key(),
-        bill_no: v.bill_no(),
+        bill_no: v.bill_no()?,
         now_ms: v.now_ms,
     };
     let outcome = state.store.execute(command).await?;

@@ -43,18 +43,21 @@ impl Verified {
         }
     }
 
-    pub fn bill_no(&self) -> String {
-        self.request
-            .bill_no
-            .clone()
-            .expect("validate() requires bill_no on pay, cancelpay and present")
+    /// The bill_no of a pay, cancelpay or present (`validate` requires it there).
+    pub fn bill_no(&self) -> ApiResult<String> {
+        self.request.bill_no.clone().ok_or_else(|| missing_validated("bill_no"))
     }
 
-    pub fn amount(&self) -> i64 {
-        self.request
-            .amount
-            .expect("validate() requires the amount on pay and present")
+    /// The amount of a pay or present (`validate` requires it there).
+    pub fn amount(&self) -> ApiResult<i64> {
+        self.request.amount.ok_or_else(|| missing_validated("amount"))
     }
+}
+
+/// A field `validate` guarantees turned out missing: a bug, answered -1 rather than a panic.
+fn missing_validated(field: &str) -> ApiError {
+    tracing::error!(field, "validated request lacks a required field");
+    ApiError::new(ErrCode::SystemError)
 }
 
 /// The checks of behaviour.md section 3, in order; the first failure answers.

@@ -19,8 +19,8 @@ pub async fn handle(
     let v = verify(&state, endpoint, query, body).await?;
     let command = LedgerCommand::Present {
         key: v.account_key(),
-        bill_no: v.bill_no(),
-        amount: v.amount(),
+        bill_no: v.bill_no()?,
+        amount: v.amount()?,
         now_ms: v.now_ms,
     };
     let outcome = state.store.execute(command).await?;
