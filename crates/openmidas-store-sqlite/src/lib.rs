@@ -14,6 +14,7 @@
 //!   would make the account cache stale). Several nodes share PostgreSQL, not SQLite.
 
 mod account_cache;
+mod checkpoint;
 mod migrations;
 mod rows;
 
@@ -61,6 +62,9 @@ pub struct SqliteConfig {
     pub busy_timeout_ms: u64,
     /// Most accounts kept in memory for reads.
     pub account_cache_entries: usize,
+    /// WAL size, in frames (pages written), at which the writer starts the WAL over; see
+    /// the `checkpoint` module.
+    pub wal_restart_frames: i64,
 }
 
 impl SqliteConfig {
@@ -73,6 +77,7 @@ impl SqliteConfig {
             readers: 4,
             busy_timeout_ms: 5000,
             account_cache_entries: 100_000,
+            wal_restart_frames: checkpoint::DEFAULT_RESTART_FRAMES,
         }
     }
 }
@@ -237,14 +242,10 @@ impl SqliteStore {
         let lock = lock_database(&config.path)?;
         let mut write_conn = open_connection(&config)?;
         migrate(&mut write_conn, &config.path)?;
-        // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit
-        // that requests are waiting for.
-        write_conn
-            .execute_batch("PRAGMA wal_autocheckpoint=0;")
-            .map_err(|source| OpenError::Open {
-                path: config.path.clone(),
-                source,
-            })?;
+        checkpoint::prepare_writer(&write_conn).map_err(|source| OpenError::Open {
+            path: config.path.clone(),
+            source,
+        })?;
         let checkpoint_conn = open_connection(&config)?;
         let readers = (0..config.readers)
             .map(|_| {
@@ -260,18 +261,19 @@ impl SqliteStore {
 
         let (sender, receiver) = mpsc::channel(config.queue_depth);
         let max_batch = config.max_batch;
+        let wal_restart_frames = config.wal_restart_frames;
         let accounts = Arc::new(account_cache::AccountCache::new(config.account_cache_entries));
         let published = accounts.clone();
         let (stop_checkpoints, checkpoint_signal) = std::sync::mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpoint_conn, checkpoint_signal))
+            .spawn(move || checkpoint::run_checkpointer(checkpoint_conn, checkpoint_signal))
             .map_err(OpenError::Thread)?;
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 let _lock = lock;
-                run_writer(write_conn, receiver, max_batch, &published);
+                run_writer(write_conn, receiver, max_batch, wal_restart_frames, &published);
                 // The writer is done: one last checkpoint, then the checkpointer stops.
                 drop(stop_checkpoints);
                 let _ = checkpointer.join();
@@ -311,78 +313,11 @@ impl SqliteStore {
     }
 }
 
-/// How often the checkpointer copies WAL frames into the database file.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
-/// WAL size (in 4 KiB frames) past which the checkpointer truncates the WAL, which blocks
-/// the writer until the checkpoint and its fsync finish (hundreds of ms on a busy disk).
-/// Passive checkpoints never block, but under sustained writes the WAL may not restart,
-/// so this bounds its file at about 512 MiB; below it, no checkpoint ever stalls a commit.
-/// (A truncate at 64 MiB showed as 100-300 ms p99 stalls in open-loop pay benchmarks.)
-const WAL_TRUNCATE_FRAMES: i64 = 131_072;
-
-/// Copies committed WAL frames into the database file, off the writer's path. A PASSIVE
-/// checkpoint never blocks the writer or readers; when the WAL has grown large, a TRUNCATE
-/// checkpoint resets it. Durability does not depend on checkpoints: a commit is durable
-/// once its WAL frames are fsync'd.
-fn run_checkpointer(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
-    set_io_priority(true);
-    let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64, i64)> {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-    };
-    loop {
-        let stopping = !matches!(
-            stop.recv_timeout(CHECKPOINT_INTERVAL),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-        );
-        match checkpoint(if stopping { "TRUNCATE" } else { "PASSIVE" }) {
-            Ok((_, wal_frames, _)) if wal_frames > WAL_TRUNCATE_FRAMES && !stopping => {
-                set_io_priority(false);
-                if let Err(e) = checkpoint("TRUNCATE") {
-                    tracing::warn!(error = %e, "WAL truncate checkpoint failed");
-                }
-                set_io_priority(true);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-        }
-        if stopping {
-            return;
-        }
-    }
-}
-
-/// Sets this thread's disk I/O priority class: idle for the checkpointer's passive work,
-/// so a checkpoint's burst of database-file writes (and its fsync) yields the disk to the
-/// writer's WAL fsyncs, which requests wait for; back to best-effort for a blocking
-/// checkpoint, which the writer itself waits for. Schedulers without priorities ignore it;
-/// idle-class I/O is still served when nothing else waits (mq-deadline ages it in), so
-/// checkpoints progress.
-fn set_io_priority(idle: bool) {
-    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
-    const IOPRIO_CLASS_BE: libc::c_long = 2;
-    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
-    const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
-    let class = if idle { IOPRIO_CLASS_IDLE } else { IOPRIO_CLASS_BE };
-    // SAFETY: ioprio_set on the calling thread (who = 0) with a valid priority value.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_ioprio_set,
-            IOPRIO_WHO_PROCESS,
-            0 as libc::c_long,
-            class << IOPRIO_CLASS_SHIFT,
-        )
-    };
-    if result != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot set the checkpointer's I/O priority");
-    }
-}
-
 fn run_writer(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<WriteJob>,
     max_batch: usize,
+    wal_restart_frames: i64,
     accounts: &account_cache::AccountCache,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
@@ -402,6 +337,8 @@ fn run_writer(
             // The requester may have gone away (client disconnected); the write stands.
             let _ = job.reply.send(result);
         }
+        // After answering: the requests that arrive meanwhile wait for this, none before.
+        checkpoint::restart_if_due(&conn, wal_restart_frames);
     }
     tracing::debug!("SQLite writer stopped");
 }

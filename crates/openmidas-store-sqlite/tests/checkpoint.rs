@@ -85,3 +85,41 @@ async fn reads_see_every_acknowledged_write() {
     }
     store.shutdown().await;
 }
+
+/// Under a steady stream of commits the WAL starts over instead of growing: the writer
+/// backfills it once it passes `wal_restart_frames`, and the next commit rewinds it.
+#[tokio::test]
+async fn wal_restarts_instead_of_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let mut config = SqliteConfig::new(&path);
+    config.wal_restart_frames = 32;
+    let store = SqliteStore::open(config).unwrap();
+    let wal = path.with_file_name("x.db-wal");
+    let frame_bytes = 4096 + 24;
+    let mut largest_wal = 0;
+    // About 3 pages per commit (account, order, journal): ~9000 frames without restarts.
+    for i in 0..3000 {
+        let command = LedgerCommand::Recharge {
+            key: key(&format!("p{i}")),
+            amount: 1,
+            out_trade_no: format!("t{i}"),
+            now_ms: 1,
+        };
+        store.execute(command).await.unwrap();
+        largest_wal = largest_wal.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    // The threshold plus one commit's frames (and the 32-byte header), never thousands.
+    assert!(
+        largest_wal <= 64 * frame_bytes,
+        "WAL reached {largest_wal} bytes ({} frames)",
+        largest_wal / frame_bytes
+    );
+    store.shutdown().await;
+    drop(store);
+    let reopened = SqliteStore::open(SqliteConfig::new(&path)).unwrap();
+    for i in [0, 1234, 2999] {
+        assert_eq!(reopened.account(&key(&format!("p{i}"))).await.unwrap().balance(), 1);
+    }
+    reopened.shutdown().await;
+}
