@@ -8,6 +8,8 @@
 //!   it depends on; an order number is applied at most once, whatever the concurrency;
 //! - reads never wait behind queued writes.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::account::{Account, AccountKey, InvariantViolation};
@@ -31,7 +33,8 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Creates or replaces an app.
     async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError>;
-    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError>;
+    /// Shared, so a cache in front of the store hands it out without copying it.
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError>;
     async fn apps(&self) -> Result<Vec<App>, StoreError>;
 
     /// Issues `token` from `/cgi-bin/token`: the app's previous basic tokens stop being
@@ -46,7 +49,7 @@ pub trait Store: Send + Sync + 'static {
         force_refresh: bool,
         now_ms: i64,
     ) -> Result<TokenRecord, StoreError>;
-    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError>;
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError>;
 
     async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError>;
     /// Exchanges a login code once; on success `session_key` becomes the player's session.

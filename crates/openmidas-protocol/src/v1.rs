@@ -101,7 +101,8 @@ impl BodyError {
 /// A JSON object with every value's text kept exactly as sent, in the order sent.
 #[derive(Debug)]
 pub struct RawObject<'a> {
-    fields: Vec<(String, &'a RawValue)>,
+    /// Keys borrow from the body unless they contain escapes.
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> RawObject<'a> {
@@ -134,7 +135,12 @@ impl<'a> RawObject<'a> {
 
     /// Every `(key, raw value)`, in the order sent.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), *v))
+        self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    /// Every `(key, raw value)` with the key as parsed (borrowed from the body when it can be).
+    fn entries(&self) -> impl Iterator<Item = &(Cow<'a, str>, &'a RawValue)> {
+        self.fields.iter()
     }
 }
 
@@ -150,8 +156,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields: Vec<(String, &'de RawValue)> = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
+                let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     if fields.iter().any(|(k, _)| *k == key) {
                         return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{key}\u{0}")));
                     }
@@ -165,13 +171,42 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
     }
 }
 
+/// An object key, borrowed from the body unless it has escapes (a request has about ten
+/// keys; not allocating them matters on the hot path).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// The text a value contributes to a signature: strings unescaped, everything else
 /// (numbers as written, `true`, `null`, nested JSON) as its JSON text.
 pub fn signing_text(raw: &RawValue) -> Cow<'_, str> {
     let text = raw.get();
     if text.starts_with('"') {
-        if let Ok(borrowed) = serde_json::from_str::<&str>(text) {
-            return Cow::Borrowed(borrowed);
+        // The parser validated the token: without escapes, the content is between the quotes.
+        if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            if !inner.contains('\\') {
+                return Cow::Borrowed(inner);
+            }
         }
         if let Ok(owned) = serde_json::from_str::<String>(text) {
             return Cow::Owned(owned);
@@ -215,31 +250,31 @@ impl FieldError {
 
 /// A v1 request whose fields passed check 3 (signatures not yet checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V1Request {
+pub struct V1Request<'a> {
     pub endpoint: Endpoint,
-    pub appid: String,
-    pub offer_id: String,
-    pub openid: String,
-    pub zone_id: String,
-    pub pf: String,
+    pub appid: Cow<'a, str>,
+    pub offer_id: Cow<'a, str>,
+    pub openid: Cow<'a, str>,
+    pub zone_id: Cow<'a, str>,
+    pub pf: Cow<'a, str>,
     pub ts: i64,
-    pub user_ip: Option<String>,
+    pub user_ip: Option<Cow<'a, str>>,
     /// `amt` of a pay, `present_counts` of a present.
     pub amount: Option<i64>,
-    pub bill_no: Option<String>,
-    pub pay_item: Option<String>,
-    pub app_remark: Option<String>,
-    pub sig: String,
-    pub mp_sig: Option<String>,
+    pub bill_no: Option<Cow<'a, str>>,
+    pub pay_item: Option<Cow<'a, str>>,
+    pub app_remark: Option<Cow<'a, str>>,
+    pub sig: Cow<'a, str>,
+    pub mp_sig: Option<Cow<'a, str>>,
     /// Every body field but `sig` and `mp_sig`, as `(key, signing text)`: exactly what `sig`
     /// covers.
-    pub signed_params: Vec<(String, String)>,
+    pub signed_params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl V1Request {
+impl V1Request<'_> {
     /// The signed parameters as borrowed pairs, for [`crate::sign::v1`].
     pub fn signed_pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        self.signed_params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.signed_params.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 }
 
@@ -247,17 +282,27 @@ fn required<'a>(body: &RawObject<'a>, field: &'static str) -> Result<&'a RawValu
     body.get(field).ok_or_else(|| FieldError::new(field, "is required"))
 }
 
-fn string_value(raw: &RawValue, field: &'static str) -> Result<String, FieldError> {
-    if !raw.get().starts_with('"') {
+fn string_value<'a>(raw: &'a RawValue, field: &'static str) -> Result<Cow<'a, str>, FieldError> {
+    let text = raw.get();
+    if !text.starts_with('"') {
         return Err(FieldError::new(
             field,
             format!("must be a string, got {}", json_kind(raw)),
         ));
     }
-    serde_json::from_str::<String>(raw.get()).map_err(|_| FieldError::new(field, "must be a valid string"))
+    // The parser validated the string token; without escapes its content is the text
+    // between the quotes.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Ok(Cow::Borrowed(inner));
+        }
+    }
+    serde_json::from_str::<String>(text)
+        .map(Cow::Owned)
+        .map_err(|_| FieldError::new(field, "must be a valid string"))
 }
 
-fn id_value(raw: &RawValue, field: &'static str) -> Result<String, FieldError> {
+fn id_value<'a>(raw: &'a RawValue, field: &'static str) -> Result<Cow<'a, str>, FieldError> {
     let value = string_value(raw, field)?;
     if value.is_empty() || value.len() > MAX_ID_BYTES {
         return Err(FieldError::new(
@@ -268,7 +313,7 @@ fn id_value(raw: &RawValue, field: &'static str) -> Result<String, FieldError> {
     Ok(value)
 }
 
-fn bounded_text(raw: &RawValue, field: &'static str, max_bytes: usize) -> Result<String, FieldError> {
+fn bounded_text<'a>(raw: &'a RawValue, field: &'static str, max_bytes: usize) -> Result<Cow<'a, str>, FieldError> {
     let value = string_value(raw, field)?;
     if value.len() > max_bytes {
         return Err(FieldError::new(field, format!("must be at most {max_bytes} bytes")));
@@ -316,7 +361,7 @@ pub fn is_valid_bill_no(bill_no: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'*' | b'@'))
 }
 
-fn bill_no_value(raw: &RawValue) -> Result<String, FieldError> {
+fn bill_no_value(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
     let value = string_value(raw, "bill_no")?;
     if !is_valid_bill_no(&value) {
         return Err(FieldError::new(
@@ -330,7 +375,7 @@ fn bill_no_value(raw: &RawValue) -> Result<String, FieldError> {
 /// Check 3 of behaviour.md section 3: every required field present, of the right JSON type
 /// and in range; optional fields, when sent, too. Fields are checked in a fixed order, so
 /// the first problem reported is deterministic.
-pub fn validate(endpoint: Endpoint, body: &RawObject<'_>) -> Result<V1Request, FieldError> {
+pub fn validate<'a>(endpoint: Endpoint, body: &RawObject<'a>) -> Result<V1Request<'a>, FieldError> {
     let appid = id_value(required(body, "appid")?, "appid")?;
     let offer_id = id_value(required(body, "offer_id")?, "offer_id")?;
     let openid = id_value(required(body, "openid")?, "openid")?;
@@ -349,7 +394,7 @@ pub fn validate(endpoint: Endpoint, body: &RawObject<'_>) -> Result<V1Request, F
     };
     let sig = string_value(required(body, "sig")?, "sig")?;
 
-    let optional = |field: &'static str, max: usize| -> Result<Option<String>, FieldError> {
+    let optional = |field: &'static str, max: usize| -> Result<Option<Cow<'a, str>>, FieldError> {
         body.get(field).map(|raw| bounded_text(raw, field, max)).transpose()
     };
     let user_ip = optional("user_ip", MAX_USER_IP_BYTES)?;
@@ -364,9 +409,9 @@ pub fn validate(endpoint: Endpoint, body: &RawObject<'_>) -> Result<V1Request, F
     let mp_sig = body.get("mp_sig").map(|raw| string_value(raw, "mp_sig")).transpose()?;
 
     let signed_params = body
-        .iter()
-        .filter(|(key, _)| *key != "sig" && *key != "mp_sig")
-        .map(|(key, raw)| (key.to_string(), signing_text(raw).into_owned()))
+        .entries()
+        .filter(|(key, _)| key != "sig" && key != "mp_sig")
+        .map(|(key, raw)| (key.clone(), signing_text(raw)))
         .collect();
 
     Ok(V1Request {
@@ -405,7 +450,7 @@ mod tests {
         serde_json::json!({"appid":"wx1","offer_id":"o1","openid":"u1","zone_id":"1","pf":"android","ts":1,"sig":"00"})
     }
 
-    fn check(endpoint: Endpoint, body: &str) -> Result<V1Request, String> {
+    fn check(endpoint: Endpoint, body: &str) -> Result<V1Request<'_>, String> {
         let object = RawObject::parse(body.as_bytes()).map_err(|e| e.errmsg())?;
         validate(endpoint, &object).map_err(|e| e.errmsg())
     }
@@ -526,10 +571,26 @@ mod tests {
         let mut body = base();
         body["mp_sig"] = serde_json::json!("ff");
         body["user_ip"] = serde_json::json!("1.2.3.4");
-        let req = check(GETBALANCE, &body.to_string()).unwrap();
-        let keys: Vec<_> = req.signed_params.iter().map(|(k, _)| k.as_str()).collect();
+        let text = body.to_string();
+        let req = check(GETBALANCE, &text).unwrap();
+        let keys: Vec<_> = req.signed_params.iter().map(|(k, _)| k.as_ref()).collect();
         assert!(!keys.contains(&"sig") && !keys.contains(&"mp_sig"));
         assert!(keys.contains(&"user_ip"));
         assert_eq!(req.mp_sig.as_deref(), Some("ff"));
+    }
+
+    proptest::proptest! {
+        /// Keys and string values read back exactly as sent, whether or not they needed
+        /// escapes (the borrowed fast path and the unescaping path agree).
+        #[test]
+        fn strings_and_keys_read_back_exactly(key in "\\PC{1,12}", value in "(\\PC|[\\x00-\\x1f\\\\\"]){0,40}") {
+            proptest::prop_assume!(key != "sig" && key != "mp_sig");
+            let body = serde_json::json!({ &key: &value }).to_string();
+            let object = RawObject::parse(body.as_bytes()).unwrap();
+            let (read_key, raw) = object.iter().next().unwrap();
+            proptest::prop_assert_eq!(read_key, key.as_str());
+            proptest::prop_assert_eq!(signing_text(raw), value.as_str());
+            proptest::prop_assert_eq!(string_value(raw, "x").unwrap(), value.as_str());
+        }
     }
 }

@@ -27,14 +27,14 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 65_536;
 
 struct TtlMap<K, V> {
-    entries: Mutex<HashMap<K, (V, Instant)>>,
+    entries: Mutex<HashMap<K, (V, Instant), foldhash::fast::RandomState>>,
     ttl: Duration,
 }
 
 impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
     fn new(ttl: Duration) -> Self {
         TtlMap {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
             ttl,
         }
     }
@@ -75,8 +75,8 @@ impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
 /// A [`Store`] that caches `token` and `app` lookups of the store it wraps.
 pub struct CachingStore {
     inner: Arc<dyn Store>,
-    tokens: TtlMap<String, TokenRecord>,
-    apps: TtlMap<String, App>,
+    tokens: TtlMap<String, Arc<TokenRecord>>,
+    apps: TtlMap<String, Arc<App>>,
 }
 
 impl CachingStore {
@@ -98,7 +98,7 @@ impl Store for CachingStore {
         result
     }
 
-    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
         if let Some(app) = self.apps.get(appid) {
             return Ok(Some(app));
         }
@@ -131,7 +131,7 @@ impl Store for CachingStore {
         result
     }
 
-    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         if let Some(record) = self.tokens.get(token) {
             return Ok(Some(record));
         }

@@ -695,8 +695,8 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
-        read!(self, c => rows::app(c, appid))
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
+        Ok(read!(self, c => rows::app(c, appid))?.map(Arc::new))
     }
 
     async fn apps(&self) -> Result<Vec<App>, StoreError> {
@@ -734,8 +734,8 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
-        read!(self, c => rows::token(c, token))
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+        Ok(read!(self, c => rows::token(c, token))?.map(Arc::new))
     }
 
     async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {

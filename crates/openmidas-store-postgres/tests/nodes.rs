@@ -325,7 +325,7 @@ async fn login_code_redeemed_once_across_nodes(serializable: bool) {
 async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
     let (_db, stores) = nodes(3, serializable).await;
     stores[0].upsert_app(app(), NOW).await.expect("app");
-    assert_eq!(stores[2].app("wxnodes").await.expect("app"), Some(app()));
+    assert_eq!(stores[2].app("wxnodes").await.expect("app"), Some(std::sync::Arc::new(app())));
     let first = stores[0]
         .issue_basic_token("wxnodes", "token-first".into(), NOW)
         .await
@@ -335,7 +335,7 @@ async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
         .await
         .expect("read")
         .expect("visible on node 2");
-    assert_eq!(seen, first);
+    assert_eq!(*seen, first);
     // Concurrent issues on every node: afterwards exactly one basic token is the latest,
     // and every other one is retired.
     let tasks: Vec<_> = (0..9)

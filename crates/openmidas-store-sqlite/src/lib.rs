@@ -549,8 +549,8 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn app(&self, appid: &str) -> Result<Option<App>, StoreError> {
-        self.read(|c| rows::app(c, appid))
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
+        Ok(self.read(|c| rows::app(c, appid))?.map(Arc::new))
     }
 
     async fn apps(&self) -> Result<Vec<App>, StoreError> {
@@ -590,8 +590,8 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.read(|c| rows::token(c, token))
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+        Ok(self.read(|c| rows::token(c, token))?.map(Arc::new))
     }
 
     async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {

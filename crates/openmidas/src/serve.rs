@@ -167,7 +167,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let demo = if generated { store.app(DEMO_APPID).await? } else { None };
-        print_banner(addr, generated.then_some(admin_token.as_str()), demo.as_ref())?;
+        print_banner(addr, generated.then_some(admin_token.as_str()), demo.as_deref())?;
         tracing::info!(%addr, max_connections, "listening");
 
         let state = AppState {

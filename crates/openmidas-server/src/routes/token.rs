@@ -1,5 +1,7 @@
 //! `GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`.
 
+use std::sync::Arc;
+
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use openmidas_ledger::App;
@@ -12,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::{secrets, AppState};
 
 /// Finds the app and checks its secret in constant time: 40013 unknown, 40125 wrong.
-pub(crate) async fn authenticate_app(state: &AppState, appid: &str, secret: &str) -> ApiResult<App> {
+pub(crate) async fn authenticate_app(state: &AppState, appid: &str, secret: &str) -> ApiResult<Arc<App>> {
     let app = state.store.app(appid).await?.ok_or(ErrCode::InvalidAppid)?;
     if !bool::from(app.secret.as_bytes().ct_eq(secret.as_bytes())) {
         return Err(ErrCode::InvalidAppSecret.into());
@@ -27,7 +29,7 @@ pub(crate) async fn check_client_credential(
     grant_type: Option<&str>,
     appid: Option<&str>,
     secret: Option<&str>,
-) -> ApiResult<App> {
+) -> ApiResult<Arc<App>> {
     if grant_type != Some("client_credential") {
         return Err(ApiError::msg(
             ErrCode::InvalidGrantType,

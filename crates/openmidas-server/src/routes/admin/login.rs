@@ -30,7 +30,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let now_ms = state.clock.now_ms();
     let code = LoginCode {
         code: secrets::login_code(),
-        appid: app.appid,
+        appid: app.appid.clone(),
         openid: openid.clone(),
         created_at_ms: now_ms,
         expires_at_ms: now_ms + LOGIN_CODE_TTL_MS,

@@ -19,7 +19,7 @@ pub async fn handle(
     body: Body,
 ) -> ApiResult<Response> {
     let verified = verify(&state, endpoint, query, body).await?;
-    let account = state.store.account(&verified.account_key()).await?;
+    let account = state.store.account(&verified.key).await?;
     Ok(Json(GetBalanceOk {
         errcode: ErrCode::Ok.code(),
         errmsg: ErrCode::Ok.errmsg().into(),

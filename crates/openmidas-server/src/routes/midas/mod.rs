@@ -19,38 +19,53 @@ use openmidas_protocol::v1::{self, Endpoint, RawObject, V1Request};
 use openmidas_protocol::wire::{CancelPayOk, PayOk, PresentOk};
 use openmidas_protocol::ErrCode;
 use serde_json::json;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::{query_value, read_body};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-/// A request that passed every check.
+/// A request that passed every check: what the routes need of it, owned. (The parsed
+/// request itself borrows from the body, which `verify` reads and drops.)
 pub(crate) struct Verified {
-    pub request: V1Request,
-    pub app: App,
-    pub env: Env,
+    pub key: AccountKey,
+    bill_no: Option<String>,
+    amount: Option<i64>,
+    pub app: Arc<App>,
     pub now_ms: i64,
 }
 
 impl Verified {
-    pub fn account_key(&self) -> AccountKey {
-        AccountKey {
-            env: self.env,
-            appid: self.request.appid.clone(),
-            offer_id: self.request.offer_id.clone(),
-            zone_id: self.request.zone_id.clone(),
-            openid: self.request.openid.clone(),
+    fn new(request: V1Request<'_>, app: Arc<App>, now_ms: i64) -> Self {
+        let env = if request.endpoint.sandbox {
+            Env::Sandbox
+        } else {
+            Env::Official
+        };
+        Verified {
+            key: AccountKey {
+                env,
+                appid: request.appid.into_owned(),
+                offer_id: request.offer_id.into_owned(),
+                zone_id: request.zone_id.into_owned(),
+                openid: request.openid.into_owned(),
+            },
+            bill_no: request.bill_no.map(Cow::into_owned),
+            amount: request.amount,
+            app,
+            now_ms,
         }
     }
 
     /// The bill_no of a pay, cancelpay or present (`validate` requires it there).
     pub fn bill_no(&self) -> ApiResult<String> {
-        self.request.bill_no.clone().ok_or_else(|| missing_validated("bill_no"))
+        self.bill_no.clone().ok_or_else(|| missing_validated("bill_no"))
     }
 
     /// The amount of a pay or present (`validate` requires it there).
     pub fn amount(&self) -> ApiResult<i64> {
-        self.request.amount.ok_or_else(|| missing_validated("amount"))
+        self.amount.ok_or_else(|| missing_validated("amount"))
     }
 }
 
@@ -137,7 +152,7 @@ pub(crate) async fn verify(
                 uri,
                 &session.session_key,
             );
-            if !hex_matches(&digest, mp_sig) {
+            if !hex_matches(&digest, mp_sig.as_ref()) {
                 return Err(ErrCode::MpSigError.into());
             }
         }
@@ -162,13 +177,7 @@ pub(crate) async fn verify(
         }
     }
 
-    let env = if endpoint.sandbox { Env::Sandbox } else { Env::Official };
-    Ok(Verified {
-        request,
-        app,
-        env,
-        now_ms,
-    })
+    Ok(Verified::new(request, app, now_ms))
 }
 
 /// Renders a ledger outcome as the v1 answer, applying the app's duplicate policy.

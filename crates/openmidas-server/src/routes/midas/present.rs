@@ -18,10 +18,10 @@ pub async fn handle(
 ) -> ApiResult<Response> {
     let v = verify(&state, endpoint, query, body).await?;
     let command = LedgerCommand::Present {
-        key: v.account_key(),
         bill_no: v.bill_no()?,
         amount: v.amount()?,
         now_ms: v.now_ms,
+        key: v.key,
     };
     let outcome = state.store.execute(command).await?;
     Ok(answer(outcome, &v.app))
