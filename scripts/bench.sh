@@ -3,7 +3,8 @@
 #   scripts/bench.sh
 # Builds the release binaries, then on this machine:
 #   1. openmidas-bench against OpenMidas on SQLite (ceiling, getbalance, pay, mixed; each
-#      also at half its maximum rate; restart-to-healthz time; peak memory);
+#      also at half its maximum rate; restart-to-healthz time; peak memory), then the
+#      SQLite store alone (no HTTP) running pays on one core, durable and relaxed;
 #   2. the same against OpenMidas on a throwaway PostgreSQL 15 cluster (fsync on);
 #   3. pgbench on that same cluster running a single-debit transaction (read the balance,
 #      conditional update, insert the order) at the same client count.
@@ -21,6 +22,7 @@ OUT=target/bench
 mkdir -p "$OUT"
 
 cargo build --release -p openmidas -p openmidas-bench
+cargo build --release -p openmidas-store-sqlite --example pay_rate
 BENCH="$PWD/target/release/openmidas-bench"
 COMMON=(--duration-secs "$DURATION" --connections "$CONNECTIONS" --server-cpus 0 --client-cpu 1)
 
@@ -29,6 +31,11 @@ echo "== machine"
 
 echo "== OpenMidas on SQLite ($ACCOUNTS accounts)"
 "$BENCH" "${COMMON[@]}" --accounts "$ACCOUNTS" --half-rate --measure-startup --json "$OUT/sqlite.json" | tee "$OUT/sqlite.md"
+
+echo "== the SQLite store alone, no HTTP: durable and relaxed pays/s on one core"
+for durability in durable relaxed; do
+  taskset -c 0 target/release/examples/pay_rate "$durability" "$ACCOUNTS" "$DURATION" "$CONNECTIONS"
+done | tee "$OUT/sqlite-store.txt"
 
 if [ "${SKIP_BIG:-0}" != 1 ]; then
   echo "== OpenMidas on SQLite, $BIG_ACCOUNTS accounts (memory under load, startup)"
