@@ -219,6 +219,57 @@ impl fmt::Debug for Session {
 mod tests {
     use super::*;
 
+    fn stable(issued_at_ms: i64) -> TokenRecord {
+        fresh_token("a", "old".into(), TokenKind::Stable, issued_at_ms)
+    }
+
+    fn issued(plan: StablePlan) -> TokenIssue {
+        match plan {
+            StablePlan::Issue(issue) => issue,
+            StablePlan::Reuse(t) => panic!("reused {t:?}"),
+        }
+    }
+
+    #[test]
+    fn stable_token_plans() {
+        let now = 1_000_000;
+        // No current token: issue, nothing to retire.
+        let first = issued(stable_plan("a", None, "new".into(), false, now));
+        assert_eq!(first.retire_others_at_ms, None);
+        assert_eq!(first.record, fresh_token("a", "new".into(), TokenKind::Stable, now));
+        // Plenty of life left: the same token.
+        let current = stable(now - 100_000);
+        assert_eq!(
+            stable_plan("a", Some(current.clone()), "new".into(), false, now),
+            StablePlan::Reuse(current.clone())
+        );
+        // Within the last 300 s: a new one; the old one lives out its lifetime.
+        let late = current.expires_at_ms - TOKEN_OVERLAP_MS;
+        let rotated = issued(stable_plan("a", Some(current.clone()), "new".into(), false, late));
+        assert_eq!(rotated.retire_others_at_ms, Some(current.expires_at_ms));
+        assert_eq!(rotated.record.issued_at_ms, late);
+        // force_refresh: at once, retiring the old one now; but not twice within 30 s.
+        let forced = issued(stable_plan("a", Some(current.clone()), "new".into(), true, now));
+        assert_eq!(forced.retire_others_at_ms, Some(now));
+        let fresh = stable(now - STABLE_FORCE_REFRESH_MIN_INTERVAL_MS + 1);
+        assert_eq!(
+            stable_plan("a", Some(fresh.clone()), "new".into(), true, now),
+            StablePlan::Reuse(fresh)
+        );
+        // An expired current token: a new one.
+        let expired = stable(now - ACCESS_TOKEN_TTL_MS);
+        let replaced = issued(stable_plan("a", Some(expired.clone()), "new".into(), false, now));
+        assert_eq!(replaced.retire_others_at_ms, Some(expired.expires_at_ms));
+    }
+
+    #[test]
+    fn basic_token_plan() {
+        let issue = TokenIssue::basic("a", "t".into(), 5);
+        assert_eq!(issue.retire_others_at_ms, Some(5 + TOKEN_OVERLAP_MS));
+        assert_eq!(issue.record.expires_at_ms, 5 + ACCESS_TOKEN_TTL_MS);
+        assert_eq!(issue.record.kind, TokenKind::Basic);
+    }
+
     #[test]
     fn token_status_over_time() {
         let t = TokenRecord {
@@ -261,37 +312,73 @@ mod tests {
     }
 }
 
+/// How a store issues a token, decided here so every store does exactly the same, in one
+/// transaction and in this order: retire the app's unretired tokens of this kind at
+/// `retire_others_at_ms` (if set), delete the app's tokens that expired over a day ago
+/// (they can only answer 40001, as unknown ones do), insert `record`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIssue {
+    pub retire_others_at_ms: Option<i64>,
+    pub record: TokenRecord,
+}
+
+impl TokenIssue {
+    /// `/cgi-bin/token`: the new token is the latest at once; the previous ones stay valid
+    /// for the overlap.
+    pub fn basic(appid: &str, token: String, now_ms: i64) -> TokenIssue {
+        TokenIssue {
+            retire_others_at_ms: Some(now_ms + TOKEN_OVERLAP_MS),
+            record: fresh_token(appid, token, TokenKind::Basic, now_ms),
+        }
+    }
+}
+
+fn fresh_token(appid: &str, token: String, kind: TokenKind, now_ms: i64) -> TokenRecord {
+    TokenRecord {
+        token,
+        appid: appid.to_string(),
+        kind,
+        issued_at_ms: now_ms,
+        expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
+        retired_at_ms: None,
+    }
+}
+
 /// What `/cgi-bin/stable_token` does, given the app's current stable token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StableDecision {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StablePlan {
     /// Answer the current token again.
-    Reuse,
-    /// Issue a new token; retire the current one at this instant, if any.
-    Issue { retire_current_at_ms: Option<i64> },
+    Reuse(TokenRecord),
+    /// Issue `candidate` as the new current token.
+    Issue(TokenIssue),
 }
 
 /// The stable-token rules: the same token while more than 300 s of it remain; then a new
 /// one, the old one living out its lifetime (the overlap); `force_refresh` rotates at once
 /// and retires the old one, unless the last issue was under 30 s ago.
-pub fn stable_decision(current: Option<&TokenRecord>, force_refresh: bool, now_ms: i64) -> StableDecision {
-    let Some(current) = current.filter(|t| t.status(now_ms) == TokenStatus::Valid) else {
-        return StableDecision::Issue {
-            retire_current_at_ms: None,
-        };
+pub fn stable_plan(
+    appid: &str,
+    current: Option<TokenRecord>,
+    candidate: String,
+    force_refresh: bool,
+    now_ms: i64,
+) -> StablePlan {
+    let valid = current.as_ref().filter(|t| t.status(now_ms) == TokenStatus::Valid);
+    let reuse = match valid {
+        Some(t) if force_refresh => now_ms - t.issued_at_ms < STABLE_FORCE_REFRESH_MIN_INTERVAL_MS,
+        Some(t) => now_ms < t.expires_at_ms - TOKEN_OVERLAP_MS,
+        None => false,
     };
-    if force_refresh {
-        if now_ms - current.issued_at_ms < STABLE_FORCE_REFRESH_MIN_INTERVAL_MS {
-            return StableDecision::Reuse;
-        }
-        return StableDecision::Issue {
-            retire_current_at_ms: Some(now_ms),
-        };
-    }
-    if now_ms < current.expires_at_ms - TOKEN_OVERLAP_MS {
-        StableDecision::Reuse
-    } else {
-        StableDecision::Issue {
-            retire_current_at_ms: None,
-        }
+    let retire_others_at_ms = match valid {
+        Some(_) if force_refresh => Some(now_ms),
+        // The old token lives out its lifetime but is no longer the current one.
+        _ => current.as_ref().map(|t| t.expires_at_ms),
+    };
+    match current {
+        Some(current) if reuse => StablePlan::Reuse(current),
+        _ => StablePlan::Issue(TokenIssue {
+            retire_others_at_ms,
+            record: fresh_token(appid, candidate, TokenKind::Stable, now_ms),
+        }),
     }
 }

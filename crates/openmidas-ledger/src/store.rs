@@ -41,7 +41,7 @@ pub trait Store: Send + Sync + 'static {
     /// the latest 300 s from now.
     async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError>;
     /// `/cgi-bin/stable_token`: the current stable token, or `candidate` as the new one
-    /// (see [`crate::auth::stable_decision`]).
+    /// (see [`crate::auth::stable_plan`]).
     async fn stable_token(
         &self,
         appid: &str,

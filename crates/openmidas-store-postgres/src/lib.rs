@@ -44,8 +44,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{
-    self, App, CodeRefusal, LoginCode, Session, StableDecision, TokenKind, TokenRecord, ACCESS_TOKEN_TTL_MS,
-    TOKEN_OVERLAP_MS,
+    self, App, CodeRefusal, LoginCode, Session, StablePlan, TokenIssue, TokenKind, TokenRecord,
 };
 use openmidas_ledger::command::{JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, Outcome};
 use openmidas_ledger::{Store, StoreError};
@@ -434,18 +433,9 @@ async fn pool_op_body(conn: &mut Conn, op: &PoolOp) -> Result<PoolResult, TxErro
         }
         PoolOp::IssueBasicToken { appid, token, now_ms } => {
             rows::lock_app(conn, appid).await?;
-            rows::retire_tokens(conn, appid, TokenKind::Basic, now_ms + TOKEN_OVERLAP_MS).await?;
-            let record = TokenRecord {
-                token: token.clone(),
-                appid: appid.clone(),
-                kind: TokenKind::Basic,
-                issued_at_ms: *now_ms,
-                expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
-                retired_at_ms: None,
-            };
-            rows::prune_tokens(conn, appid, *now_ms).await?;
-            rows::insert_token(conn, &record).await?;
-            Ok(PoolResult::Token(record))
+            let issue = TokenIssue::basic(appid, token.clone(), *now_ms);
+            rows::issue_token(conn, &issue).await?;
+            Ok(PoolResult::Token(issue.record))
         }
         PoolOp::StableToken {
             appid,
@@ -455,30 +445,11 @@ async fn pool_op_body(conn: &mut Conn, op: &PoolOp) -> Result<PoolResult, TxErro
         } => {
             rows::lock_app(conn, appid).await?;
             let current = rows::current_token(conn, appid, TokenKind::Stable).await?;
-            match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
-                StableDecision::Reuse => match current {
-                    Some(token) => Ok(PoolResult::Token(token)),
-                    None => Err(TxError::Corrupt("stable_decision reused a missing token".into())),
-                },
-                StableDecision::Issue { retire_current_at_ms } => {
-                    if let Some(at) = retire_current_at_ms {
-                        rows::retire_tokens(conn, appid, TokenKind::Stable, at).await?;
-                    } else if let Some(current) = &current {
-                        // The old token lives out its lifetime (the overlap) but is no longer
-                        // the current one.
-                        rows::retire_tokens(conn, appid, TokenKind::Stable, current.expires_at_ms).await?;
-                    }
-                    let record = TokenRecord {
-                        token: candidate.clone(),
-                        appid: appid.clone(),
-                        kind: TokenKind::Stable,
-                        issued_at_ms: *now_ms,
-                        expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
-                        retired_at_ms: None,
-                    };
-                    rows::prune_tokens(conn, appid, *now_ms).await?;
-                    rows::insert_token(conn, &record).await?;
-                    Ok(PoolResult::Token(record))
+            match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
+                StablePlan::Reuse(current) => Ok(PoolResult::Token(current)),
+                StablePlan::Issue(issue) => {
+                    rows::issue_token(conn, &issue).await?;
+                    Ok(PoolResult::Token(issue.record))
                 }
             }
         }

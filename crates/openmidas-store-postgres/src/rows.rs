@@ -4,7 +4,7 @@
 //! (or, under SERIALIZABLE, one of them fails with 40001 and is re-run).
 
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{App, DuplicateBillPolicy, LoginCode, Session, TokenKind, TokenRecord};
+use openmidas_ledger::auth::{App, DuplicateBillPolicy, LoginCode, Session, TokenIssue, TokenKind, TokenRecord};
 use openmidas_ledger::command::{JournalEntry, MovementKind, OrderNamespace, OrderRecord};
 use tokio_postgres::Row;
 
@@ -129,8 +129,18 @@ pub(crate) async fn current_token(
     row.as_ref().map(token_from_row).transpose()
 }
 
+/// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
+pub(crate) async fn issue_token(conn: &mut Conn, issue: &TokenIssue) -> Result<(), TxError> {
+    let record = &issue.record;
+    if let Some(at_ms) = issue.retire_others_at_ms {
+        retire_tokens(conn, &record.appid, record.kind, at_ms).await?;
+    }
+    prune_tokens(conn, &record.appid, record.issued_at_ms).await?;
+    insert_token(conn, record).await
+}
+
 /// Every not-yet-retired token of this kind stops being the latest at `at_ms`.
-pub(crate) async fn retire_tokens(conn: &mut Conn, appid: &str, kind: TokenKind, at_ms: i64) -> Result<(), TxError> {
+async fn retire_tokens(conn: &mut Conn, appid: &str, kind: TokenKind, at_ms: i64) -> Result<(), TxError> {
     conn.execute(
         "UPDATE access_tokens SET retired_at_ms = $3
          WHERE appid = $1 AND kind = $2 AND retired_at_ms IS NULL",
@@ -140,7 +150,7 @@ pub(crate) async fn retire_tokens(conn: &mut Conn, appid: &str, kind: TokenKind,
     Ok(())
 }
 
-pub(crate) async fn insert_token(conn: &mut Conn, t: &TokenRecord) -> Result<(), TxError> {
+async fn insert_token(conn: &mut Conn, t: &TokenRecord) -> Result<(), TxError> {
     conn.execute(
         "INSERT INTO access_tokens (token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -159,7 +169,7 @@ pub(crate) async fn insert_token(conn: &mut Conn, t: &TokenRecord) -> Result<(),
 
 /// Drops tokens that expired more than a day ago: they can only answer 40001 now, which an
 /// unknown token answers too.
-pub(crate) async fn prune_tokens(conn: &mut Conn, appid: &str, now_ms: i64) -> Result<(), TxError> {
+async fn prune_tokens(conn: &mut Conn, appid: &str, now_ms: i64) -> Result<(), TxError> {
     let horizon = now_ms - 86_400_000;
     conn.execute(
         "DELETE FROM access_tokens WHERE appid = $1 AND expires_at_ms < $2",

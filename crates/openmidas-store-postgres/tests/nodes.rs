@@ -325,7 +325,10 @@ async fn login_code_redeemed_once_across_nodes(serializable: bool) {
 async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
     let (_db, stores) = nodes(3, serializable).await;
     stores[0].upsert_app(app(), NOW).await.expect("app");
-    assert_eq!(stores[2].app("wxnodes").await.expect("app"), Some(std::sync::Arc::new(app())));
+    assert_eq!(
+        stores[2].app("wxnodes").await.expect("app"),
+        Some(std::sync::Arc::new(app()))
+    );
     let first = stores[0]
         .issue_basic_token("wxnodes", "token-first".into(), NOW)
         .await

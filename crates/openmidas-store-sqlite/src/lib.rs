@@ -26,8 +26,7 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{
-    self, App, CodeRefusal, LoginCode, Session, StableDecision, TokenKind, TokenRecord, ACCESS_TOKEN_TTL_MS,
-    TOKEN_OVERLAP_MS,
+    self, App, CodeRefusal, LoginCode, Session, StablePlan, TokenIssue, TokenKind, TokenRecord,
 };
 use openmidas_ledger::command::{
     decide, Decision, JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, OrderWrite, Outcome,
@@ -400,18 +399,9 @@ fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) 
             Ok(WriteResult::Done)
         }
         WriteOp::IssueBasicToken { appid, token, now_ms } => {
-            rows::retire_tokens(conn, appid, TokenKind::Basic, now_ms + TOKEN_OVERLAP_MS).map_err(backend)?;
-            let record = TokenRecord {
-                token: token.clone(),
-                appid: appid.clone(),
-                kind: TokenKind::Basic,
-                issued_at_ms: *now_ms,
-                expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
-                retired_at_ms: None,
-            };
-            rows::prune_tokens(conn, appid, *now_ms).map_err(backend)?;
-            rows::insert_token(conn, &record).map_err(backend)?;
-            Ok(WriteResult::Token(record))
+            let issue = TokenIssue::basic(appid, token.clone(), *now_ms);
+            rows::issue_token(conn, &issue).map_err(backend)?;
+            Ok(WriteResult::Token(issue.record))
         }
         WriteOp::StableToken {
             appid,
@@ -420,32 +410,11 @@ fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) 
             now_ms,
         } => {
             let current = rows::current_token(conn, appid, TokenKind::Stable).map_err(backend)?;
-            match auth::stable_decision(current.as_ref(), *force_refresh, *now_ms) {
-                // stable_decision reuses only an existing token; a bug fails this write, it
-                // never panics the writer thread.
-                StableDecision::Reuse => current
-                    .map(WriteResult::Token)
-                    .ok_or_else(|| StoreError::Backend("stable token reuse without a current token".into())),
-                StableDecision::Issue { retire_current_at_ms } => {
-                    if let Some(at) = retire_current_at_ms {
-                        rows::retire_tokens(conn, appid, TokenKind::Stable, at).map_err(backend)?;
-                    } else if current.is_some() {
-                        // The old token lives out its lifetime (the overlap) but is no longer
-                        // the current one.
-                        let expires = current.as_ref().map(|t| t.expires_at_ms).unwrap_or(*now_ms);
-                        rows::retire_tokens(conn, appid, TokenKind::Stable, expires).map_err(backend)?;
-                    }
-                    let record = TokenRecord {
-                        token: candidate.clone(),
-                        appid: appid.clone(),
-                        kind: TokenKind::Stable,
-                        issued_at_ms: *now_ms,
-                        expires_at_ms: now_ms + ACCESS_TOKEN_TTL_MS,
-                        retired_at_ms: None,
-                    };
-                    rows::prune_tokens(conn, appid, *now_ms).map_err(backend)?;
-                    rows::insert_token(conn, &record).map_err(backend)?;
-                    Ok(WriteResult::Token(record))
+            match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
+                StablePlan::Reuse(current) => Ok(WriteResult::Token(current)),
+                StablePlan::Issue(issue) => {
+                    rows::issue_token(conn, &issue).map_err(backend)?;
+                    Ok(WriteResult::Token(issue.record))
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! Every statement is prepared once per connection (`prepare_cached`).
 
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{App, DuplicateBillPolicy, Session, TokenKind, TokenRecord};
+use openmidas_ledger::auth::{App, DuplicateBillPolicy, Session, TokenIssue, TokenKind, TokenRecord};
 use openmidas_ledger::command::{JournalEntry, MovementKind, OrderNamespace, OrderRecord};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -96,8 +96,18 @@ pub fn current_token(conn: &Connection, appid: &str, kind: TokenKind) -> rusqlit
     .optional()
 }
 
+/// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
+pub fn issue_token(conn: &Connection, issue: &TokenIssue) -> rusqlite::Result<()> {
+    let record = &issue.record;
+    if let Some(at_ms) = issue.retire_others_at_ms {
+        retire_tokens(conn, &record.appid, record.kind, at_ms)?;
+    }
+    prune_tokens(conn, &record.appid, record.issued_at_ms)?;
+    insert_token(conn, record)
+}
+
 /// Every not-yet-retired token of this kind stops being the latest at `at_ms` (or earlier).
-pub fn retire_tokens(conn: &Connection, appid: &str, kind: TokenKind, at_ms: i64) -> rusqlite::Result<()> {
+fn retire_tokens(conn: &Connection, appid: &str, kind: TokenKind, at_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE access_tokens SET retired_at_ms = ?3
          WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL",
@@ -106,7 +116,7 @@ pub fn retire_tokens(conn: &Connection, appid: &str, kind: TokenKind, at_ms: i64
     Ok(())
 }
 
-pub fn insert_token(conn: &Connection, t: &TokenRecord) -> rusqlite::Result<()> {
+fn insert_token(conn: &Connection, t: &TokenRecord) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?
@@ -123,7 +133,7 @@ pub fn insert_token(conn: &Connection, t: &TokenRecord) -> rusqlite::Result<()> 
 
 /// Drops tokens that expired more than a day ago: they can only answer 40001 now, which an
 /// unknown token answers too.
-pub fn prune_tokens(conn: &Connection, appid: &str, now_ms: i64) -> rusqlite::Result<()> {
+fn prune_tokens(conn: &Connection, appid: &str, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM access_tokens WHERE appid = ?1 AND expires_at_ms < ?2")?
         .execute(params![appid, now_ms - 86_400_000])?;
     Ok(())
