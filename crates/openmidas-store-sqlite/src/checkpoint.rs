@@ -10,11 +10,11 @@
 //! - **The writer** restarts the WAL. SQLite rewinds the WAL to its start only when a
 //!   write transaction begins while every frame is already backfilled; under sustained
 //!   writes a concurrent checkpoint never gets there (the writer always appends more while
-//!   it copies), so the WAL would grow without bound. So once the WAL passes
-//!   `restart_frames`, the writer itself runs a PASSIVE checkpoint between two batches,
-//!   after answering the first. The checkpointer has already copied all but the last few
-//!   milliseconds of frames, so this costs the writer a short copy and one fsync, and its
-//!   next commit starts the WAL over.
+//!   it copies), so the WAL would grow without bound. So once the WAL passes the
+//!   store's `wal_restart_frames`, the writer itself runs a PASSIVE checkpoint between
+//!   two batches, after answering the first. The checkpointer has already copied all but
+//!   the last few milliseconds of frames, so this costs the writer a short copy and one
+//!   fsync, and its next commit starts the WAL over.
 //!
 //! A blocking TRUNCATE remains as a safety net for a WAL that grew anyway (a long-lived
 //! reader can stop restarts), and runs at shutdown.
