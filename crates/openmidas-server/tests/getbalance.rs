@@ -313,7 +313,30 @@ async fn ts_window(server: TestServer) {
     }
 }
 
+/// JSON escapes in keys and values mean their text: a field written `"zone\u005fid"` is
+/// `zone_id`, a value written `"player\u002d1"` is `player-1`, and `sig` covers the
+/// unescaped text (so the signature of the plain body still verifies).
+async fn escaped_fields_mean_their_text(server: TestServer) {
+    let app = server.create_app().await;
+    let token = server.token(&app).await;
+    server.recharge(&app, "player-1", "official", 42).await;
+    let plain = app.signed(GETBALANCE, &token, app.fields("player-1"), None);
+    let escaped = plain
+        .replacen(r#""zone_id""#, r#""zone\u005fid""#, 1)
+        .replacen(r#""player-1""#, r#""player\u002d1""#, 1);
+    assert_ne!(escaped, plain, "the body has the fields to escape");
+    let (status, answer) = server.midas(GETBALANCE, &token, &escaped).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(answer["balance"], 42);
+    // A changed value is still caught, escaped or not.
+    let tampered = escaped.replacen(r#""player\u002d1""#, r#""player\u002d2""#, 1);
+    let (_, answer) = server.midas(GETBALANCE, &token, &tampered).await;
+    assert_eq!(answer["errcode"], 90011);
+}
+
 backend_tests!(
+    escaped_fields_mean_their_text,
     happy_path,
     keys_do_not_cross_environments,
     token_errors,
