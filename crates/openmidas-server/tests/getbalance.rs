@@ -321,9 +321,10 @@ async fn escaped_fields_mean_their_text(server: TestServer) {
     let token = server.token(&app).await;
     server.recharge(&app, "player-1", "official", 42).await;
     let plain = app.signed(GETBALANCE, &token, app.fields("player-1"), None);
-    let escaped = plain
-        .replacen(r#""zone_id""#, r#""zone\u005fid""#, 1)
-        .replacen(r#""player-1""#, r#""player\u002d1""#, 1);
+    let escaped =
+        plain
+            .replacen(r#""zone_id""#, r#""zone\u005fid""#, 1)
+            .replacen(r#""player-1""#, r#""player\u002d1""#, 1);
     assert_ne!(escaped, plain, "the body has the fields to escape");
     let (status, answer) = server.midas(GETBALANCE, &token, &escaped).await;
     assert_eq!(status, StatusCode::OK);
