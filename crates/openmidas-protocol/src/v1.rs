@@ -200,19 +200,19 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// The text a value contributes to a signature: strings unescaped, everything else
 /// (numbers as written, `true`, `null`, nested JSON) as its JSON text.
 pub fn signing_text(raw: &RawValue) -> Cow<'_, str> {
+    string_text(raw).unwrap_or(Cow::Borrowed(raw.get()))
+}
+
+/// The text of a JSON string value, unescaped (borrowed when it has no escapes); `None`
+/// for any other JSON type.
+fn string_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get();
-    if text.starts_with('"') {
-        // The parser validated the token: without escapes, the content is between the quotes.
-        if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            if !inner.contains('\\') {
-                return Cow::Borrowed(inner);
-            }
-        }
-        if let Ok(owned) = serde_json::from_str::<String>(text) {
-            return Cow::Owned(owned);
-        }
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    // The parser validated the token: without escapes, the content is between the quotes.
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
     }
-    Cow::Borrowed(text)
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
 /// A JSON type name, for errmsgs.
@@ -283,23 +283,13 @@ fn required<'a>(body: &RawObject<'a>, field: &'static str) -> Result<&'a RawValu
 }
 
 fn string_value<'a>(raw: &'a RawValue, field: &'static str) -> Result<Cow<'a, str>, FieldError> {
-    let text = raw.get();
-    if !text.starts_with('"') {
+    if !raw.get().starts_with('"') {
         return Err(FieldError::new(
             field,
             format!("must be a string, got {}", json_kind(raw)),
         ));
     }
-    // The parser validated the string token; without escapes its content is the text
-    // between the quotes.
-    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        if !inner.contains('\\') {
-            return Ok(Cow::Borrowed(inner));
-        }
-    }
-    serde_json::from_str::<String>(text)
-        .map(Cow::Owned)
-        .map_err(|_| FieldError::new(field, "must be a valid string"))
+    string_text(raw).ok_or_else(|| FieldError::new(field, "must be a valid string"))
 }
 
 fn id_value<'a>(raw: &'a RawValue, field: &'static str) -> Result<Cow<'a, str>, FieldError> {

@@ -67,7 +67,7 @@ pub(crate) fn restart_if_due(conn: &Connection, restart_frames: i64) -> bool {
     if frames < restart_frames {
         return false;
     }
-    match passive(conn) {
+    match checkpoint(conn, "PASSIVE") {
         Ok((busy, log, backfilled)) => {
             let complete = busy == 0 && log == backfilled;
             if complete {
@@ -82,10 +82,6 @@ pub(crate) fn restart_if_due(conn: &Connection, restart_frames: i64) -> bool {
             false
         }
     }
-}
-
-fn passive(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    checkpoint(conn, "PASSIVE")
 }
 
 fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
