@@ -17,8 +17,9 @@
 
 use std::process::ExitCode;
 
+use openmidas_client::codes::V1;
 use openmidas_client::openmidas::{AdminClient, Recharge};
-use openmidas_client::{Client, ErrCode, Error, MidasEnv, PayRequest, Player, SessionKey};
+use openmidas_client::{Client, Error, MidasEnv, PayRequest, Player, SessionKey};
 
 fn setting(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("set {name}"))
@@ -27,12 +28,12 @@ fn setting(name: &str) -> Result<String, String> {
 /// What the game does with a failed purchase.
 fn explain_pay_failure(bill_no: &str, error: &Error) -> String {
     match error {
-        e if e.is(ErrCode::InsufficientBalance) => "not enough coins: offer the player a recharge".to_string(),
+        e if e.is(V1::InsufficientBalance) => "not enough coins: offer the player a recharge".to_string(),
         // -1 / timeout / dropped connection, after the client's own retries: the outcome is
         // unknown. Keep the bill_no with the order and retry later with the same bill_no:
         // it is never applied twice. Do not ship the item yet.
         e if e.retryable() => format!("outcome unknown ({e}); retry later with bill_no {bill_no}"),
-        e if e.is(ErrCode::MpSigError) || e.is(ErrCode::SessionNotFound) => {
+        e if e.is(V1::MpSigError) || e.is(V1::SessionNotFound) => {
             "the player's session_key is stale: ask the client to log in again".to_string()
         }
         Error::Api(api) => format!("refused: errcode {} ({}): {}", api.errcode, api.errmsg, api.meaning()),
@@ -137,8 +138,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await
     {
         Ok(c) => println!("7. cancelled {}", c.bill_no),
-        Err(e) if e.is(ErrCode::OrderAlreadyCancelled) => println!("7. {bill_no} was already cancelled"),
-        Err(e) if e.is(ErrCode::CancelWindowClosed) => println!("7. too late to cancel {bill_no} (48 h)"),
+        Err(e) if e.is(V1::OrderAlreadyCancelled) => println!("7. {bill_no} was already cancelled"),
+        Err(e) if e.is(V1::CancelWindowClosed) => println!("7. too late to cancel {bill_no} (48 h)"),
         Err(e) => return Err(e.into()),
     }
 

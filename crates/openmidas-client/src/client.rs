@@ -3,14 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openmidas_protocol::v1::{is_valid_bill_no, Endpoint, Op, MAX_AMOUNT};
-use openmidas_protocol::ErrCode;
+use openmidas_protocol::common::Code;
+use openmidas_protocol::limits::MAX_AMOUNT;
+use openmidas_protocol::v1::{self, is_valid_bill_no, Endpoint, Op};
+use openmidas_protocol::Dialect;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
-use crate::http::{api_error, decode, Http};
+use crate::http::{api_error, decode, Http, Tables};
 use crate::midas::{sign_v1_body, Balance, CancelResult, MidasEnv, PayRequest, PayResult, Player, PresentResult};
 use crate::retry::RetryPolicy;
 use crate::secret::{AccessToken, Secret, SessionKey};
@@ -201,11 +203,11 @@ struct SessionAnswer {
     unionid: Option<String>,
 }
 
-/// A v1 answer the retry loop did not absorb.
-struct V1Answer {
-    value: Value,
+/// A payment answer the retry loop did not absorb.
+pub(crate) struct Answer {
+    pub value: Value,
     /// An earlier attempt may have been applied (its answer was -1 or lost).
-    after_uncertain_attempt: bool,
+    pub after_uncertain_attempt: bool,
 }
 
 impl Client {
@@ -277,7 +279,7 @@ impl Client {
             ("js_code", js_code),
             ("grant_type", "authorization_code"),
         ]);
-        let answer: SessionAnswer = decode(i.http.send(request).await?)?;
+        let answer: SessionAnswer = decode(i.http.send(request).await?, Tables::Platform)?;
         Ok(Session {
             openid: answer.openid,
             session_key: SessionKey::new(answer.session_key),
@@ -294,7 +296,7 @@ impl Client {
     ) -> Result<Balance> {
         let fields = self.common_fields(player);
         let answer = self.v1(env.endpoint(Op::GetBalance), fields, session_key).await?;
-        decode(answer.value)
+        decode(answer.value, Dialect::V1)
     }
 
     /// `pay`: deducts `amt` coins, gift coins first. Retried with the same bill_no after
@@ -319,7 +321,7 @@ impl Client {
             fields.insert("app_remark".into(), remark.clone().into());
         }
         let answer = self.v1(env.endpoint(Op::Pay), fields, session_key).await?;
-        let replayed = self.accept_repeat(&answer.value, &["bill_no", "balance"])?;
+        let replayed = self.accept_repeat(&answer.value, Dialect::V1, &["bill_no", "balance"])?;
         let mut result: PayResult = decode_fields(answer.value)?;
         result.replayed = replayed;
         if result.bill_no.is_empty() {
@@ -343,7 +345,7 @@ impl Client {
         fields.insert("bill_no".into(), bill_no.into());
         fields.insert("present_counts".into(), present_counts.into());
         let answer = self.v1(env.endpoint(Op::Present), fields, session_key).await?;
-        let replayed = self.accept_repeat(&answer.value, &["bill_no", "balance"])?;
+        let replayed = self.accept_repeat(&answer.value, Dialect::V1, &["bill_no", "balance"])?;
         let mut result: PresentResult = decode_fields(answer.value)?;
         result.replayed = replayed;
         if result.bill_no.is_empty() {
@@ -369,8 +371,8 @@ impl Client {
             fields.insert("pay_item".into(), item.into());
         }
         let answer = self.v1(env.endpoint(Op::CancelPay), fields, session_key).await?;
-        if let Some(e) = api_error(&answer.value)? {
-            if e.is(ErrCode::OrderAlreadyCancelled) && answer.after_uncertain_attempt {
+        if let Some(e) = api_error(&answer.value, Dialect::V1)? {
+            if e.is(v1::Code::OrderAlreadyCancelled) && answer.after_uncertain_attempt {
                 tracing::info!(bill_no, "cancelpay: 90015 after a lost answer, the cancel was applied");
                 return Ok(CancelResult {
                     bill_no: bill_no.to_string(),
@@ -401,16 +403,16 @@ impl Client {
         fields
     }
 
-    /// For a pay / present answer: Ok(false) on errcode 0, Ok(true) on a 90012 that carries
-    /// the original result (when accepted), else the error.
-    fn accept_repeat(&self, value: &Value, result_fields: &[&str]) -> Result<bool> {
-        let Some(e) = api_error(value)? else {
+    /// For a pay / present / refund answer: Ok(false) on errcode 0, Ok(true) on a 90012
+    /// (v1 and 2.0 alike) that carries the original result (when accepted), else the error.
+    pub(crate) fn accept_repeat(&self, value: &Value, dialect: Dialect, result_fields: &[&str]) -> Result<bool> {
+        let Some(e) = api_error(value, dialect)? else {
             return Ok(false);
         };
         let carries_result = result_fields
             .iter()
             .all(|f| value.get(*f).is_some_and(|v| !v.is_null()));
-        if e.is(ErrCode::BillNoRepeated) && carries_result && self.inner.accept_repeated_bill_no {
+        if e.is(v1::Code::BillNoRepeated) && carries_result && self.inner.accept_repeated_bill_no {
             tracing::info!("90012 with the original result: the bill_no was applied exactly once");
             return Ok(true);
         }
@@ -428,31 +430,33 @@ impl Client {
         }
     }
 
-    /// One v1 call: sign, send, and repeat the same body when that is safe.
-    ///
-    /// - 40001 / 42001: refresh the token, re-sign (mp_sig covers it), send again, once.
-    /// - -1, transport errors, 5xx: send the same body again after a backoff, up to the
-    ///   retry policy's attempts. A state change is keyed by bill_no, so it applies once.
-    ///
-    /// Answers the JSON of the last answer, whatever its errcode (the caller interprets
-    /// 90012 / 90015), or the error that ended the retries.
+    /// The AppKey of an environment.
+    pub(crate) fn key_for(&self, env: MidasEnv) -> Result<&Secret> {
+        self.app_key(env.endpoint(Op::GetBalance))
+    }
+
+    pub(crate) fn http(&self) -> &Http {
+        &self.inner.http
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// One v1 call: every attempt signs the same body bytes with the current token.
     async fn v1(
         &self,
         endpoint: Endpoint,
         fields: Map<String, Value>,
         session_key: Option<&SessionKey>,
-    ) -> Result<V1Answer> {
+    ) -> Result<Answer> {
         let app_key = self.app_key(endpoint)?;
         // Serialized once: every attempt sends these bytes plus the signatures.
         let unsigned = serde_json::to_vec(&fields).map_err(|e| Error::InvalidRequest(e.to_string()))?;
         let bill_no = fields.get("bill_no").and_then(Value::as_str).unwrap_or("");
         let uri = endpoint.uri();
-        let mut token = self.inner.tokens.get().await?;
-        let mut token_refreshed = false;
-        let mut uncertain = false;
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
+        let http = &self.inner.http;
+        self.call(Dialect::V1, uri, bill_no, |token: &AccessToken| {
             let body = sign_v1_body(
                 endpoint,
                 &unsigned,
@@ -460,37 +464,63 @@ impl Client {
                 token.expose(),
                 session_key.map(SessionKey::expose),
             )?;
-            let request = self
-                .inner
-                .http
+            Ok(http
                 .client
-                .post(self.inner.http.url(uri))
+                .post(http.url(uri))
                 .query(&[("access_token", token.expose())])
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-            let outcome = self.inner.http.send(request).await;
+                .body(body))
+        })
+        .await
+    }
+
+    /// One payment call: build (and sign) the request for the current token, send it, and
+    /// repeat it when that is safe.
+    ///
+    /// - 40001 / 42001: refresh the token, build again (v1's mp_sig covers it), send again,
+    ///   once.
+    /// - -1, transport errors, 5xx: send the same body again after a backoff, up to the
+    ///   retry policy's attempts. A state change is keyed by its order number, so it
+    ///   applies once.
+    ///
+    /// Answers the JSON of the last answer, whatever its errcode (the caller interprets
+    /// 90012 / 90015), or the error that ended the retries.
+    pub(crate) async fn call(
+        &self,
+        dialect: Dialect,
+        uri: &str,
+        order_no: &str,
+        build: impl Fn(&AccessToken) -> Result<reqwest::RequestBuilder>,
+    ) -> Result<Answer> {
+        let mut token = self.inner.tokens.get().await?;
+        let mut token_refreshed = false;
+        let mut uncertain = false;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.inner.http.send(build(&token)?).await;
             let failure = match outcome {
-                Ok(value) => match api_error(&value)? {
+                Ok(value) => match api_error(&value, dialect)? {
                     None => {
-                        return Ok(V1Answer {
+                        return Ok(Answer {
                             value,
                             after_uncertain_attempt: uncertain,
                         })
                     }
-                    Some(e) if (e.is(ErrCode::InvalidCredential) || e.is(ErrCode::AccessTokenExpired)) => {
+                    Some(e) if (e.is(Code::InvalidCredential) || e.is(Code::AccessTokenExpired)) => {
                         if token_refreshed {
                             return Err(Error::Api(e));
                         }
                         tracing::info!(
                             uri,
-                            bill_no,
+                            order_no,
                             errcode = e.errcode,
                             "access_token refused; refreshing and re-signing"
                         );
                         token = self
                             .inner
                             .tokens
-                            .refresh_rejected(&token, e.is(ErrCode::InvalidCredential))
+                            .refresh_rejected(&token, e.is(Code::InvalidCredential))
                             .await?;
                         token_refreshed = true;
                         // The refused attempt changed nothing: it does not count.
@@ -499,7 +529,7 @@ impl Client {
                     }
                     Some(e) if e.retryable() => Error::Api(e),
                     Some(_) => {
-                        return Ok(V1Answer {
+                        return Ok(Answer {
                             value,
                             after_uncertain_attempt: uncertain,
                         })
@@ -511,17 +541,17 @@ impl Client {
             // The outcome of this attempt is unknown (-1, no answer, 5xx).
             uncertain = true;
             if attempt >= self.inner.retry.max_attempts {
-                tracing::warn!(uri, bill_no, attempt, error = %failure, "giving up; retry later with the same bill_no");
+                tracing::warn!(uri, order_no, attempt, error = %failure, "giving up; retry later with the same order number");
                 return Err(failure);
             }
             let delay = self.inner.retry.delay(attempt);
-            tracing::warn!(uri, bill_no, attempt, error = %failure, ?delay, "retrying with the same body");
+            tracing::warn!(uri, order_no, attempt, error = %failure, ?delay, "retrying with the same body");
             tokio::time::sleep(delay).await;
         }
     }
 }
 
-fn check_bill_no(bill_no: &str) -> Result<()> {
+pub(crate) fn check_bill_no(bill_no: &str) -> Result<()> {
     if is_valid_bill_no(bill_no) {
         Ok(())
     } else {
@@ -531,7 +561,7 @@ fn check_bill_no(bill_no: &str) -> Result<()> {
     }
 }
 
-fn check_amount(field: &str, amount: i64) -> Result<()> {
+pub(crate) fn check_amount(field: &str, amount: i64) -> Result<()> {
     if (1..=MAX_AMOUNT).contains(&amount) {
         Ok(())
     } else {
@@ -542,6 +572,6 @@ fn check_amount(field: &str, amount: i64) -> Result<()> {
 }
 
 /// Decodes result fields regardless of errcode (a 90012 carrying the original result).
-fn decode_fields<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
+pub(crate) fn decode_fields<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
 }

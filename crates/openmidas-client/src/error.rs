@@ -1,8 +1,9 @@
 //! Typed errors. Every errcode the service answers becomes [`Error::Api`], carrying the
-//! [`ErrCode`] (when OpenMidas knows the number), the errmsg, and whether retrying the same
-//! request may succeed.
+//! number, the errmsg, and (looked up in the errcode tables of the dialect the call was
+//! made in) what it means and whether retrying the same request may succeed.
 
-use openmidas_protocol::ErrCode;
+use openmidas_protocol::errcode::{describe, Described};
+use openmidas_protocol::{Dialect, ErrorCode};
 
 /// A non-zero errcode answered by the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,31 +12,42 @@ pub struct ApiError {
     pub errcode: i64,
     /// The errmsg on the wire (may carry a `hint`/`rid`).
     pub errmsg: String,
-    /// The code in OpenMidas's table, if the number is in it.
-    pub code: Option<ErrCode>,
+    /// The number's row in the tables of the call's dialect (the platform's for token and
+    /// session calls), if OpenMidas knows it.
+    pub code: Option<Described>,
 }
 
 impl ApiError {
+    /// An answer of a token, session or admin call (the platform's codes).
     pub fn new(errcode: i64, errmsg: impl Into<String>) -> ApiError {
         ApiError {
             errcode,
             errmsg: errmsg.into(),
-            code: ErrCode::from_code(errcode),
+            code: openmidas_protocol::common::Code::from_code(errcode).map(Described::of),
+        }
+    }
+
+    /// An answer of a payment call of `dialect` (its codes, then the platform's).
+    pub fn of(dialect: Dialect, errcode: i64, errmsg: impl Into<String>) -> ApiError {
+        ApiError {
+            errcode,
+            errmsg: errmsg.into(),
+            code: describe(dialect, errcode),
         }
     }
 
     /// What the code means, for humans (`"balance is lower than amt"`).
     pub fn meaning(&self) -> &'static str {
-        self.code.map_or("errcode not in the OpenMidas table", ErrCode::meaning)
+        self.code.map_or("errcode not in the OpenMidas table", |c| c.meaning)
     }
 
     /// Whether the same request may be sent again unchanged and succeed (-1 system error).
     pub fn retryable(&self) -> bool {
-        self.code.is_some_and(ErrCode::retryable)
+        self.code.is_some_and(|c| c.retryable)
     }
 
-    /// Whether this is `code`.
-    pub fn is(&self, code: ErrCode) -> bool {
+    /// Whether this is `code` (of the table of the call's dialect).
+    pub fn is(&self, code: impl ErrorCode) -> bool {
         self.errcode == code.code()
     }
 }
@@ -97,7 +109,7 @@ impl Error {
     }
 
     /// Whether the service answered `code`.
-    pub fn is(&self, code: ErrCode) -> bool {
+    pub fn is(&self, code: impl ErrorCode) -> bool {
         self.api().is_some_and(|e| e.is(code))
     }
 }
@@ -114,15 +126,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
+    use openmidas_protocol::{common, v1, v2};
+
     #[test]
     fn every_table_code_maps_and_only_minus_one_is_retryable() {
-        for &code in ErrCode::ALL {
-            let e = ApiError::new(code.code(), code.errmsg());
-            assert_eq!(e.code, Some(code));
-            assert_eq!(e.retryable(), code == ErrCode::SystemError, "{code}");
-            assert_eq!(e.meaning(), code.meaning());
-            assert!(e.to_string().contains(&code.code().to_string()));
+        let rows = v1::Code::ALL
+            .iter()
+            .map(|c| (Dialect::V1, Described::of(*c)))
+            .chain(v2::Code::ALL.iter().map(|c| (Dialect::V2, Described::of(*c))))
+            .chain(common::Code::ALL.iter().map(|c| (Dialect::V1, Described::of(*c))));
+        for (dialect, code) in rows {
+            let e = ApiError::of(dialect, code.code, code.errmsg);
+            assert_eq!(e.code.map(|c| c.code), Some(code.code));
+            assert_eq!(e.retryable(), code.code == -1, "{code:?}");
+            assert!(e.to_string().contains(&code.code.to_string()));
         }
+        let e = ApiError::of(Dialect::V2, 90010, "signature is invalid");
+        assert!(e.is(v2::Code::SignatureInvalid));
+        assert_eq!(e.meaning(), v2::Code::SignatureInvalid.meaning());
         let unknown = ApiError::new(45011, "api minute-quota reach limit");
         assert_eq!(unknown.code, None);
         assert!(!unknown.retryable());

@@ -1,5 +1,7 @@
 //! One HTTP exchange: send, read the JSON answer, classify failures. No retries here.
 
+use openmidas_protocol::errcode::{describe, Described};
+use openmidas_protocol::{common, Dialect};
 use serde_json::Value;
 
 use crate::error::{ApiError, Error, Result};
@@ -47,19 +49,54 @@ pub(crate) fn errcode(value: &Value) -> Result<i64> {
     }
 }
 
-/// The answer as an [`ApiError`] when its errcode is not 0.
-pub(crate) fn api_error(value: &Value) -> Result<Option<ApiError>> {
+/// Which errcode tables an answer is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tables {
+    /// A payment call of this dialect: its codes, then the platform's.
+    Dialect(Dialect),
+    /// A token or session call: the platform's codes.
+    Platform,
+    /// A simulated `wx.requestMidasPayment` of OpenMidas: its fail codes, then the
+    /// platform's.
+    MidasPayment,
+}
+
+impl Tables {
+    fn describe(self, code: i64) -> Option<Described> {
+        let platform = || common::Code::from_code(code).map(Described::of);
+        match self {
+            Tables::Dialect(dialect) => describe(dialect, code),
+            Tables::Platform => platform(),
+            Tables::MidasPayment => openmidas_protocol::client::midas_payment::Code::from_code(code)
+                .map(Described::of)
+                .or_else(platform),
+        }
+    }
+}
+
+impl From<Dialect> for Tables {
+    fn from(dialect: Dialect) -> Tables {
+        Tables::Dialect(dialect)
+    }
+}
+
+/// The answer as an [`ApiError`] when its errcode is not 0, read with `tables`.
+pub(crate) fn api_error(value: &Value, tables: impl Into<Tables>) -> Result<Option<ApiError>> {
     let code = errcode(value)?;
     if code == 0 {
         return Ok(None);
     }
     let errmsg = value.get("errmsg").and_then(Value::as_str).unwrap_or_default();
-    Ok(Some(ApiError::new(code, errmsg)))
+    Ok(Some(ApiError {
+        errcode: code,
+        errmsg: errmsg.to_string(),
+        code: tables.into().describe(code),
+    }))
 }
 
 /// Errors out on a non-zero errcode, else decodes the answer.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
-    if let Some(e) = api_error(&value)? {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(value: Value, tables: impl Into<Tables>) -> Result<T> {
+    if let Some(e) = api_error(&value, tables)? {
         return Err(Error::Api(e));
     }
     serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))

@@ -1,8 +1,10 @@
-//! A typed async client for the WeChat mini-game Midas v1 virtual-currency API, and for
-//! OpenMidas, its wire-compatible emulator.
+//! A typed async client for the WeChat mini-game virtual-currency APIs (Midas v1 and
+//! virtual payment 2.0), and for OpenMidas, their wire-compatible emulator and ledger.
 //!
-//! - [`Client`]: `getbalance`, `pay`, `cancelpay`, `present` (official and sandbox),
-//!   `/cgi-bin/token`, `/cgi-bin/stable_token`, `/sns/jscode2session`.
+//! - [`Client`]: Midas v1 `getbalance`, `pay`, `cancelpay`, `present` (official and
+//!   sandbox), `/cgi-bin/token`, `/cgi-bin/stable_token`, `/sns/jscode2session`.
+//! - [`Client::v2`]: 2.0 `getbalance`, `pay`, `cancelpay` (refunds), `present`,
+//!   `queryorderinfo` ([`v2`]).
 //! - Signing: each body is serialized once; `sig` (and `mp_sig` when a session_key is
 //!   given) cover exactly the bytes sent. `access_token` goes in the query string only.
 //! - Tokens: cached by a [`TokenProvider`], refreshed 5 minutes before expiry, one fetch
@@ -10,8 +12,8 @@
 //! - Retries that cannot double-charge: after -1, a timeout or a dropped connection, a pay /
 //!   present / cancelpay is sent again with the same bill_no and body. A 90012 carrying the
 //!   original result is success (`replayed: true`); a 90015 after a lost cancel answer too.
-//! - Errors: [`Error::Api`] wraps every errcode ([`ApiError`], with
-//!   [`openmidas_protocol::ErrCode`], errmsg, `retryable()`).
+//! - Errors: [`Error::Api`] wraps every errcode ([`ApiError`]: the number, errmsg, meaning
+//!   and `retryable()`, read in the call's dialect; match it against [`codes`]).
 //! - Secrets (AppSecret, AppKey, session_key, access_token) never appear in `Debug` output
 //!   or logs.
 //! - [`openmidas::AdminClient`]: OpenMidas-only login codes and recharges.
@@ -40,12 +42,20 @@ pub mod openmidas;
 mod retry;
 mod secret;
 mod token;
+pub mod v2;
 
 pub use client::{Client, ClientBuilder, Session, WECHAT_BASE_URL};
 pub use clock::{Clock, SystemClock};
 pub use error::{ApiError, Error, Result};
 pub use midas::{sign_v1_body, Balance, CancelResult, MidasEnv, PayRequest, PayResult, Player, PresentResult};
-pub use openmidas_protocol::ErrCode;
+/// The errcode tables, to match an [`ApiError`] with [`ApiError::is`]. A number can mean
+/// different things in different dialects (90010), so each dialect has its own table; the
+/// platform's codes (tokens, sessions, -1) are in [`codes::Common`].
+pub mod codes {
+    pub use openmidas_protocol::common::Code as Common;
+    pub use openmidas_protocol::v1::Code as V1;
+    pub use openmidas_protocol::v2::Code as V2;
+}
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, Secret, SessionKey};
 pub use token::{IssuedToken, TokenEndpoint, TokenProvider};

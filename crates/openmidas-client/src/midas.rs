@@ -1,7 +1,8 @@
 //! Midas v1 request and result types, and the signing of exactly the bytes sent.
 
+use openmidas_protocol::json::RawObject;
 use openmidas_protocol::sign;
-use openmidas_protocol::v1::{signing_text, Endpoint, Op, RawObject};
+use openmidas_protocol::v1::{Endpoint, Op};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -186,31 +187,11 @@ pub fn sign_v1_body(
             "the unsigned body already has sig or mp_sig".into(),
         ));
     }
-    let params: Vec<(&str, std::borrow::Cow<'_, str>)> = object.iter().map(|(k, raw)| (k, signing_text(raw))).collect();
-    let pairs = || params.iter().map(|(k, v)| (*k, v.as_ref()));
-    let uri = endpoint.uri();
-    let sig = sign::v1::sig(pairs(), uri, app_key);
-    let mp_sig = session_key.map(|sk| sign::v1::mp_sig(pairs(), access_token, &sig, uri, sk));
-
-    // The object's closing brace is its last non-whitespace byte.
-    let trimmed = unsigned.trim_ascii_end();
-    let Some((b'}', head)) = trimmed.split_last() else {
-        return Err(Error::InvalidRequest("the unsigned body is not a JSON object".into()));
-    };
-    let mut out = Vec::with_capacity(trimmed.len() + 160);
-    out.extend_from_slice(head);
-    let separator: &[u8] = if params.is_empty() { b"" } else { b"," };
-    out.extend_from_slice(separator);
-    out.extend_from_slice(b"\"sig\":\"");
-    out.extend_from_slice(sig.as_bytes());
-    out.push(b'"');
-    if let Some(mp_sig) = mp_sig {
-        out.extend_from_slice(b",\"mp_sig\":\"");
-        out.extend_from_slice(mp_sig.as_bytes());
-        out.push(b'"');
-    }
-    out.push(b'}');
-    Ok(out)
+    let text = std::str::from_utf8(unsigned).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+    let session = session_key.map(|key| (access_token, key));
+    let signed =
+        sign::v1::sign_json(text, endpoint.uri(), app_key, session).map_err(|e| Error::InvalidRequest(e.errmsg()))?;
+    Ok(signed.body.into_bytes())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::http::{decode, Http};
+use crate::http::{decode, Http, Tables};
 use crate::midas::MidasEnv;
 use crate::secret::Secret;
 
@@ -99,7 +99,7 @@ impl AdminClient {
         if let Some(openid) = openid {
             body["openid"] = openid.into();
         }
-        decode(self.post("/admin/login", body).await?)
+        decode(self.post("/admin/login", body).await?, Tables::Platform)
     }
 
     /// The simulated `wx.requestMidasPayment` success: adds `buy_quantity` coins.
@@ -114,6 +114,6 @@ impl AdminClient {
         if let Some(out_trade_no) = &recharge.out_trade_no {
             body["out_trade_no"] = out_trade_no.clone().into();
         }
-        decode(self.post("/admin/recharge", body).await?)
+        decode(self.post("/admin/recharge", body).await?, Tables::MidasPayment)
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::http::{decode, Http};
+use crate::http::{decode, Http, Tables};
 use crate::retry::RetryPolicy;
 use crate::secret::{AccessToken, Secret};
 
@@ -63,7 +63,7 @@ pub(crate) async fn fetch(
                 .body(body.to_string())
         }
     };
-    let answer: TokenAnswer = decode(http.send(request).await?)?;
+    let answer: TokenAnswer = decode(http.send(request).await?, Tables::Platform)?;
     if answer.access_token.is_empty() {
         return Err(Error::Decode("empty access_token".into()));
     }

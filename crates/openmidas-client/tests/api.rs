@@ -5,8 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
+use openmidas_client::codes::{Common, V1};
 use openmidas_client::openmidas::{AdminClient, Recharge};
-use openmidas_client::{Client, ErrCode, Error, MidasEnv, PayRequest, Player, SessionKey, TokenEndpoint};
+use openmidas_client::{Client, Error, MidasEnv, PayRequest, Player, SessionKey, TokenEndpoint};
 use openmidas_ledger::{Clock as _, ManualClock};
 use openmidas_testkit::{TestApp, TestServer, ADMIN_TOKEN, START_MS};
 
@@ -69,10 +70,10 @@ async fn tokens_from_both_endpoints_and_their_errors() {
         .build()
         .unwrap();
     let e = wrong_secret.fetch_token().await.unwrap_err();
-    assert!(e.is(ErrCode::InvalidAppSecret), "{e:?}");
+    assert!(e.is(Common::InvalidAppSecret), "{e:?}");
     assert!(!e.retryable());
     let e = wrong_secret.fetch_stable_token(false).await.unwrap_err();
-    assert!(e.is(ErrCode::InvalidAppSecret), "{e:?}");
+    assert!(e.is(Common::InvalidAppSecret), "{e:?}");
 
     let unknown = Client::builder("wxnosuchapp", "s", "o", "k")
         .base_url(&server.base_url)
@@ -80,7 +81,7 @@ async fn tokens_from_both_endpoints_and_their_errors() {
         .unwrap();
     let e = unknown.access_token().await.unwrap_err();
     assert_eq!(e.errcode(), Some(40013), "{e:?}");
-    assert_eq!(e.api().unwrap().code, Some(ErrCode::InvalidAppid));
+    assert!(e.api().unwrap().is(Common::InvalidAppid));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,9 +95,9 @@ async fn login_code_exchange_is_single_use() {
     assert_eq!(session.openid, code.openid);
     assert!(!session.session_key.expose().is_empty());
     let again = client.code_to_session(&code.code).await.unwrap_err();
-    assert!(again.is(ErrCode::CodeBeenUsed), "{again:?}");
+    assert!(again.is(Common::CodeBeenUsed), "{again:?}");
     let bad = client.code_to_session("nosuchcode").await.unwrap_err();
-    assert!(bad.is(ErrCode::InvalidCode), "{bad:?}");
+    assert!(bad.is(Common::InvalidCode), "{bad:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,36 +157,36 @@ async fn balance_pay_present_cancel_with_mp_sig_in_both_environments() {
             .cancel_pay(env, &player, "order-1", None, Some(&sk))
             .await
             .unwrap_err();
-        assert!(e.is(ErrCode::OrderAlreadyCancelled), "{e:?}");
+        assert!(e.is(V1::OrderAlreadyCancelled), "{e:?}");
         let e = client
             .cancel_pay(env, &player, "no-such-order", None, Some(&sk))
             .await
             .unwrap_err();
-        assert!(e.is(ErrCode::OrderNotFound), "{e:?}");
+        assert!(e.is(V1::OrderNotFound), "{e:?}");
         let e = client
             .pay(env, &player, &PayRequest::new("too-much", 1000), Some(&sk))
             .await
             .unwrap_err();
-        assert!(e.is(ErrCode::InsufficientBalance), "{e:?}");
+        assert!(e.is(V1::InsufficientBalance), "{e:?}");
         assert_eq!(e.api().unwrap().meaning(), "balance is lower than amt");
     }
 
     // mp_sig is required by this app: without a session_key the call is refused.
     let e = client.get_balance(MidasEnv::Official, &player, None).await.unwrap_err();
-    assert!(e.is(ErrCode::MpSigError), "{e:?}");
+    assert!(e.is(V1::MpSigError), "{e:?}");
     // A stale session_key (a newer login replaced it) no longer signs.
     let _newer = login(&server, &client, "player-1").await;
     let e = client
         .get_balance(MidasEnv::Official, &player, Some(&sk))
         .await
         .unwrap_err();
-    assert!(e.is(ErrCode::MpSigError), "{e:?}");
+    assert!(e.is(V1::MpSigError), "{e:?}");
     // A player who never logged in has no session: 90010.
     let e = client
         .get_balance(MidasEnv::Official, &Player::new("stranger"), Some(&sk))
         .await
         .unwrap_err();
-    assert!(e.is(ErrCode::SessionNotFound), "{e:?}");
+    assert!(e.is(V1::SessionNotFound), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,7 +213,7 @@ async fn repeated_bill_no_with_the_same_parameters_is_success_unless_disabled() 
         .pay(MidasEnv::Official, &player, &PayRequest::new("b1", 11), None)
         .await
         .unwrap_err();
-    assert!(e.is(ErrCode::BillNoRepeated), "{e:?}");
+    assert!(e.is(V1::BillNoRepeated), "{e:?}");
 
     let strict = support::builder(&server, &app, &server.base_url)
         .accept_repeated_bill_no(false)
@@ -222,7 +223,7 @@ async fn repeated_bill_no_with_the_same_parameters_is_success_unless_disabled() 
         .pay(MidasEnv::Official, &player, &PayRequest::new("b1", 10), None)
         .await
         .unwrap_err();
-    assert!(e.is(ErrCode::BillNoRepeated), "{e:?}");
+    assert!(e.is(V1::BillNoRepeated), "{e:?}");
 
     client
         .present(MidasEnv::Official, &player, "g1", 5, None)
@@ -273,7 +274,7 @@ async fn local_checks_and_missing_settings() {
         .build()
         .unwrap();
     let e = crossed.get_balance(MidasEnv::Sandbox, &player, None).await.unwrap_err();
-    assert!(e.is(ErrCode::SigError), "{e:?}");
+    assert!(e.is(V1::SigError), "{e:?}");
 
     let e = Client::builder("", "s", "o", "k").build().unwrap_err();
     assert!(matches!(e, Error::Config(_)));

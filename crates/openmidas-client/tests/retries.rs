@@ -6,8 +6,9 @@ mod support;
 
 use std::time::Duration;
 
+use openmidas_client::codes::Common;
 use openmidas_client::openmidas::{AdminClient, Recharge};
-use openmidas_client::{Client, ErrCode, Error, MidasEnv, PayRequest, Player, RetryPolicy, SessionKey};
+use openmidas_client::{Client, Error, MidasEnv, PayRequest, Player, RetryPolicy, SessionKey};
 use openmidas_testkit::{TestApp, TestServer, ADMIN_TOKEN};
 use support::{Fault, FaultProxy};
 
@@ -197,7 +198,7 @@ async fn persistent_system_errors_give_up_with_a_retryable_error_and_no_charge()
         s.proxy.inject(PAY, Fault::ErrorBeforeForward);
     }
     let e = s.pay("order-1", 10).await.unwrap_err();
-    assert!(e.is(ErrCode::SystemError), "{e:?}");
+    assert!(e.is(Common::SystemError), "{e:?}");
     assert!(e.retryable());
     assert_eq!((s.proxy.received(PAY), s.proxy.forwarded(PAY)), (4, 0));
     assert_eq!(s.balance().await.balance, 100);

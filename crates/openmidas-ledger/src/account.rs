@@ -1,8 +1,9 @@
-//! An account and the rules of behaviour.md section 4, as pure functions.
+//! An account and the rules of behaviour.md sections 4 and 8, as pure functions.
 //!
-//! Every store loads an [`Account`], calls one rule, checks the result with
-//! [`Account::check_invariants`] and writes it back, all in one transaction. Keeping the
-//! arithmetic here means SQLite and PostgreSQL cannot disagree about money.
+//! [`crate::decide`] loads an [`Account`], calls one rule, checks the result with
+//! [`Account::check_invariants`]; the store writes it back in the same transaction. Keeping
+//! the arithmetic here means SQLite and PostgreSQL cannot disagree about money. Every
+//! dialect works on these same accounts.
 
 use std::fmt;
 
@@ -36,7 +37,8 @@ impl fmt::Display for Env {
     }
 }
 
-/// `(env, appid, offer_id, zone_id, openid)`: what identifies an account.
+/// `(env, appid, offer_id, zone_id, openid)`: what identifies an account, whichever dialect
+/// names it (behaviour.md section 8).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountKey {
     pub env: Env,
@@ -45,9 +47,6 @@ pub struct AccountKey {
     pub zone_id: String,
     pub openid: String,
 }
-
-/// How long after a pay it may be cancelled (48 h).
-pub const CANCEL_WINDOW_MS: i64 = 48 * 3600 * 1000;
 
 /// An account's state. A never-seen account is `Account::default()`: all zero, eligible for
 /// the first-recharge bonus.
@@ -83,13 +82,19 @@ pub enum RuleError {
 #[error("ledger invariant broken: {0}")]
 pub struct InvariantViolation(pub String);
 
-/// What a pay took from each pot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PaySplit {
-    /// Gift coins spent (`used_gen_amt`).
-    pub gift: i64,
-    /// Cash coins spent.
+/// Coins split by pot: what a pay took, or what a refund gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Coins {
+    /// Bought coins.
     pub cash: i64,
+    /// Gift coins (`used_gen_amt`, `used_present_amount`).
+    pub gift: i64,
+}
+
+impl Coins {
+    pub fn total(self) -> i64 {
+        self.cash + self.gift
+    }
 }
 
 impl Account {
@@ -172,7 +177,7 @@ impl Account {
     }
 
     /// Pay `a`: gift coins first, then cash.
-    pub fn pay(&self, a: i64) -> Result<(Account, PaySplit), RuleError> {
+    pub fn pay(&self, a: i64) -> Result<(Account, Coins), RuleError> {
         debug_assert!(a > 0);
         if self.balance() < a {
             return Err(RuleError::InsufficientBalance {
@@ -188,16 +193,17 @@ impl Account {
             cost_sum: add(self.cost_sum, a)?,
             ..*self
         };
-        Ok((next, PaySplit { gift, cash }))
+        Ok((next, Coins { cash, gift }))
     }
 
-    /// Cancel a pay that took `split`: each pot gets back what was taken from it.
-    pub fn cancel_pay(&self, split: PaySplit) -> Result<Account, RuleError> {
-        let amount = split.gift + split.cash;
+    /// Give back `coins` of a pay (a refund, or a v1 cancelpay): each pot gets back its
+    /// part, and `cost_sum` goes down by the total. Which part is which is the order's rule
+    /// ([`crate::order::Order::refund_split`]).
+    pub fn refund(&self, coins: Coins) -> Result<Account, RuleError> {
         Ok(Account {
-            gift: add(self.gift, split.gift)?,
-            cash: add(self.cash, split.cash)?,
-            cost_sum: self.cost_sum - amount,
+            gift: add(self.gift, coins.gift)?,
+            cash: add(self.cash, coins.cash)?,
+            cost_sum: self.cost_sum - coins.total(),
             ..*self
         })
     }
@@ -217,9 +223,9 @@ mod tests {
         let a = Account::default().recharge(10).unwrap().present(3).unwrap();
         assert_eq!((a.balance(), a.gen_balance(), a.first_save()), (13, 3, 2));
         let (b, split) = a.pay(5).unwrap();
-        assert_eq!(split, PaySplit { gift: 3, cash: 2 });
+        assert_eq!(split, Coins { gift: 3, cash: 2 });
         assert_eq!((b.balance(), b.gift, b.cost_sum), (8, 0, 5));
-        let c = b.cancel_pay(split).unwrap();
+        let c = b.refund(split).unwrap();
         assert_eq!(c, a);
         assert_eq!(b.pay(9), Err(RuleError::InsufficientBalance { balance: 8, amount: 9 }));
         assert_eq!(Account::default().first_save(), 1);
@@ -249,7 +255,7 @@ mod tests {
         #[test]
         fn invariants_hold_after_every_rule(moves in moves()) {
             let mut account = Account::default();
-            let mut pays: Vec<PaySplit> = Vec::new();
+            let mut pays: Vec<Coins> = Vec::new();
             for m in moves {
                 let before = account;
                 match m {
@@ -265,7 +271,7 @@ mod tests {
                         Err(e) => prop_assert!(false, "{e}"),
                     },
                     Move::CancelLast => if let Some(split) = pays.pop() {
-                        account = account.cancel_pay(split).unwrap();
+                        account = account.refund(split).unwrap();
                     },
                 }
                 prop_assert!(account.check_invariants().is_ok(), "{:?}", account.check_invariants());

@@ -1,4 +1,6 @@
-//! Apps, access tokens, login codes and sessions (behaviour.md sections 1, 2 and 6).
+//! Apps, access tokens, login codes and sessions (behaviour.md sections 1, 2 and 6): the
+//! rules every store applies (which token to issue, which to retire, whether a code may be
+//! exchanged), as pure functions. [`crate::store::Write::plan`] turns them into row writes.
 
 use std::fmt;
 
@@ -38,6 +40,65 @@ impl DuplicateBillPolicy {
     }
 }
 
+/// Which hex digits 2.0 signatures may use (app option `signature_hex`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureHex {
+    /// Lowercase only, as the real service (the default).
+    #[default]
+    Lower,
+    /// Either case.
+    Any,
+}
+
+impl SignatureHex {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SignatureHex::Lower => "lower",
+            SignatureHex::Any => "any",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "lower" => Some(SignatureHex::Lower),
+            "any" => Some(SignatureHex::Any),
+            _ => None,
+        }
+    }
+}
+
+/// Which characters a 2.0 `bill_no` may use (app option `bill_no_charset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BillNoCharset {
+    /// 2.0's rule: `0-9 A-Z a-z _ -`, not starting with `_` (the default).
+    #[default]
+    V2,
+    /// v1's rule: `0-9 A-Z a-z _ - | * @`.
+    V1,
+}
+
+impl BillNoCharset {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BillNoCharset::V2 => "v2",
+            BillNoCharset::V1 => "v1",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "v2" => Some(BillNoCharset::V2),
+            "v1" => Some(BillNoCharset::V1),
+            _ => None,
+        }
+    }
+}
+
+/// How long after a pay it may be refunded or cancelled, by default (48 h).
+pub const DEFAULT_CANCEL_WINDOW_SECS: u32 = 48 * 3600;
+/// What a coin costs the player, by default, in fen.
+pub const DEFAULT_COIN_PRICE_FEN: u32 = 10;
+
 /// A configured app. Its `Debug` hides the secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct App {
@@ -53,6 +114,44 @@ pub struct App {
     /// When set, a `ts` further than this from now answers 90018.
     pub ts_window_secs: Option<u32>,
     pub duplicate_bill_no: DuplicateBillPolicy,
+    /// How long after a pay it may be refunded or cancelled (behaviour.md section 8).
+    pub cancel_window_secs: u32,
+    pub signature_hex: SignatureHex,
+    pub bill_no_charset: BillNoCharset,
+    /// What a coin costs, in fen: the price of coin purchases.
+    pub coin_price_fen: u32,
+}
+
+impl App {
+    /// An app with these credentials and every option at its default.
+    pub fn new(appid: &str, secret: &str, offer_id: &str, app_key: &str, sandbox_app_key: &str) -> App {
+        App {
+            appid: appid.to_string(),
+            secret: secret.to_string(),
+            offer_id: offer_id.to_string(),
+            app_key: app_key.to_string(),
+            sandbox_app_key: sandbox_app_key.to_string(),
+            require_mp_sig: false,
+            ts_window_secs: None,
+            duplicate_bill_no: DuplicateBillPolicy::default(),
+            cancel_window_secs: DEFAULT_CANCEL_WINDOW_SECS,
+            signature_hex: SignatureHex::default(),
+            bill_no_charset: BillNoCharset::default(),
+            coin_price_fen: DEFAULT_COIN_PRICE_FEN,
+        }
+    }
+
+    /// The AppKey of an environment.
+    pub fn key_for(&self, env: crate::account::Env) -> &str {
+        match env {
+            crate::account::Env::Official => &self.app_key,
+            crate::account::Env::Sandbox => &self.sandbox_app_key,
+        }
+    }
+
+    pub fn cancel_window_ms(&self) -> i64 {
+        i64::from(self.cancel_window_secs) * 1000
+    }
 }
 
 impl fmt::Debug for App {
@@ -66,6 +165,10 @@ impl fmt::Debug for App {
             .field("require_mp_sig", &self.require_mp_sig)
             .field("ts_window_secs", &self.ts_window_secs)
             .field("duplicate_bill_no", &self.duplicate_bill_no)
+            .field("cancel_window_secs", &self.cancel_window_secs)
+            .field("signature_hex", &self.signature_hex)
+            .field("bill_no_charset", &self.bill_no_charset)
+            .field("coin_price_fen", &self.coin_price_fen)
             .finish()
     }
 }

@@ -1,22 +1,31 @@
-//! The OpenMidas domain, with no HTTP, no JSON and no database.
+//! The OpenMidas domain, with no HTTP, no JSON and no database: one ledger that every
+//! dialect works on (behaviour.md sections 4 and 8).
 //!
-//! - [`account`]: an account's state and the pure rules of behaviour.md section 4
-//!   (recharge, present, pay, cancelpay), which every store applies inside its transaction.
-//! - [`command`]: the state changes a store executes, and their outcomes.
-//! - [`auth`]: apps, access tokens, login codes and sessions.
-//! - [`store`]: the one trait every storage backend implements.
+//! - [`account`]: an account's state and its arithmetic (recharge, present, pay, refund),
+//!   with its invariants.
+//! - [`order`]: the two order books, refunds as orders, order status, the refund rule.
+//! - [`command`]: the state changes (each naming every order it reads) and their outcomes.
+//! - [`decide`]: a command and the rows it read → the rows it writes, or a refusal.
+//! - [`batch`]: many commands in one transaction, as every store runs them.
+//! - [`auth`]: apps, tokens, login codes and sessions: their rules.
+//! - [`store`]: the storage boundary: the `Store` trait, and the plans of every other write.
 //! - [`clock`]: time as the server sees it (controllable in tests).
 //!
-//! Domain types are deliberately not `Serialize`: the server's wire module converts them.
+//! Domain types are deliberately not `Serialize`: the server's wire modules convert them.
 
 pub mod account;
 pub mod auth;
+pub mod batch;
 pub mod clock;
 pub mod command;
+pub mod decide;
+pub mod order;
 pub mod store;
 
-pub use account::{Account, AccountKey, Env};
-pub use auth::{App, DuplicateBillPolicy};
+pub use account::{Account, AccountKey, Coins, Env};
+pub use auth::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use command::{LedgerCommand, Outcome, Refusal};
-pub use store::{Store, StoreError};
+pub use command::{Command, Goods, Op, Original, Outcome, PurchaseOrder, Refusal};
+pub use decide::{decide, Decision, Effect};
+pub use order::{Book, Order, OrderKey, OrderKind, OrderStatus};
+pub use store::{Store, StoreError, StoreExt, Write, Written};

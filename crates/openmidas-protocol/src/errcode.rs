@@ -1,117 +1,179 @@
-//! The one exhaustive table of errcodes OpenMidas answers with.
+//! Errcode tables: what every number OpenMidas answers means, per dialect.
 //!
-//! Every errcode the server can put on the wire is a variant here, with its
-//! default errmsg, what it means, and whether a client may retry the same
-//! request unchanged. Handlers may give a more specific errmsg (90018 names the
-//! field), never a code outside this table.
+//! WeChat reuses numbers across its API families with different meanings (90010 is "not
+//! logged in" in Midas v1 and "signature invalid" in virtual payment 2.0), so there is no
+//! single table: each family has its own, made with [`errcodes!`] (the platform's shared
+//! codes in [`crate::common`], v1's in [`crate::v1::Code`], 2.0's in [`crate::v2::Code`],
+//! the simulated client's in [`crate::client`]). Every code carries its default errmsg, its
+//! meaning, whether the same request may be retried unchanged, and the HTTP status it is
+//! answered with. A handler may give a more specific errmsg (90018 names the field), never
+//! a code outside its tables.
 
+use std::fmt;
+
+/// A row of an errcode table.
+pub trait ErrorCode: Copy + fmt::Debug + Send + Sync + 'static {
+    /// The number on the wire.
+    fn code(self) -> i64;
+    /// The default errmsg.
+    fn errmsg(self) -> &'static str;
+    /// What the code means, for documentation and CLI messages.
+    fn meaning(self) -> &'static str;
+    /// Whether the same request may be sent again unchanged and succeed.
+    fn retryable(self) -> bool;
+    /// The HTTP status the code is answered with (200 for nearly all, as WeChat does).
+    fn http_status(self) -> u16;
+}
+
+/// Declares one errcode table: an enum whose variants are the rows, with `ALL`,
+/// `from_code` and the [`ErrorCode`] methods. Two rows may share a number when they differ
+/// in HTTP status (a body over the size limit is the dialect's parameter error, with 413);
+/// `from_code` answers the first.
+#[macro_export]
 macro_rules! errcodes {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $errmsg:literal, retryable: $retryable:literal, $meaning:literal; )*) => {
-        /// An errcode of the wire protocol.
+    (
+        $(#[$enum_meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$doc:meta])* $variant:ident = $code:literal, $status:literal, $errmsg:literal,
+               retryable: $retryable:literal, $meaning:literal; )*
+        }
+    ) => {
+        $(#[$enum_meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ErrCode {
+        pub enum $name {
             $( $(#[$doc])* $variant, )*
         }
 
-        impl ErrCode {
-            /// Every errcode, in table order.
-            pub const ALL: &'static [ErrCode] = &[$(ErrCode::$variant),*];
+        impl $name {
+            /// Every row, in table order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
             /// The number on the wire.
             pub const fn code(self) -> i64 {
-                match self { $(ErrCode::$variant => $code,)* }
+                match self { $($name::$variant => $code,)* }
             }
 
             /// The default errmsg.
             pub const fn errmsg(self) -> &'static str {
-                match self { $(ErrCode::$variant => $errmsg,)* }
+                match self { $($name::$variant => $errmsg,)* }
             }
 
-            /// What the code means, for documentation and CLI messages.
+            /// What the code means.
             pub const fn meaning(self) -> &'static str {
-                match self { $(ErrCode::$variant => $meaning,)* }
+                match self { $($name::$variant => $meaning,)* }
             }
 
             /// Whether the same request may be sent again unchanged and succeed.
             pub const fn retryable(self) -> bool {
-                match self { $(ErrCode::$variant => $retryable,)* }
+                match self { $($name::$variant => $retryable,)* }
             }
 
-            /// The variant for a wire number, if OpenMidas knows it.
-            pub fn from_code(code: i64) -> Option<ErrCode> {
-                match code { $($code => Some(ErrCode::$variant),)* _ => None }
+            /// The HTTP status of the answer.
+            pub const fn http_status(self) -> u16 {
+                match self { $($name::$variant => $status,)* }
+            }
+
+            /// The first row with this number, if the table has one.
+            pub fn from_code(code: i64) -> Option<$name> {
+                $name::ALL.iter().copied().find(|c| c.code() == code)
+            }
+        }
+
+        impl $crate::errcode::ErrorCode for $name {
+            fn code(self) -> i64 { $name::code(self) }
+            fn errmsg(self) -> &'static str { $name::errmsg(self) }
+            fn meaning(self) -> &'static str { $name::meaning(self) }
+            fn retryable(self) -> bool { $name::retryable(self) }
+            fn http_status(self) -> u16 { $name::http_status(self) }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{} ({})", self.code(), self.errmsg())
             }
         }
     };
 }
 
-errcodes! {
-    SystemError = -1, "system error", retryable: true,
-        "internal failure or overload; retry with the same bill_no, it is never applied twice";
-    Ok = 0, "ok", retryable: false, "success";
-    RechargeMissingParameter = -15001, "missing parameter", retryable: false,
-        "simulated wx.requestMidasPayment: a required parameter is missing";
-    RechargeInvalidParameter = -15002, "invalid parameter", retryable: false,
-        "simulated wx.requestMidasPayment: a parameter is out of range";
-    RechargeDuplicateOrder = -15003, "duplicate order", retryable: false,
-        "simulated wx.requestMidasPayment: out_trade_no was used before";
-    InvalidCredential = 40001, "invalid credential, access_token is invalid or not latest", retryable: false,
-        "access_token unknown or retired (a newer one replaced it), or a wrong admin token";
-    InvalidGrantType = 40002, "invalid grant_type", retryable: false,
-        "grant_type is not client_credential (token) or authorization_code (jscode2session)";
-    InvalidAppid = 40013, "invalid appid", retryable: false, "no app with this appid";
-    InvalidCode = 40029, "invalid code", retryable: false, "login code unknown, of another app, or expired";
-    InvalidUrl = 40066, "invalid url", retryable: false, "no such path";
-    InvalidArgs = 40097, "invalid args", retryable: false, "an admin request field is missing or invalid";
-    InvalidAppSecret = 40125, "invalid appsecret", retryable: false, "secret does not match the app";
-    CodeBeenUsed = 40163, "code been used", retryable: false, "login code was already exchanged";
-    AccessTokenMissing = 41001, "access_token missing", retryable: false, "no access_token in the query string";
-    AppidMissing = 41002, "appid missing", retryable: false, "no appid parameter";
-    AppSecretMissing = 41004, "appsecret missing", retryable: false, "no secret parameter";
-    CodeMissing = 41008, "missing code", retryable: false, "no js_code parameter";
-    AccessTokenExpired = 42001, "access_token expired", retryable: false, "access_token is past its expires_in";
-    RequireGetMethod = 43001, "require GET method", retryable: false, "this path takes GET";
-    RequirePostMethod = 43002, "require POST method", retryable: false, "this path takes POST";
-    DataFormatError = 47001, "data format error", retryable: false, "request body is not the JSON this path takes";
-    OrderNotFound = 90000, "order does not exist", retryable: false,
-        "cancelpay: no pay with this bill_no for this account";
-    MpSigError = 90009, "mp_sig error", retryable: false,
-        "mp_sig does not match (or is missing where the app requires it)";
-    SessionNotFound = 90010, "user not logged in or session expired", retryable: false,
-        "mp_sig sent but the user has no session_key: log in (jscode2session) first";
-    SigError = 90011, "sig error", retryable: false, "sig does not match the AppKey of this environment";
-    BillNoRepeated = 90012, "bill_no repeated", retryable: false,
-        "bill_no was used before; with the original's parameters the answer carries the original result";
-    InsufficientBalance = 90013, "balance not enough", retryable: false, "balance is lower than amt";
-    CancelWindowClosed = 90014, "order can not be cancelled any more", retryable: false,
-        "cancelpay: the pay is older than 48 h";
-    OrderAlreadyCancelled = 90015, "order already cancelled", retryable: false, "cancelpay: the pay was cancelled before";
-    NoPrivilege = 90017, "no privilege", retryable: false,
-        "appid is not the access_token's app, or offer_id is not that app's";
-    InvalidParameter = 90018, "invalid parameter", retryable: false,
-        "body is not a JSON object within limits, or a field is missing, mistyped or out of range";
+/// What a number means when a call of `dialect` answers it: the dialect's own table first,
+/// then the platform's ([`crate::common::Code`]). `None` for a number OpenMidas does not know.
+pub fn describe(dialect: crate::route::Dialect, code: i64) -> Option<Described> {
+    use crate::route::Dialect;
+    let own = match dialect {
+        Dialect::V1 => crate::v1::Code::from_code(code).map(Described::of),
+        Dialect::V2 => crate::v2::Code::from_code(code).map(Described::of),
+    };
+    own.or_else(|| crate::common::Code::from_code(code).map(Described::of))
 }
 
-impl std::fmt::Display for ErrCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.code(), self.errmsg())
+/// A row of some table, erased: what a client shows of an errcode it got back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Described {
+    pub code: i64,
+    pub errmsg: &'static str,
+    pub meaning: &'static str,
+    pub retryable: bool,
+}
+
+impl Described {
+    pub fn of(code: impl ErrorCode) -> Described {
+        Described {
+            code: code.code(),
+            errmsg: code.errmsg(),
+            meaning: code.meaning(),
+            retryable: code.retryable(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route::Dialect;
     use std::collections::HashSet;
 
-    #[test]
-    fn codes_are_unique_and_round_trip() {
+    fn check_table<C: ErrorCode + PartialEq>(all: &[C], from_code: fn(i64) -> Option<C>) {
         let mut seen = HashSet::new();
-        for &code in ErrCode::ALL {
-            assert!(seen.insert(code.code()), "duplicate code {}", code.code());
-            assert_eq!(ErrCode::from_code(code.code()), Some(code));
-            assert!(!code.errmsg().is_empty());
-            assert!(!code.meaning().is_empty());
+        for &code in all {
+            assert!(
+                seen.insert((code.code(), code.http_status())),
+                "duplicate row {}/{}",
+                code.code(),
+                code.http_status()
+            );
+            let first = from_code(code.code()).expect("from_code finds every number");
+            assert_eq!(first.code(), code.code());
+            assert!(!code.errmsg().is_empty() && !code.meaning().is_empty());
+            assert!([200, 401, 404, 405, 413, 500].contains(&code.http_status()), "{code:?}");
         }
-        assert_eq!(ErrCode::from_code(12345), None);
+        assert!(from_code(12345).is_none());
+    }
+
+    #[test]
+    fn every_table_is_well_formed() {
+        check_table(crate::common::Code::ALL, crate::common::Code::from_code);
+        check_table(crate::v1::Code::ALL, crate::v1::Code::from_code);
+        check_table(crate::v2::Code::ALL, crate::v2::Code::from_code);
+        check_table(
+            crate::client::midas_payment::Code::ALL,
+            crate::client::midas_payment::Code::from_code,
+        );
+        check_table(
+            crate::client::game_item::Code::ALL,
+            crate::client::game_item::Code::from_code,
+        );
+    }
+
+    #[test]
+    fn one_number_means_what_its_dialect_says() {
+        let v1 = describe(Dialect::V1, 90010).expect("v1 knows 90010");
+        let v2 = describe(Dialect::V2, 90010).expect("2.0 knows 90010");
+        assert_ne!(v1.meaning, v2.meaning);
+        assert_eq!(
+            describe(Dialect::V2, 41001).map(|d| d.code),
+            Some(41001),
+            "platform codes are known to every dialect"
+        );
+        assert!(describe(Dialect::V1, 90019).is_none());
     }
 }

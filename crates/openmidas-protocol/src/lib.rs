@@ -1,13 +1,29 @@
-//! The Midas wire protocol, with no I/O: canonical signing and verification
-//! ([`sign`]), the one table of every errcode ([`errcode`]), and the v1 wire
-//! types: request parsing and validation ([`v1`]) and answers ([`wire`]).
+//! The wire protocols of every dialect, with no I/O.
 //!
-//! Everything here is a pure function of its inputs, so it is tested with
-//! known-answer vectors and property tests alone.
+//! - [`json`]: the body reader all dialects share (each value's text kept, raw bytes
+//!   borrowed for signing) and its primitives.
+//! - [`route`]: the one route table (dialect, operation, path, where the env comes from).
+//! - [`sign`]: every signature, one signer for the server, the client, the test kit, the
+//!   bench and the CLI.
+//! - [`errcode`]: how errcode tables are made and looked up; [`common`] is the platform's.
+//! - one module per dialect, each with its typed requests, answers and errcode table:
+//!   [`v1`] (Midas `/cgi-bin/midas/*`), [`v2`] (virtual payment 2.0 `/wxa/game/*`).
+//! - [`client`]: what the player's WeChat client checks before a purchase.
+//! - [`wire`]: answers shared by every family (errors, tokens, sessions).
+//!
+//! Everything here is a pure function of its inputs, so it is tested with known-answer
+//! vectors and property tests alone.
 
+pub mod client;
+pub mod common;
 pub mod errcode;
+pub mod json;
+pub mod limits;
+pub mod route;
 pub mod sign;
 pub mod v1;
+pub mod v2;
 pub mod wire;
 
-pub use errcode::ErrCode;
+pub use errcode::ErrorCode;
+pub use route::{Dialect, Route, ROUTES};

@@ -8,8 +8,14 @@
 //!   and keyed with the session_key text (not base64-decoded).
 //! - **2.0 / xpay** (`/wxa/game/*`, `/xpay/*`): `pay_sig = hex(HMAC-SHA256(app_key, uri + "&" + body))`
 //!   and `signature = hex(HMAC-SHA256(session_key, body))`, over the exact body bytes sent.
+//!   The client purchases sign the same way, with the client API's name as `uri` and
+//!   signData as the body (see [`crate::client`]).
 //!
-//! Hex output is lowercase; verification accepts either case and compares in constant time.
+//! Hex output is lowercase. v1 verification accepts either case; 2.0 wants lowercase unless
+//! the app allows any ([`HexCase`]). Comparisons are constant-time.
+//!
+//! This module is the one signer: the server verifies with it, and the client SDK, the test
+//! kit, the bench and `openmidas sign` sign with it ([`v1::sign_json`], [`v2::sign`]).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -33,11 +39,30 @@ pub fn to_hex(digest: &Digest) -> String {
     hex::encode(digest)
 }
 
+/// Which hex digits a signature may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HexCase {
+    /// Lowercase only, as the real 2.0 and xpay services demand.
+    #[default]
+    Lower,
+    /// Either case (v1, and the 2.0 app option `signature_hex = "any"`).
+    Any,
+}
+
 /// Whether `provided` is the hex of `expected`, in either case, compared in constant time.
 ///
 /// Only the comparison of the digest bytes is constant-time; a malformed `provided`
 /// (wrong length, not hex) is rejected early, which reveals nothing about `expected`.
 pub fn hex_matches(expected: &Digest, provided: &str) -> bool {
+    hex_matches_case(expected, provided, HexCase::Any)
+}
+
+/// [`hex_matches`], with the digits `case` allows.
+pub fn hex_matches_case(expected: &Digest, provided: &str, case: HexCase) -> bool {
+    // Which case the digits are in says nothing about the expected digest.
+    if case == HexCase::Lower && provided.bytes().any(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
     let Some(decoded) = decode_digest_hex(provided.as_bytes()) else {
         return false;
     };
@@ -151,6 +176,82 @@ pub mod v1 {
         hmac_sha256(session_key.as_bytes(), s.as_bytes())
     }
 
+    /// Both v1 signatures of a body, with the strings they sign (for `--explain`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Signed {
+        /// The body with `sig` (and `mp_sig`) appended: the bytes to send.
+        pub body: String,
+        pub sig_string: String,
+        pub sig: String,
+        /// `(mp_sig_string, mp_sig)` when a session was given.
+        pub mp: Option<(String, String)>,
+    }
+
+    /// Signs a JSON object body as a v1 client does: `sig` over every key sent (values as
+    /// their JSON text) with the AppKey, and `mp_sig` too when `session` (access token,
+    /// session_key) is given. Any `sig` / `mp_sig` already in the body is ignored and
+    /// replaced; the other bytes are kept exactly, and the signatures appended.
+    pub fn sign_json(
+        body: &str,
+        uri: &str,
+        app_key: &str,
+        session: Option<(&str, &str)>,
+    ) -> Result<Signed, crate::json::BodyError> {
+        let object = crate::json::RawObject::parse_any_size(body.as_bytes())?;
+        let params: Vec<(&str, std::borrow::Cow<'_, str>)> = object
+            .iter()
+            .filter(|(k, _)| *k != "sig" && *k != "mp_sig")
+            .map(|(k, raw)| (k, crate::json::signing_text(raw)))
+            .collect();
+        let pairs = || params.iter().map(|(k, v)| (*k, v.as_ref()));
+        let sig_string = sig_string(pairs(), uri, app_key);
+        let sig = to_hex(&hmac_sha256(app_key.as_bytes(), sig_string.as_bytes()));
+        let mp = session.map(|(access_token, session_key)| {
+            let text = mp_sig_string(pairs(), access_token, &sig, uri, session_key);
+            let mp_sig = to_hex(&hmac_sha256(session_key.as_bytes(), text.as_bytes()));
+            (text, mp_sig)
+        });
+        // Rebuild from the kept fields so a sig sent before is dropped, not duplicated.
+        let kept: Vec<(&str, &str)> = object
+            .iter()
+            .filter(|(k, _)| *k != "sig" && *k != "mp_sig")
+            .map(|(k, raw)| (k, raw.get()))
+            .collect();
+        let mut out = if kept.len() == object.len() {
+            body.trim_end().strip_suffix('}').unwrap_or(body).to_string()
+        } else {
+            let mut text = String::from("{");
+            for (i, (k, raw)) in kept.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&serde_json::Value::String((*k).to_string()).to_string());
+                text.push(':');
+                text.push_str(raw);
+            }
+            text
+        };
+        let mut first = kept.is_empty();
+        let mut append = |key: &str, value: &str| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&format!("\"{key}\":\"{value}\""));
+        };
+        append("sig", &sig);
+        if let Some((_, mp_sig)) = &mp {
+            append("mp_sig", mp_sig);
+        }
+        out.push('}');
+        Ok(Signed {
+            body: out,
+            sig_string,
+            sig,
+            mp,
+        })
+    }
+
     /// `mp_sig` as lowercase hex.
     pub fn mp_sig<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -190,11 +291,69 @@ pub mod v2 {
     pub fn signature(session_key: &str, raw_body: &[u8]) -> String {
         to_hex(&signature_digest(session_key, raw_body))
     }
+
+    /// Both 2.0 signatures of a body, and what they sign (for `--explain`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Signed {
+        /// What `pay_sig` signs: `uri & body`.
+        pub pay_sig_message: String,
+        pub pay_sig: String,
+        /// `signature`, when a session_key was given.
+        pub signature: Option<String>,
+    }
+
+    impl Signed {
+        /// The query string of the request: `access_token`, then `signature`, `sig_method`
+        /// and `pay_sig` (percent-encoding is not needed: all are URL-safe).
+        pub fn query(&self, access_token: &str) -> String {
+            let mut query = format!("access_token={access_token}");
+            if let Some(signature) = &self.signature {
+                query.push_str("&signature=");
+                query.push_str(signature);
+            }
+            query.push_str("&sig_method=hmac_sha256&pay_sig=");
+            query.push_str(&self.pay_sig);
+            query
+        }
+    }
+
+    /// Signs a 2.0 body (the exact bytes to send) for `uri` with the AppKey of the body's
+    /// env, and with the player's session_key when given.
+    pub fn sign(uri: &str, body: &str, app_key: &str, session_key: Option<&str>) -> Signed {
+        Signed {
+            pay_sig_message: format!("{uri}&{body}"),
+            pay_sig: pay_sig(app_key, uri, body.as_bytes()),
+            signature: session_key.map(|key| signature(key, body.as_bytes())),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowercase_only_refuses_any_uppercase_digit() {
+        let d = hmac_sha256(b"k", b"m");
+        let lower = to_hex(&d);
+        assert!(hex_matches_case(&d, &lower, HexCase::Lower));
+        assert!(!hex_matches_case(&d, &lower.to_uppercase(), HexCase::Lower));
+        assert!(hex_matches_case(&d, &lower.to_uppercase(), HexCase::Any));
+    }
+
+    #[test]
+    fn v1_sign_json_appends_and_replaces() {
+        let a = v1::sign_json(r#"{"b":1,"a":"x"}"#, "/u", "k", None).unwrap();
+        assert!(a.body.starts_with(r#"{"b":1,"a":"x","sig":""#), "{}", a.body);
+        assert_eq!(a.sig_string, "a=x&b=1&org_loc=/u&method=POST&secret=k");
+        // Re-signing a signed body gives the same bytes: the old sig is not signed.
+        let again = v1::sign_json(&a.body, "/u", "k", None).unwrap();
+        assert_eq!(again.sig, a.sig);
+        assert_eq!(again.body.matches("\"sig\"").count(), 1);
+        let empty = v1::sign_json("{ }", "/u", "k", Some(("t", "s"))).unwrap();
+        assert!(empty.body.starts_with(r#"{ "sig":""#) && empty.body.contains(r#","mp_sig":""#));
+        serde_json::from_str::<serde_json::Value>(&empty.body).unwrap();
+    }
 
     #[test]
     fn hex_matches_accepts_both_cases_and_rejects_garbage() {

@@ -1,8 +1,10 @@
 //! Known-answer vectors (tests/data/signatures.json, copied from the published worked
 //! examples and SDK tests) and property tests of the signing functions.
 
+use openmidas_protocol::client::game_item;
+use openmidas_protocol::json::{signing_text, RawObject};
 use openmidas_protocol::sign::{self, hex_matches};
-use openmidas_protocol::v1::{self, Endpoint, Op, RawObject};
+use openmidas_protocol::v1::{self, Endpoint, Op};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 #[test]
 fn every_vector_passes() {
     let vectors = vectors();
-    assert_eq!(vectors.len(), 13, "all vectors are present");
+    assert_eq!(vectors.len(), 16, "all vectors are present");
     for v in &vectors {
         let name = s(v, "name");
         match s(v, "scheme") {
@@ -30,7 +32,7 @@ fn every_vector_passes() {
                 let object = RawObject::parse(&body).unwrap();
                 let params: Vec<(String, String)> = object
                     .iter()
-                    .map(|(k, raw)| (k.to_string(), v1::signing_text(raw).into_owned()))
+                    .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
                     .collect();
                 let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 let uri = s(v, "uri");
@@ -54,6 +56,12 @@ fn every_vector_passes() {
                     s(v, "mp_sig"),
                     "{name}"
                 );
+                // The one signer gives the same signatures and sends the body's bytes.
+                let text = String::from_utf8(body).unwrap();
+                let signed = sign::v1::sign_json(&text, uri, app_key, Some((token, session_key))).unwrap();
+                assert_eq!(signed.sig, s(v, "sig"), "{name}");
+                assert_eq!(signed.mp.map(|m| m.1).as_deref(), Some(s(v, "mp_sig")), "{name}");
+                assert!(signed.body.starts_with(text.trim_end_matches('}')), "{name}");
             }
             "pay-v2" | "xpay" => {
                 let body = s(v, "raw_body").as_bytes();
@@ -62,9 +70,36 @@ fn every_vector_passes() {
                     s(v, "pay_sig"),
                     "{name}"
                 );
+                let signed = sign::v2::sign(
+                    s(v, "uri"),
+                    s(v, "raw_body"),
+                    s(v, "app_key"),
+                    Some(s(v, "session_key")),
+                );
+                assert_eq!(signed.pay_sig, s(v, "pay_sig"), "{name}");
+                assert_eq!(signed.pay_sig_message, format!("{}&{}", s(v, "uri"), s(v, "raw_body")));
                 assert_eq!(
                     sign::v2::signature(s(v, "session_key"), body),
                     s(v, "signature"),
+                    "{name}"
+                );
+            }
+            "client-purchase" => {
+                // pay_sig over `<client API>&signData`, signature over signData.
+                let sign_data = s(v, "sign_data");
+                let signed = sign::v2::sign(s(v, "uri"), sign_data, s(v, "app_key"), Some(s(v, "session_key")));
+                assert_eq!(signed.pay_sig, s(v, "pay_sig"), "{name}");
+                assert_eq!(signed.signature.as_deref(), Some(s(v, "signature")), "{name}");
+                if s(v, "uri") == game_item::PAY_SIG_URI {
+                    let data = game_item::parse_sign_data(sign_data);
+                    assert!(data.is_ok(), "{name}: {data:?}");
+                }
+            }
+            "push-minigame" => {
+                // PayEventSig = HMAC-SHA256(AppKey, event & payload): pay_sig's construction.
+                assert_eq!(
+                    sign::v2::pay_sig(s(v, "app_key"), s(v, "event"), s(v, "payload").as_bytes()),
+                    s(v, "pay_event_sig"),
                     "{name}"
                 );
             }
@@ -90,7 +125,7 @@ fn vector_sigs_verify_through_validate() {
         body["sig"] = v["sig"].clone();
         body["mp_sig"] = v["mp_sig"].clone();
         let bytes = serde_json::to_vec(&body).unwrap();
-        let req = v1::validate(endpoint, &RawObject::parse(&bytes).unwrap()).unwrap();
+        let req = v1::parse(endpoint, &RawObject::parse(&bytes).unwrap()).unwrap();
         let digest = sign::v1::sig_digest(req.signed_pairs(), uri, s(v, "app_key"));
         assert!(hex_matches(&digest, &req.sig));
         assert!(hex_matches(&digest, &req.sig.to_uppercase()));
@@ -102,10 +137,7 @@ fn vector_sigs_verify_through_validate() {
             s(v, "session_key"),
         );
         assert!(hex_matches(&mp, req.mp_sig.as_deref().unwrap()));
-        assert_eq!(
-            endpoint.op == Op::GetBalance,
-            req.amount.is_none() && req.bill_no.is_none()
-        );
+        assert_eq!(endpoint.op == Op::GetBalance, req.call == v1::Call::GetBalance);
     }
 }
 

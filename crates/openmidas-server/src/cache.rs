@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
-use openmidas_ledger::command::{JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, Outcome};
-use openmidas_ledger::{Store, StoreError};
+use openmidas_ledger::auth::{App, Session, TokenRecord};
+use openmidas_ledger::command::JournalEntry;
+use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 
 /// Default lifetime of a cached entry.
@@ -91,10 +92,20 @@ impl CachingStore {
 
 #[async_trait]
 impl Store for CachingStore {
-    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
-        let appid = app.appid.clone();
-        let result = self.inner.upsert_app(app, now_ms).await;
-        self.apps.remove(appid.as_str());
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        // What the write changes leaves this node's cache at once.
+        let app = match &write {
+            Write::UpsertApp { app, .. } => Some(app.appid.clone()),
+            _ => None,
+        };
+        let tokens = matches!(write, Write::IssueBasicToken { .. } | Write::StableToken { .. });
+        let result = self.inner.write(write).await;
+        if let Some(appid) = app {
+            self.apps.remove(appid.as_str());
+        }
+        if tokens {
+            self.tokens.clear();
+        }
         result
     }
 
@@ -113,24 +124,6 @@ impl Store for CachingStore {
         self.inner.apps().await
     }
 
-    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
-        let result = self.inner.issue_basic_token(appid, token, now_ms).await;
-        self.tokens.clear();
-        result
-    }
-
-    async fn stable_token(
-        &self,
-        appid: &str,
-        candidate: String,
-        force_refresh: bool,
-        now_ms: i64,
-    ) -> Result<TokenRecord, StoreError> {
-        let result = self.inner.stable_token(appid, candidate, force_refresh, now_ms).await;
-        self.tokens.clear();
-        result
-    }
-
     async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         if let Some(record) = self.tokens.get(token) {
             return Ok(Some(record));
@@ -142,20 +135,6 @@ impl Store for CachingStore {
         Ok(record)
     }
 
-    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
-        self.inner.insert_login_code(code).await
-    }
-
-    async fn redeem_login_code(
-        &self,
-        appid: &str,
-        code: &str,
-        session_key: String,
-        now_ms: i64,
-    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
-        self.inner.redeem_login_code(appid, code, session_key, now_ms).await
-    }
-
     async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
         self.inner.session(appid, openid).await
     }
@@ -164,17 +143,8 @@ impl Store for CachingStore {
         self.inner.account(key).await
     }
 
-    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
-        self.inner.execute(command).await
-    }
-
-    async fn order(
-        &self,
-        key: &AccountKey,
-        namespace: OrderNamespace,
-        order_no: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
-        self.inner.order(key, namespace, order_no).await
+    async fn order(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        self.inner.order(key).await
     }
 
     async fn journal(

@@ -1,5 +1,6 @@
-//! Failure answers. Every one is a JSON `{"errcode","errmsg"}` from the protocol's errcode
-//! table; HTTP status 200 as the real service answers, except 404, 405, 413 and 401 (admin).
+//! Failure answers. Every one is a JSON `{"errcode","errmsg"}` with a code from one of the
+//! protocol's errcode tables, answered with that code's HTTP status (200 as the real service
+//! answers, except 404, 405, 413 and 401 on admin routes).
 
 use std::borrow::Cow;
 
@@ -7,47 +8,58 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use openmidas_ledger::StoreError;
+use openmidas_protocol::common::Code;
 use openmidas_protocol::wire::ErrorBody;
-use openmidas_protocol::ErrCode;
+use openmidas_protocol::ErrorCode;
 
 /// A failure answer.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: ErrCode,
+    pub code: i64,
     pub errmsg: Cow<'static, str>,
 }
 
 impl ApiError {
     /// The code with its default errmsg.
-    pub fn new(code: ErrCode) -> Self {
-        ApiError {
-            status: StatusCode::OK,
-            code,
-            errmsg: Cow::Borrowed(code.errmsg()),
-        }
+    pub fn new(code: impl ErrorCode) -> Self {
+        ApiError::msg(code, code.errmsg())
     }
 
     /// The code with an errmsg that names the problem.
-    pub fn msg(code: ErrCode, errmsg: impl Into<Cow<'static, str>>) -> Self {
+    pub fn msg(code: impl ErrorCode, errmsg: impl Into<Cow<'static, str>>) -> Self {
         ApiError {
-            status: StatusCode::OK,
-            code,
+            status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::OK),
+            code: code.code(),
             errmsg: errmsg.into(),
         }
     }
 
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
+    /// Ends the errmsg with ` rid: <request id>`, as every 2.0 error does.
+    pub fn with_rid(mut self, rid: &str) -> Self {
+        self.errmsg = format!("{} rid: {rid}", self.errmsg).into();
         self
     }
 }
 
-impl From<ErrCode> for ApiError {
-    fn from(code: ErrCode) -> Self {
-        ApiError::new(code)
-    }
+/// Any row of these tables is a failure answer with its default errmsg.
+macro_rules! from_codes {
+    ($($table:ty),*) => {
+        $(impl From<$table> for ApiError {
+            fn from(code: $table) -> Self {
+                ApiError::new(code)
+            }
+        })*
+    };
 }
+
+from_codes!(
+    Code,
+    openmidas_protocol::v1::Code,
+    openmidas_protocol::v2::Code,
+    openmidas_protocol::client::midas_payment::Code,
+    openmidas_protocol::client::game_item::Code
+);
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -55,14 +67,14 @@ impl From<StoreError> for ApiError {
             StoreError::Overloaded => {
                 tracing::warn!("write queue full; answering system error");
                 ApiError::msg(
-                    ErrCode::SystemError,
+                    Code::SystemError,
                     "system error: server busy, retry with the same bill_no",
                 )
             }
-            StoreError::ShuttingDown => ApiError::msg(ErrCode::SystemError, "system error: server shutting down"),
+            StoreError::ShuttingDown => ApiError::msg(Code::SystemError, "system error: server shutting down"),
             StoreError::Backend(_) | StoreError::Invariant(_) => {
                 tracing::error!(error = %e, "storage failure");
-                ApiError::new(ErrCode::SystemError)
+                ApiError::new(Code::SystemError)
             }
         }
     }
@@ -71,7 +83,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            errcode: self.code.code(),
+            errcode: self.code,
             errmsg: self.errmsg.into_owned(),
         };
         (self.status, Json(body)).into_response()

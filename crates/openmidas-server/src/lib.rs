@@ -1,19 +1,31 @@
-//! The OpenMidas HTTP server. Thin by design: a route parses the request, calls the
-//! protocol crate to validate and verify it, calls the [`Store`], and renders the answer.
-//! Only this crate knows HTTP.
+//! The OpenMidas HTTP server. Thin by design: a request runs its dialect's pipeline of
+//! shared steps (token, query, body, fields, app, signatures, ts), its operation's file turns
+//! the typed call into a ledger command for the [`Store`], and the dialect renders the
+//! outcome. Only this crate knows HTTP.
 //!
-//! - [`routes`]: one module per route (mini-redis style: one file per command).
-//! - [`error::ApiError`]: every failure answer, built from the errcode table.
+//! - [`router`]: every route; payment routes come from the protocol's route table.
+//! - [`pipeline`]: the steps every dialect shares.
+//! - [`v1`], [`v2`]: one module per dialect (its check order and renderer), one file per
+//!   operation (mini-redis style).
+//! - [`auth`]: tokens and sessions; [`client`]: the simulated player; [`admin`]: the rest.
+//! - [`error::ApiError`]: every failure answer, built from an errcode table.
 //! - [`listener`]: the TCP listener with a bound on open connections.
 //! - [`cache`]: a short-TTL cache of token and app lookups in front of the store.
 //! - [`serve`]: runs the router until a shutdown signal, then drains and closes the store.
 
+pub mod admin;
+pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod error;
+pub mod health;
 pub mod listener;
-pub mod routes;
+mod pipeline;
+pub mod router;
 pub mod secrets;
 mod state;
+mod v1;
+mod v2;
 
 pub use state::{AdminToken, AppState};
 
@@ -75,7 +87,7 @@ pub async fn serve_with(
     // Token and app lookups go through a short-lived cache (see `cache`); money never does.
     let cached: std::sync::Arc<dyn Store> =
         std::sync::Arc::new(cache::CachingStore::new(store.clone(), cache::DEFAULT_TTL));
-    let router = routes::router(AppState { store: cached, ..state });
+    let router = router::router(AppState { store: cached, ..state });
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

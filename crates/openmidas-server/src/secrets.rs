@@ -58,3 +58,10 @@ pub fn alphanumeric(len: usize) -> String {
     }
     out
 }
+
+/// The platform's id of a purchase: 32 lowercase hex digits (the other ids on the wire
+/// derive from it).
+pub fn wx_order_id() -> String {
+    let bytes = random_bytes::<16>();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

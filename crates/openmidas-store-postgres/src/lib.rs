@@ -5,7 +5,7 @@
 //!   writers one account's commands never contend with each other inside a node. A writer
 //!   takes everything queued for it (up to `max_batch`) and applies it in one transaction,
 //!   set-based (the `batch` module): `BEGIN` and one locking read of all the batch's orders
-//!   and one of all its accounts, pipelined; the rules ([`decide`]) for each command in
+//!   and one of all its accounts, pipelined; the ledger's [`Batch`] decides each command in
 //!   queue order, in memory, each seeing what the commands before it did; one statement per
 //!   kind of write over arrays, pipelined; one COMMIT; only then the answers (group commit). A
 //!   batch costs the same few round trips whatever its size. Should one command fail on its
@@ -43,11 +43,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{
-    self, App, CodeRefusal, LoginCode, Session, StablePlan, TokenIssue, TokenKind, TokenRecord,
-};
-use openmidas_ledger::command::{JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, Outcome};
-use openmidas_ledger::{Store, StoreError};
+use openmidas_ledger::auth::{App, Session, TokenRecord};
+use openmidas_ledger::batch::Batch;
+use openmidas_ledger::command::{Command, JournalEntry, Outcome};
+use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -56,8 +56,6 @@ use tokio_postgres::error::SqlState;
 use crate::error::{describe, Retry, TxError};
 pub use crate::migrations::MigrateError;
 use crate::pool::{Conn, Pool};
-#[cfg(doc)]
-use openmidas_ledger::command::decide;
 
 /// How a commit reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,7 +171,7 @@ impl Settings {
 }
 
 struct LedgerJob {
-    command: LedgerCommand,
+    command: Command,
     reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
@@ -319,7 +317,7 @@ impl PostgresStore {
 
     /// A short write transaction on a pooled connection, on a task of its own (so it runs
     /// to its end even if the caller goes away), retried as every transaction is.
-    async fn pooled_write(&self, op: PoolOp) -> Result<PoolResult, StoreError> {
+    async fn pooled_write(&self, write: Write) -> Result<Written, StoreError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::ShuttingDown);
         }
@@ -332,7 +330,7 @@ impl PostgresStore {
                 let outcome = match pool.get().await {
                     Ok(mut pooled) => {
                         let result = match pooled.conn() {
-                            Ok(conn) => run_pool_op(conn, &settings, &op).await,
+                            Ok(conn) => run_planned(conn, &settings, &write).await,
                             Err(e) => Err(e),
                         };
                         if let Err(e) = &result {
@@ -391,104 +389,20 @@ async fn finish<T>(conn: &mut Conn, result: Result<T, TxError>) -> Result<T, TxE
     }
 }
 
-enum PoolOp {
-    UpsertApp(App, i64),
-    IssueBasicToken {
-        appid: String,
-        token: String,
-        now_ms: i64,
-    },
-    StableToken {
-        appid: String,
-        candidate: String,
-        force_refresh: bool,
-        now_ms: i64,
-    },
-    InsertLoginCode(LoginCode),
-    RedeemLoginCode {
-        appid: String,
-        code: String,
-        session_key: String,
-        now_ms: i64,
-    },
-}
-
-enum PoolResult {
-    Done,
-    Token(TokenRecord),
-    Redeemed(Result<Session, CodeRefusal>),
-}
-
-async fn run_pool_op(conn: &mut Conn, settings: &Settings, op: &PoolOp) -> Result<PoolResult, TxError> {
+/// A write other than a ledger command, in one transaction: its read, its plan, its row
+/// writes ([`Write::plan`]).
+async fn run_planned(conn: &mut Conn, settings: &Settings, write: &Write) -> Result<Written, TxError> {
     begin(conn, settings).await?;
-    let result = pool_op_body(conn, op).await;
-    finish(conn, result).await
-}
-
-async fn pool_op_body(conn: &mut Conn, op: &PoolOp) -> Result<PoolResult, TxError> {
-    match op {
-        PoolOp::UpsertApp(app, now_ms) => {
-            rows::upsert_app(conn, app, *now_ms).await?;
-            Ok(PoolResult::Done)
+    let result = async {
+        let read = rows::row_read(conn, write.row_read()).await?;
+        let (row_writes, written) = write.plan(read).map_err(|e| TxError::Corrupt(e.to_string()))?;
+        for row_write in &row_writes {
+            rows::row_write(conn, row_write).await?;
         }
-        PoolOp::IssueBasicToken { appid, token, now_ms } => {
-            rows::lock_app(conn, appid).await?;
-            let issue = TokenIssue::basic(appid, token.clone(), *now_ms);
-            rows::issue_token(conn, &issue).await?;
-            Ok(PoolResult::Token(issue.record))
-        }
-        PoolOp::StableToken {
-            appid,
-            candidate,
-            force_refresh,
-            now_ms,
-        } => {
-            rows::lock_app(conn, appid).await?;
-            let current = rows::current_token(conn, appid, TokenKind::Stable).await?;
-            match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
-                StablePlan::Reuse(current) => Ok(PoolResult::Token(current)),
-                StablePlan::Issue(issue) => {
-                    rows::issue_token(conn, &issue).await?;
-                    Ok(PoolResult::Token(issue.record))
-                }
-            }
-        }
-        PoolOp::InsertLoginCode(code) => {
-            rows::insert_login_code(conn, code).await?;
-            Ok(PoolResult::Done)
-        }
-        PoolOp::RedeemLoginCode {
-            appid,
-            code,
-            session_key,
-            now_ms,
-        } => {
-            let stored =
-                rows::login_code_for_update(conn, code)
-                    .await?
-                    .map(|(appid, openid, expires_at_ms, used_at_ms)| auth::StoredCode {
-                        appid,
-                        openid,
-                        expires_at_ms,
-                        used_at_ms,
-                    });
-            let openid = match (auth::redeem_decision(stored.as_ref(), appid, *now_ms), stored) {
-                (Ok(()), Some(code)) => code.openid,
-                (Err(refusal), _) => return Ok(PoolResult::Redeemed(Err(refusal))),
-                // redeem_decision refuses an unknown code; never exchange one anyway.
-                (Ok(()), None) => return Ok(PoolResult::Redeemed(Err(CodeRefusal::Invalid))),
-            };
-            rows::mark_code_used(conn, code, *now_ms).await?;
-            let session = Session {
-                appid: appid.clone(),
-                openid,
-                session_key: session_key.clone(),
-                created_at_ms: *now_ms,
-            };
-            rows::upsert_session(conn, &session).await?;
-            Ok(PoolResult::Redeemed(Ok(session)))
-        }
+        Ok(written)
     }
+    .await;
+    finish(conn, result).await
 }
 
 /// One writer task and its connection.
@@ -551,7 +465,7 @@ impl Writer {
     /// fails on its own (not a conflict), the batch is rolled back and every command is
     /// applied alone, so that failure stays that command's.
     async fn apply_with_retries(&mut self, batch: &[LedgerJob]) -> Vec<Result<Outcome, StoreError>> {
-        let commands: Vec<&LedgerCommand> = batch.iter().map(|job| &job.command).collect();
+        let commands: Vec<&Command> = batch.iter().map(|job| &job.command).collect();
         match self.run_with_retries(&commands).await {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(failure) if failure.own && commands.len() > 1 => {
@@ -573,7 +487,7 @@ impl Writer {
     }
 
     /// One transaction over `commands`, re-run on a retryable error up to `max_attempts`.
-    async fn run_with_retries(&mut self, commands: &[&LedgerCommand]) -> Result<Vec<Outcome>, BatchFailure> {
+    async fn run_with_retries(&mut self, commands: &[&Command]) -> Result<Vec<Outcome>, BatchFailure> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -628,16 +542,16 @@ struct BatchFailure {
 async fn apply_batch(
     conn: &mut Conn,
     settings: &Settings,
-    commands: &[&LedgerCommand],
+    commands: &[&Command],
 ) -> Result<Vec<Outcome>, BatchFailure> {
-    let keys = batch::Keys::of(commands);
+    let batch = Batch::new(commands.to_vec());
     let mut own = false;
     let body = async {
         let result = async {
-            let (mut orders, mut accounts) = batch::begin_and_read(conn, settings.begin, &keys).await?;
-            let (outcomes, journal) = batch::decide_all(commands, &keys, &mut orders, &mut accounts)?;
-            batch::write(conn, &keys, &orders, &accounts, &journal).await?;
-            Ok::<_, TxError>(outcomes)
+            let (orders, accounts) = batch::begin_and_read(conn, settings.begin, &batch).await?;
+            let decided = batch.decide(orders, accounts)?;
+            batch::write(conn, &decided.writes).await?;
+            Ok::<_, TxError>(decided.outcomes)
         }
         .await;
         if let Err(e) = &result {
@@ -653,98 +567,10 @@ async fn apply_batch(
     })
 }
 
-fn unexpected(what: &str) -> StoreError {
-    StoreError::Backend(format!("unexpected write result for {what}"))
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
-        match self.pooled_write(PoolOp::UpsertApp(app, now_ms)).await? {
-            PoolResult::Done => Ok(()),
-            _ => Err(unexpected("upsert_app")),
-        }
-    }
-
-    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
-        Ok(read!(self, c => rows::app(c, appid))?.map(Arc::new))
-    }
-
-    async fn apps(&self) -> Result<Vec<App>, StoreError> {
-        read!(self, c => rows::apps(c))
-    }
-
-    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
-        let op = PoolOp::IssueBasicToken {
-            appid: appid.to_string(),
-            token,
-            now_ms,
-        };
-        match self.pooled_write(op).await? {
-            PoolResult::Token(t) => Ok(t),
-            _ => Err(unexpected("issue_basic_token")),
-        }
-    }
-
-    async fn stable_token(
-        &self,
-        appid: &str,
-        candidate: String,
-        force_refresh: bool,
-        now_ms: i64,
-    ) -> Result<TokenRecord, StoreError> {
-        let op = PoolOp::StableToken {
-            appid: appid.to_string(),
-            candidate,
-            force_refresh,
-            now_ms,
-        };
-        match self.pooled_write(op).await? {
-            PoolResult::Token(t) => Ok(t),
-            _ => Err(unexpected("stable_token")),
-        }
-    }
-
-    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        Ok(read!(self, c => rows::token(c, token))?.map(Arc::new))
-    }
-
-    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
-        match self.pooled_write(PoolOp::InsertLoginCode(code)).await? {
-            PoolResult::Done => Ok(()),
-            _ => Err(unexpected("insert_login_code")),
-        }
-    }
-
-    async fn redeem_login_code(
-        &self,
-        appid: &str,
-        code: &str,
-        session_key: String,
-        now_ms: i64,
-    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
-        let op = PoolOp::RedeemLoginCode {
-            appid: appid.to_string(),
-            code: code.to_string(),
-            session_key,
-            now_ms,
-        };
-        match self.pooled_write(op).await? {
-            PoolResult::Redeemed(r) => Ok(r),
-            _ => Err(unexpected("redeem_login_code")),
-        }
-    }
-
-    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
-        read!(self, c => rows::session(c, appid, openid))
-    }
-
-    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
-        read!(self, c => rows::account(c, key)).map(Option::unwrap_or_default)
-    }
-
-    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
-        let index = self.writer_for(command.key());
+impl PostgresStore {
+    /// Queues a ledger command for the writer of its account.
+    async fn queue_ledger(&self, command: Command) -> Result<Outcome, StoreError> {
+        let index = self.writer_for(&command.account);
         let sender = self
             .writers
             .lock()
@@ -759,14 +585,39 @@ impl Store for PostgresStore {
         drop(sender);
         answer.await.map_err(|_| StoreError::ShuttingDown)?
     }
+}
 
-    async fn order(
-        &self,
-        key: &AccountKey,
-        namespace: OrderNamespace,
-        order_no: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
-        read!(self, c => rows::order(c, key, namespace, order_no))
+#[async_trait]
+impl Store for PostgresStore {
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        match write {
+            Write::Ledger(command) => self.queue_ledger(command).await.map(Written::Outcome),
+            other => self.pooled_write(other).await,
+        }
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
+        Ok(read!(self, c => rows::app(c, appid))?.map(Arc::new))
+    }
+
+    async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        read!(self, c => rows::apps(c))
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+        Ok(read!(self, c => rows::token(c, token))?.map(Arc::new))
+    }
+
+    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
+        read!(self, c => rows::session(c, appid, openid))
+    }
+
+    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError> {
+        read!(self, c => rows::account(c, key)).map(Option::unwrap_or_default)
+    }
+
+    async fn order(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        read!(self, c => rows::order(c, key))
     }
 
     async fn journal(

@@ -1,11 +1,16 @@
-//! Reads and writes of single rows (the ledger writes are set-based: see `batch`). Every
-//! statement is prepared once per connection. The `*_for_update` reads lock the row they
-//! find until the transaction ends, so a concurrent node's transaction on the same row waits
-//! (or, under SERIALIZABLE, one of them fails with 40001 and is re-run).
+//! Reads, and the SQL of the row operations the ledger plans ([`RowRead`], [`RowWrite`]);
+//! the ledger's batch writes are set-based (see `batch`). Every statement is prepared once
+//! per connection. The locking reads hold the row they find until the transaction ends, so
+//! a concurrent node's transaction on the same row waits (or, under SERIALIZABLE, one of
+//! them fails with 40001 and is re-run).
 
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{App, DuplicateBillPolicy, LoginCode, Session, TokenIssue, TokenKind, TokenRecord};
-use openmidas_ledger::command::{JournalEntry, MovementKind, OrderNamespace, OrderRecord};
+use openmidas_ledger::auth::{App, Session};
+use openmidas_ledger::auth::{BillNoCharset, DuplicateBillPolicy, SignatureHex, StoredCode, TokenKind, TokenRecord};
+use openmidas_ledger::command::{JournalEntry, MovementKind};
+use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase};
+use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
+use openmidas_ledger::Coins;
 use tokio_postgres::Row;
 
 use crate::error::TxError;
@@ -18,6 +23,10 @@ fn corrupt(what: &str) -> TxError {
 fn app_from_row(row: &Row) -> Result<App, TxError> {
     let policy: String = row.try_get(7)?;
     let window: Option<i64> = row.try_get(6)?;
+    let hex: String = row.try_get(9)?;
+    let charset: String = row.try_get(10)?;
+    let cancel_window: i64 = row.try_get(8)?;
+    let coin_price: i64 = row.try_get(11)?;
     Ok(App {
         appid: row.try_get(0)?,
         secret: row.try_get(1)?,
@@ -27,6 +36,10 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
         require_mp_sig: row.try_get(5)?,
         ts_window_secs: window.and_then(|w| u32::try_from(w).ok()),
         duplicate_bill_no: DuplicateBillPolicy::parse(&policy).ok_or_else(|| corrupt("apps.duplicate_bill_no"))?,
+        cancel_window_secs: u32::try_from(cancel_window).map_err(|_| corrupt("apps.cancel_window_secs"))?,
+        signature_hex: SignatureHex::parse(&hex).ok_or_else(|| corrupt("apps.signature_hex"))?,
+        bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| corrupt("apps.bill_no_charset"))?,
+        coin_price_fen: u32::try_from(coin_price).map_err(|_| corrupt("apps.coin_price_fen"))?,
     })
 }
 
@@ -34,7 +47,7 @@ pub(crate) async fn app(conn: &mut Conn, appid: &str) -> Result<Option<App>, TxE
     let row = conn
         .query_opt(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no
+                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen
              FROM apps WHERE appid = $1",
             &[&appid],
         )
@@ -46,7 +59,7 @@ pub(crate) async fn apps(conn: &mut Conn) -> Result<Vec<App>, TxError> {
     let rows = conn
         .query(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no
+                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen
              FROM apps ORDER BY appid",
             &[],
         )
@@ -54,16 +67,21 @@ pub(crate) async fn apps(conn: &mut Conn) -> Result<Vec<App>, TxError> {
     rows.iter().map(app_from_row).collect()
 }
 
-pub(crate) async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxError> {
+async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxError> {
     let window = app.ts_window_secs.map(i64::from);
+    let cancel_window = i64::from(app.cancel_window_secs);
+    let coin_price = i64::from(app.coin_price_fen);
     conn.execute(
         "INSERT INTO apps (appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig,
-                           ts_window_secs, duplicate_bill_no, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                           ts_window_secs, duplicate_bill_no, cancel_window_secs, signature_hex,
+                           bill_no_charset, coin_price_fen, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
+            cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
+            bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
             updated_at_ms = excluded.updated_at_ms",
         &[
             &app.appid,
@@ -74,17 +92,14 @@ pub(crate) async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Resul
             &app.require_mp_sig,
             &window,
             &app.duplicate_bill_no.as_str(),
+            &cancel_window,
+            &app.signature_hex.as_str(),
+            &app.bill_no_charset.as_str(),
+            &coin_price,
             &now_ms,
         ],
     )
     .await?;
-    Ok(())
-}
-
-/// Locks the app's row: token issues of one app, from any node, run one at a time.
-pub(crate) async fn lock_app(conn: &mut Conn, appid: &str) -> Result<(), TxError> {
-    conn.query_opt("SELECT appid FROM apps WHERE appid = $1 FOR UPDATE", &[&appid])
-        .await?;
     Ok(())
 }
 
@@ -111,127 +126,122 @@ pub(crate) async fn token(conn: &mut Conn, token: &str) -> Result<Option<TokenRe
     row.as_ref().map(token_from_row).transpose()
 }
 
-/// The newest token of this kind that nothing replaced yet.
-pub(crate) async fn current_token(
-    conn: &mut Conn,
-    appid: &str,
-    kind: TokenKind,
-) -> Result<Option<TokenRecord>, TxError> {
-    let row = conn
-        .query_opt(
-            "SELECT token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms
-             FROM access_tokens
-             WHERE appid = $1 AND kind = $2 AND retired_at_ms IS NULL
-             ORDER BY issued_at_ms DESC LIMIT 1",
-            &[&appid, &kind.as_str()],
-        )
-        .await?;
-    row.as_ref().map(token_from_row).transpose()
-}
-
-/// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
-pub(crate) async fn issue_token(conn: &mut Conn, issue: &TokenIssue) -> Result<(), TxError> {
-    let record = &issue.record;
-    if let Some(at_ms) = issue.retire_others_at_ms {
-        retire_tokens(conn, &record.appid, record.kind, at_ms).await?;
-    }
-    prune_tokens(conn, &record.appid, record.issued_at_ms).await?;
-    insert_token(conn, record).await
-}
-
-/// Every not-yet-retired token of this kind stops being the latest at `at_ms`.
-async fn retire_tokens(conn: &mut Conn, appid: &str, kind: TokenKind, at_ms: i64) -> Result<(), TxError> {
-    conn.execute(
-        "UPDATE access_tokens SET retired_at_ms = $3
-         WHERE appid = $1 AND kind = $2 AND retired_at_ms IS NULL",
-        &[&appid, &kind.as_str(), &at_ms],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn insert_token(conn: &mut Conn, t: &TokenRecord) -> Result<(), TxError> {
-    conn.execute(
-        "INSERT INTO access_tokens (token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &t.token,
-            &t.appid,
-            &t.kind.as_str(),
-            &t.issued_at_ms,
-            &t.expires_at_ms,
-            &t.retired_at_ms,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Drops tokens that expired more than a day ago: they can only answer 40001 now, which an
-/// unknown token answers too.
-async fn prune_tokens(conn: &mut Conn, appid: &str, now_ms: i64) -> Result<(), TxError> {
-    let horizon = now_ms - 86_400_000;
-    conn.execute(
-        "DELETE FROM access_tokens WHERE appid = $1 AND expires_at_ms < $2",
-        &[&appid, &horizon],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn insert_login_code(conn: &mut Conn, code: &LoginCode) -> Result<(), TxError> {
-    let horizon = code.created_at_ms - 86_400_000;
-    conn.execute("DELETE FROM login_codes WHERE expires_at_ms < $1", &[&horizon])
-        .await?;
-    conn.execute(
-        "INSERT INTO login_codes (code, appid, openid, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &code.code,
-            &code.appid,
-            &code.openid,
-            &code.created_at_ms,
-            &code.expires_at_ms,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// A login code's `(appid, openid, expires_at_ms, used_at_ms)`, locked.
-pub(crate) async fn login_code_for_update(
-    conn: &mut Conn,
-    code: &str,
-) -> Result<Option<(String, String, i64, Option<i64>)>, TxError> {
-    let row = conn
-        .query_opt(
-            "SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = $1 FOR UPDATE",
-            &[&code],
-        )
-        .await?;
-    match row {
-        None => Ok(None),
-        Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))),
+/// Carries out a [`RowRead`], locking what it reads.
+pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowValue, TxError> {
+    match read {
+        RowRead::Nothing => Ok(RowValue::Nothing),
+        RowRead::CurrentToken { appid, kind } => {
+            // Token issues of one app, from any node, run one at a time.
+            conn.query_opt("SELECT appid FROM apps WHERE appid = $1 FOR UPDATE", &[&appid])
+                .await?;
+            let row = conn
+                .query_opt(
+                    "SELECT token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms
+                     FROM access_tokens
+                     WHERE appid = $1 AND kind = $2 AND retired_at_ms IS NULL
+                     ORDER BY issued_at_ms DESC LIMIT 1",
+                    &[&appid, &kind.as_str()],
+                )
+                .await?;
+            Ok(RowValue::Token(row.as_ref().map(token_from_row).transpose()?))
+        }
+        RowRead::LoginCode { code } => {
+            let row = conn
+                .query_opt(
+                    "SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = $1 FOR UPDATE",
+                    &[&code],
+                )
+                .await?;
+            let stored = match row {
+                None => None,
+                Some(r) => Some(StoredCode {
+                    appid: r.try_get(0)?,
+                    openid: r.try_get(1)?,
+                    expires_at_ms: r.try_get(2)?,
+                    used_at_ms: r.try_get(3)?,
+                }),
+            };
+            Ok(RowValue::Code(stored))
+        }
     }
 }
 
-pub(crate) async fn mark_code_used(conn: &mut Conn, code: &str, now_ms: i64) -> Result<(), TxError> {
-    conn.execute(
-        "UPDATE login_codes SET used_at_ms = $2 WHERE code = $1",
-        &[&code, &now_ms],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn upsert_session(conn: &mut Conn, s: &Session) -> Result<(), TxError> {
-    conn.execute(
-        "INSERT INTO sessions (appid, openid, session_key, created_at_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key,
-            created_at_ms = excluded.created_at_ms",
-        &[&s.appid, &s.openid, &s.session_key, &s.created_at_ms],
-    )
-    .await?;
-    Ok(())
+/// Carries out a [`RowWrite`].
+pub(crate) async fn row_write(conn: &mut Conn, write: &RowWrite<'_>) -> Result<(), TxError> {
+    match write {
+        RowWrite::UpsertApp { app, now_ms } => upsert_app(conn, app, *now_ms).await,
+        RowWrite::RetireTokens { appid, kind, at_ms } => {
+            conn.execute(
+                "UPDATE access_tokens SET retired_at_ms = $3
+                 WHERE appid = $1 AND kind = $2 AND retired_at_ms IS NULL",
+                &[appid, &kind.as_str(), at_ms],
+            )
+            .await?;
+            Ok(())
+        }
+        RowWrite::PruneTokens {
+            appid,
+            expired_before_ms,
+        } => {
+            conn.execute(
+                "DELETE FROM access_tokens WHERE appid = $1 AND expires_at_ms < $2",
+                &[appid, expired_before_ms],
+            )
+            .await?;
+            Ok(())
+        }
+        RowWrite::InsertToken(t) => {
+            conn.execute(
+                "INSERT INTO access_tokens (token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &t.token,
+                    &t.appid,
+                    &t.kind.as_str(),
+                    &t.issued_at_ms,
+                    &t.expires_at_ms,
+                    &t.retired_at_ms,
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        RowWrite::PruneLoginCodes { expired_before_ms } => {
+            conn.execute("DELETE FROM login_codes WHERE expires_at_ms < $1", &[expired_before_ms])
+                .await?;
+            Ok(())
+        }
+        RowWrite::InsertLoginCode(code) => {
+            conn.execute(
+                "INSERT INTO login_codes (code, appid, openid, created_at_ms, expires_at_ms)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &code.code,
+                    &code.appid,
+                    &code.openid,
+                    &code.created_at_ms,
+                    &code.expires_at_ms,
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        RowWrite::MarkCodeUsed { code, at_ms } => {
+            conn.execute("UPDATE login_codes SET used_at_ms = $2 WHERE code = $1", &[code, at_ms])
+                .await?;
+            Ok(())
+        }
+        RowWrite::UpsertSession(s) => {
+            conn.execute(
+                "INSERT INTO sessions (appid, openid, session_key, created_at_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key,
+                    created_at_ms = excluded.created_at_ms",
+                &[&s.appid, &s.openid, &s.session_key, &s.created_at_ms],
+            )
+            .await?;
+            Ok(())
+        }
+    }
 }
 
 pub(crate) async fn session(conn: &mut Conn, appid: &str, openid: &str) -> Result<Option<Session>, TxError> {
@@ -252,15 +262,16 @@ pub(crate) async fn session(conn: &mut Conn, appid: &str, openid: &str) -> Resul
     }
 }
 
-fn account_from_row(r: &Row) -> Result<Account, TxError> {
+/// An account from its seven columns, starting at column `base`.
+pub(crate) fn account_from_row(r: &Row, base: usize) -> Result<Account, TxError> {
     Ok(Account {
-        cash: r.try_get(0)?,
-        gift: r.try_get(1)?,
-        save_amt: r.try_get(2)?,
-        save_sum: r.try_get(3)?,
-        cost_sum: r.try_get(4)?,
-        present_sum: r.try_get(5)?,
-        recharged: r.try_get(6)?,
+        cash: r.try_get(base)?,
+        gift: r.try_get(base + 1)?,
+        save_amt: r.try_get(base + 2)?,
+        save_sum: r.try_get(base + 3)?,
+        cost_sum: r.try_get(base + 4)?,
+        present_sum: r.try_get(base + 5)?,
+        recharged: r.try_get(base + 6)?,
     })
 }
 
@@ -272,43 +283,62 @@ pub(crate) async fn account(conn: &mut Conn, key: &AccountKey) -> Result<Option<
             &[&key.env.as_str(), &key.appid, &key.offer_id, &key.zone_id, &key.openid],
         )
         .await?;
-    row.as_ref().map(account_from_row).transpose()
+    row.as_ref().map(|r| account_from_row(r, 0)).transpose()
 }
 
-fn order_from_row(r: &Row) -> Result<OrderRecord, TxError> {
-    let kind: String = r.try_get(0)?;
-    Ok(OrderRecord {
-        kind: MovementKind::parse(&kind).ok_or_else(|| corrupt("orders.kind"))?,
-        zone_id: r.try_get(1)?,
-        openid: r.try_get(2)?,
-        amount: r.try_get(3)?,
-        used_gift: r.try_get(4)?,
-        balance_after: r.try_get(5)?,
-        created_at_ms: r.try_get(6)?,
-        cancelled_at_ms: r.try_get(7)?,
+/// An order from its eighteen columns (`kind` ... `delivered_at_ms`, in the order of
+/// `order`'s SELECT), starting at column `base`.
+pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
+    let kind: String = r.try_get(base)?;
+    let kind = OrderKind::parse(&kind).ok_or_else(|| corrupt("orders.kind"))?;
+    let status: String = r.try_get(base + 1)?;
+    let purchase = match kind.book() {
+        Book::Currency => None,
+        Book::Purchase => Some(Purchase {
+            product_id: r.try_get::<_, Option<String>>(base + 12)?.unwrap_or_default(),
+            fee_fen: r.try_get::<_, Option<i64>>(base + 13)?.unwrap_or_default(),
+            wx_order_id: r.try_get::<_, Option<String>>(base + 14)?.unwrap_or_default(),
+            attach: r.try_get::<_, Option<String>>(base + 15)?.unwrap_or_default(),
+            paid_at_ms: r.try_get(base + 16)?,
+            delivered_at_ms: r.try_get(base + 17)?,
+        }),
+    };
+    Ok(Order {
+        kind,
+        status: OrderStatus::parse(&status).ok_or_else(|| corrupt("orders.status"))?,
+        zone_id: r.try_get(base + 2)?,
+        openid: r.try_get(base + 3)?,
+        amount: r.try_get(base + 4)?,
+        gift: r.try_get(base + 5)?,
+        refunded: Coins {
+            cash: r.try_get(base + 6)?,
+            gift: r.try_get(base + 7)?,
+        },
+        pay_number: r.try_get(base + 8)?,
+        balance_after: r.try_get(base + 9)?,
+        created_at_ms: r.try_get(base + 10)?,
+        updated_at_ms: r.try_get(base + 11)?,
+        purchase,
     })
 }
 
-pub(crate) async fn order(
-    conn: &mut Conn,
-    key: &AccountKey,
-    namespace: OrderNamespace,
-    order_no: &str,
-) -> Result<Option<OrderRecord>, TxError> {
+pub(crate) async fn order(conn: &mut Conn, key: &OrderKey) -> Result<Option<Order>, TxError> {
     let row = conn
         .query_opt(
-            "SELECT kind, zone_id, openid, amount, used_gift, balance_after, created_at_ms, cancelled_at_ms
+            "SELECT kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift, pay_number,
+                    balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
+                    paid_at_ms, delivered_at_ms
              FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = $4 AND order_no = $5",
             &[
                 &key.env.as_str(),
                 &key.appid,
                 &key.offer_id,
-                &namespace.as_str(),
-                &order_no,
+                &key.book.as_str(),
+                &key.number,
             ],
         )
         .await?;
-    row.as_ref().map(order_from_row).transpose()
+    row.as_ref().map(|r| order_from_row(r, 0)).transpose()
 }
 
 pub(crate) async fn journal(

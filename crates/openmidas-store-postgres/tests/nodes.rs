@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openmidas_ledger::auth::{App, CodeRefusal, LoginCode, TokenKind, LOGIN_CODE_TTL_MS};
-use openmidas_ledger::command::{MovementKind, OrderNamespace, OriginalResult};
-use openmidas_ledger::{AccountKey, DuplicateBillPolicy, Env, LedgerCommand, Outcome, Refusal, Store, StoreError};
+use openmidas_ledger::{
+    AccountKey, Command, Env, Op, OrderKey, OrderKind, OrderStatus, Original, Outcome, Refusal, Store, StoreError,
+    StoreExt,
+};
 use openmidas_store_postgres::{PgConfig, PostgresStore};
 use openmidas_testkit::postgres::{fresh_database, TestDatabase};
 
@@ -26,16 +28,7 @@ fn key(openid: &str) -> AccountKey {
 }
 
 fn app() -> App {
-    App {
-        appid: "wxnodes".into(),
-        secret: "secret".into(),
-        offer_id: "1450000001".into(),
-        app_key: "key".into(),
-        sandbox_app_key: "sandbox".into(),
-        require_mp_sig: false,
-        ts_window_secs: None,
-        duplicate_bill_no: DuplicateBillPolicy::Reject,
-    }
+    App::new("wxnodes", "secret", "1450000001", "key", "sandbox")
 }
 
 async fn open(db: &TestDatabase, tweak: impl Fn(&mut PgConfig)) -> Arc<PostgresStore> {
@@ -64,22 +57,12 @@ async fn sql(db: &TestDatabase) -> tokio_postgres::Client {
     client
 }
 
-fn recharge(openid: &str, amount: i64, no: &str) -> LedgerCommand {
-    LedgerCommand::Recharge {
-        key: key(openid),
-        amount,
-        out_trade_no: no.into(),
-        now_ms: NOW,
-    }
+fn recharge(openid: &str, amount: i64, no: &str) -> Command {
+    Command::recharge(key(openid), no, amount, &format!("wx-{no}"), NOW)
 }
 
-fn pay(openid: &str, amount: i64, bill: &str) -> LedgerCommand {
-    LedgerCommand::Pay {
-        key: key(openid),
-        bill_no: bill.into(),
-        amount,
-        now_ms: NOW,
-    }
+fn pay(openid: &str, amount: i64, bill: &str) -> Command {
+    Command::pay(key(openid), bill, amount, NOW)
 }
 
 /// Runs the test body once per isolation.
@@ -141,7 +124,7 @@ async fn nodes_starting_at_once_migrate_once(serializable: bool) {
             .execute(recharge("m", 1, &format!("t{i}")))
             .await
             .expect("recharge");
-        assert!(matches!(outcome, Outcome::Recharged { .. }), "{outcome:?}");
+        assert!(matches!(outcome, Outcome::Purchased { .. }), "{outcome:?}");
     }
     assert_eq!(stores[0].account(&key("m")).await.expect("account").balance(), 5);
 }
@@ -166,8 +149,8 @@ async fn one_bill_no_on_many_nodes_applies_once(serializable: bool) {
                     paid += 1;
                     balances.push(balance);
                 }
-                Outcome::Refused(Refusal::DuplicateBillNo {
-                    original: Some(OriginalResult::Paid { balance, .. }),
+                Outcome::Refused(Refusal::Repeated {
+                    original: Some(Original::Paid { balance, .. }),
                 }) => balances.push(balance),
                 other => panic!("round {round}: {other:?}"),
             }
@@ -250,22 +233,14 @@ async fn cancel_raced_across_nodes_applies_once(serializable: bool) {
     let tasks: Vec<_> = (0..9)
         .map(|i| {
             let store = stores[i % 3].clone();
-            tokio::spawn(async move {
-                store
-                    .execute(LedgerCommand::CancelPay {
-                        key: key("c"),
-                        bill_no: "to-cancel".into(),
-                        now_ms: NOW + 1000,
-                    })
-                    .await
-            })
+            tokio::spawn(async move { store.execute(cancel("c", "to-cancel")).await })
         })
         .collect();
     let mut cancelled = 0;
     for task in tasks {
         match task.await.expect("task").expect("execute") {
             Outcome::Cancelled { .. } => cancelled += 1,
-            Outcome::Refused(Refusal::AlreadyCancelled) => {}
+            Outcome::Refused(Refusal::NothingLeft) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -273,13 +248,13 @@ async fn cancel_raced_across_nodes_applies_once(serializable: bool) {
     let account = stores[2].account(&key("c")).await.expect("account");
     assert_eq!((account.balance(), account.cost_sum), (100, 0));
     let order = stores[0]
-        .order(&key("c"), OrderNamespace::Bill, "to-cancel")
+        .order(&OrderKey::currency(&key("c"), "to-cancel"))
         .await
         .expect("order")
         .expect("exists");
     assert_eq!(
-        (order.kind, order.cancelled_at_ms),
-        (MovementKind::Pay, Some(NOW + 1000))
+        (order.kind, order.status, order.updated_at_ms),
+        (OrderKind::Pay, OrderStatus::Refunded, NOW + 1000)
     );
 }
 
@@ -517,7 +492,7 @@ async fn serialization_failures_are_retried() {
         .execute(recharge("r", 50, "t1"))
         .await
         .expect("applied on the third run");
-    assert!(matches!(outcome, Outcome::Recharged { balance: 50, .. }), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Purchased { balance: 50, .. }), "{outcome:?}");
     assert_eq!(journal_attempts(&client).await, 3);
     let rows: i64 = client
         .query_one("SELECT count(*) FROM journal", &[])
@@ -551,7 +526,7 @@ async fn retries_are_bounded_and_leave_nothing_behind() {
     assert_eq!(store.account(&key("g")).await.expect("account").balance(), 100);
     assert_eq!(
         store
-            .order(&key("g"), OrderNamespace::Bill, "stuck")
+            .order(&OrderKey::currency(&key("g"), "stuck"))
             .await
             .expect("order"),
         None
@@ -611,7 +586,7 @@ async fn a_failing_command_does_not_spoil_its_batch() {
     assert_eq!((y.balance(), y.cost_sum), (60, 40));
     assert_eq!(
         store
-            .order(&key("y"), OrderNamespace::Bill, "poison")
+            .order(&OrderKey::currency(&key("y"), "poison"))
             .await
             .expect("order"),
         None
@@ -630,8 +605,8 @@ async fn relaxed_durability_applies_commands() {
     let again = store.execute(pay("d", 4, "b")).await.expect("repeat");
     assert!(matches!(
         again,
-        Outcome::Refused(Refusal::DuplicateBillNo {
-            original: Some(OriginalResult::Paid { balance: 6, .. })
+        Outcome::Refused(Refusal::Repeated {
+            original: Some(Original::Paid { balance: 6, .. })
         })
     ));
 }
@@ -696,21 +671,16 @@ async fn a_newer_schema_is_refused() {
     assert!(error.contains("newer than this build knows"), "{error}");
 }
 
-fn present(openid: &str, amount: i64, bill: &str) -> LedgerCommand {
-    LedgerCommand::Present {
-        key: key(openid),
-        bill_no: bill.into(),
-        amount,
-        now_ms: NOW,
-    }
+fn present(openid: &str, amount: i64, bill: &str) -> Command {
+    Command::present(key(openid), bill, amount, NOW)
 }
 
-fn cancel(openid: &str, bill: &str) -> LedgerCommand {
-    LedgerCommand::CancelPay {
-        key: key(openid),
-        bill_no: bill.into(),
-        now_ms: NOW + 1000,
-    }
+fn cancel(openid: &str, bill: &str) -> Command {
+    let op = Op::CancelPay {
+        pay_number: bill.into(),
+        window_ms: 48 * 3_600_000,
+    };
+    Command::new(key(openid), NOW + 1000, op)
 }
 
 /// Waits until `n` sessions of the test database wait on a lock.
@@ -742,7 +712,7 @@ type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Out
 async fn one_batch<'a, F, Fut>(
     db: &TestDatabase,
     store: &'a PostgresStore,
-    commands: Vec<LedgerCommand>,
+    commands: Vec<Command>,
     after_release: F,
 ) -> Vec<Result<Outcome, StoreError>>
 where
@@ -834,44 +804,51 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
     let outcomes: Vec<Outcome> = results.into_iter().map(|r| r.expect("execute")).collect();
     let expected = vec![
         Outcome::Paid {
-            bill_no: "b1".into(),
+            number: "b1".into(),
             balance: 40,
-            used_gift: 0,
+            gift: 0,
         },
         Outcome::Refused(Refusal::InsufficientBalance),
-        Outcome::Refused(Refusal::DuplicateBillNo {
-            original: Some(OriginalResult::Paid {
-                bill_no: "b1".into(),
+        Outcome::Refused(Refusal::Repeated {
+            original: Some(Original::Paid {
+                number: "b1".into(),
                 balance: 40,
-                used_gift: 0,
+                gift: 0,
             }),
         }),
-        Outcome::Refused(Refusal::DuplicateBillNo { original: None }),
-        Outcome::Cancelled { bill_no: "b1".into() },
-        Outcome::Refused(Refusal::AlreadyCancelled),
+        Outcome::Refused(Refusal::Repeated { original: None }),
+        Outcome::Cancelled {
+            pay_number: "b1".into(),
+            balance: 100,
+        },
+        Outcome::Refused(Refusal::NothingLeft),
         Outcome::Paid {
-            bill_no: "b4".into(),
+            number: "b4".into(),
             balance: 0,
-            used_gift: 0,
+            gift: 0,
         },
-        Outcome::Recharged {
-            out_trade_no: "t-n".into(),
+        Outcome::Purchased {
+            number: "t-n".into(),
             balance: 30,
+            status: OrderStatus::Delivered,
         },
         Outcome::Paid {
-            bill_no: "b-n".into(),
+            number: "b-n".into(),
             balance: 10,
-            used_gift: 0,
+            gift: 0,
         },
-        Outcome::Refused(Refusal::DuplicateTradeNo),
+        Outcome::Refused(Refusal::RepeatedPurchase),
         Outcome::Presented {
-            bill_no: "p-n".into(),
+            number: "p-n".into(),
             balance: 14,
         },
-        Outcome::Cancelled { bill_no: "old".into() },
-        Outcome::Refused(Refusal::OrderNotFound),
+        Outcome::Cancelled {
+            pay_number: "old".into(),
+            balance: 50,
+        },
+        Outcome::Refused(Refusal::PayNotFound),
         Outcome::Presented {
-            bill_no: "t-n".into(),
+            number: "t-n".into(),
             balance: 53,
         },
     ];
@@ -893,24 +870,24 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         account.check_invariants().expect("invariants");
     }
     let b1 = store
-        .order(&key("y"), OrderNamespace::Bill, "b1")
+        .order(&OrderKey::currency(&key("y"), "b1"))
         .await
         .expect("order")
         .expect("b1 stored");
     assert_eq!(
-        (b1.amount, b1.balance_after, b1.cancelled_at_ms),
-        (60, 40, Some(NOW + 1000))
+        (b1.amount, b1.balance_after, b1.status, b1.updated_at_ms),
+        (60, 40, OrderStatus::Refunded, NOW + 1000)
     );
     assert_eq!(
-        store.order(&key("y"), OrderNamespace::Bill, "b2").await.expect("order"),
+        store.order(&OrderKey::currency(&key("y"), "b2")).await.expect("order"),
         None
     );
     let old = store
-        .order(&key("z"), OrderNamespace::Bill, "old")
+        .order(&OrderKey::currency(&key("z"), "old"))
         .await
         .expect("order")
         .expect("old stored");
-    assert_eq!(old.cancelled_at_ms, Some(NOW + 1000));
+    assert_eq!((old.status, old.updated_at_ms), (OrderStatus::Refunded, NOW + 1000));
     // The journal keeps command order, per account and across accounts.
     let rows = client
         .query(
@@ -966,15 +943,15 @@ async fn a_batch_racing_another_node_on_a_new_account_and_a_bill_no(serializable
                                    cost_sum, present_sum, recharged, updated_at_ms)
              VALUES ('official', 'wxnodes', '1450000001', '1', 'fresh', 0, 50, 0, 50, 0, 50, FALSE, {NOW});
              INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
-                                 used_gift, balance_after, created_at_ms)
-             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race', 'present', '1', 'fresh', 50, 0, 50, {NOW});
+                                 used_gift, balance_after, created_at_ms, updated_at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race', 'present', '1', 'fresh', 50, 0, 50, {NOW}, {NOW});
              INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount, cash_delta,
                                   gift_delta, balance_after, at_ms)
              VALUES ('official', 'wxnodes', '1450000001', '1', 'fresh', 'present', 'race', 50, 0, 50, 50, {NOW});
              UPDATE accounts SET cash = cash - 5, cost_sum = cost_sum + 5 WHERE openid = 'w';
              INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
-                                 used_gift, balance_after, created_at_ms)
-             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race-w', 'pay', '1', 'w', 5, 0, 95, {NOW});
+                                 used_gift, balance_after, created_at_ms, updated_at_ms)
+             VALUES ('official', 'wxnodes', '1450000001', 'bill', 'race-w', 'pay', '1', 'w', 5, 0, 95, {NOW}, {NOW});
              INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount, cash_delta,
                                   gift_delta, balance_after, at_ms)
              VALUES ('official', 'wxnodes', '1450000001', '1', 'w', 'pay', 'race-w', 5, -5, 0, 95, {NOW});"
@@ -1022,27 +999,27 @@ async fn a_batch_racing_another_node_on_a_new_account_and_a_bill_no(serializable
     assert_eq!(
         outcomes,
         vec![
-            Outcome::Refused(Refusal::DuplicateBillNo {
-                original: Some(OriginalResult::Presented {
-                    bill_no: "race".into(),
+            Outcome::Refused(Refusal::Repeated {
+                original: Some(Original::Presented {
+                    number: "race".into(),
                     balance: 50,
                 }),
             }),
             Outcome::Presented {
-                bill_no: "mine".into(),
+                number: "mine".into(),
                 balance: 57,
             },
-            Outcome::Refused(Refusal::DuplicateBillNo {
-                original: Some(OriginalResult::Paid {
-                    bill_no: "race-w".into(),
+            Outcome::Refused(Refusal::Repeated {
+                original: Some(Original::Paid {
+                    number: "race-w".into(),
                     balance: 95,
-                    used_gift: 0,
+                    gift: 0,
                 }),
             }),
             Outcome::Paid {
-                bill_no: "mine-w".into(),
+                number: "mine-w".into(),
                 balance: 85,
-                used_gift: 0,
+                gift: 0,
             },
         ]
     );

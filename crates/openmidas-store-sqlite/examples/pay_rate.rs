@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openmidas_ledger::{AccountKey, Env, LedgerCommand, Outcome, Store};
+use openmidas_ledger::{AccountKey, Command, Env, Outcome, Store, StoreExt};
 use openmidas_store_sqlite::{Durability, SqliteConfig, SqliteStore};
 
 fn key(n: u64) -> AccountKey {
@@ -58,12 +58,7 @@ fn main() -> anyhow::Result<()> {
                 let store = store.clone();
                 tokio::spawn(async move {
                     store
-                        .execute(LedgerCommand::Recharge {
-                            key: key(n),
-                            amount: 1_000_000_000,
-                            out_trade_no: format!("fund-{n}"),
-                            now_ms: 1,
-                        })
+                        .execute(Command::recharge(key(n), &format!("fund-{n}"), 1_000_000_000, "wx", 1))
                         .await
                 })
             });
@@ -81,12 +76,12 @@ fn main() -> anyhow::Result<()> {
             tokio::spawn(async move {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let command = LedgerCommand::Pay {
-                        key: key((caller * 7919 + n * 104_729) % accounts),
-                        bill_no: format!("b{caller}-{n}"),
-                        amount: 1,
-                        now_ms: 2,
-                    };
+                    let command = Command::pay(
+                        key((caller * 7919 + n * 104_729) % accounts),
+                        &format!("b{caller}-{n}"),
+                        1,
+                        2,
+                    );
                     match store.execute(command).await? {
                         Outcome::Paid { .. } => {}
                         other => anyhow::bail!("pay not applied: {other:?}"),

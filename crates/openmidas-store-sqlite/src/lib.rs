@@ -25,13 +25,11 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{
-    self, App, CodeRefusal, LoginCode, Session, StablePlan, TokenIssue, TokenKind, TokenRecord,
-};
-use openmidas_ledger::command::{
-    decide, Decision, JournalEntry, LedgerCommand, OrderNamespace, OrderRecord, OrderWrite, Outcome,
-};
-use openmidas_ledger::{Store, StoreError};
+use openmidas_ledger::auth::{App, Session, TokenRecord};
+use openmidas_ledger::batch::Batch;
+use openmidas_ledger::command::{Command, JournalEntry};
+use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -102,39 +100,9 @@ pub enum OpenError {
     Lock { lock: String, source: std::io::Error },
 }
 
-enum WriteOp {
-    UpsertApp(App, i64),
-    IssueBasicToken {
-        appid: String,
-        token: String,
-        now_ms: i64,
-    },
-    StableToken {
-        appid: String,
-        candidate: String,
-        force_refresh: bool,
-        now_ms: i64,
-    },
-    InsertLoginCode(LoginCode),
-    RedeemLoginCode {
-        appid: String,
-        code: String,
-        session_key: String,
-        now_ms: i64,
-    },
-    Ledger(LedgerCommand),
-}
-
-enum WriteResult {
-    Done,
-    Token(TokenRecord),
-    Redeemed(Result<Session, CodeRefusal>),
-    Outcome(Outcome),
-}
-
 struct WriteJob {
-    op: WriteOp,
-    reply: oneshot::Sender<Result<WriteResult, StoreError>>,
+    write: Write,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
 /// The SQLite implementation of [`Store`].
@@ -300,10 +268,10 @@ impl SqliteStore {
         f(&conn).map_err(backend)
     }
 
-    async fn write(&self, op: WriteOp) -> Result<WriteResult, StoreError> {
+    async fn queue(&self, write: Write) -> Result<Written, StoreError> {
         let (reply, answer) = oneshot::channel();
         let sender = self.writer.lock().clone().ok_or(StoreError::ShuttingDown)?;
-        sender.try_send(WriteJob { op, reply }).map_err(|e| match e {
+        sender.try_send(WriteJob { write, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
         })?;
@@ -349,10 +317,7 @@ fn run_writer(
 /// If any command fails, the whole transaction rolls back and every command of the batch is
 /// applied again alone, in its own transaction, so one bad command cannot fail its
 /// neighbours.
-fn apply_batch(
-    conn: &mut Connection,
-    batch: &[WriteJob],
-) -> (Vec<Result<WriteResult, StoreError>>, Vec<AccountUpdate>) {
+fn apply_batch(conn: &mut Connection, batch: &[WriteJob]) -> (Vec<Result<Written, StoreError>>, Vec<AccountUpdate>) {
     match apply_together(conn, batch) {
         Ok((results, updates)) => (results.into_iter().map(Ok).collect(), updates),
         Err(e) => {
@@ -376,146 +341,71 @@ type AccountUpdate = (AccountKey, Account);
 
 /// Applies jobs in one `BEGIN IMMEDIATE` transaction; any failure rolls all of them back.
 /// Answers each job's result and the accounts the transaction changed.
-fn apply_together(
-    conn: &mut Connection,
-    jobs: &[WriteJob],
-) -> Result<(Vec<WriteResult>, Vec<AccountUpdate>), StoreError> {
+///
+/// The ledger commands of the jobs run together as one [`Batch`] (every order and account
+/// they name read once, decided in queue order, written once); the other writes run their
+/// [`Write::plan`]. They touch different tables, so their relative order does not matter.
+fn apply_together(conn: &mut Connection, jobs: &[WriteJob]) -> Result<(Vec<Written>, Vec<AccountUpdate>), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut results: Vec<Option<Written>> = vec![None; jobs.len()];
+    let mut commands: Vec<(usize, &Command)> = Vec::new();
+    for (index, job) in jobs.iter().enumerate() {
+        match &job.write {
+            Write::Ledger(command) => commands.push((index, command)),
+            other => results[index] = Some(apply_planned(&tx, other)?),
+        }
+    }
     let mut updates = Vec::new();
-    for job in jobs {
-        results.push(apply_one(&tx, &job.op, &mut updates)?);
+    if !commands.is_empty() {
+        let batch = Batch::new(commands.iter().map(|(_, c)| *c).collect());
+        let orders = batch
+            .order_keys()
+            .iter()
+            .map(|key| rows::order(&tx, key))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        let accounts = batch
+            .account_keys()
+            .iter()
+            .map(|key| rows::account(&tx, key))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        let decided = batch.decide(orders, accounts)?;
+        rows::write_ledger(&tx, &decided.writes).map_err(backend)?;
+        updates.extend(
+            decided
+                .writes
+                .changed_accounts()
+                .map(|(key, account)| (key.clone(), *account)),
+        );
+        for ((index, _), outcome) in commands.iter().zip(decided.outcomes) {
+            results[*index] = Some(Written::Outcome(outcome));
+        }
     }
     tx.commit().map_err(backend)?;
+    let results = results
+        .into_iter()
+        .map(|r| r.ok_or_else(|| StoreError::Backend("a write of the batch was not applied".into())))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((results, updates))
 }
 
-fn apply_one(conn: &Connection, op: &WriteOp, updates: &mut Vec<AccountUpdate>) -> Result<WriteResult, StoreError> {
-    match op {
-        WriteOp::UpsertApp(app, now_ms) => {
-            rows::upsert_app(conn, app, *now_ms).map_err(backend)?;
-            Ok(WriteResult::Done)
-        }
-        WriteOp::IssueBasicToken { appid, token, now_ms } => {
-            let issue = TokenIssue::basic(appid, token.clone(), *now_ms);
-            rows::issue_token(conn, &issue).map_err(backend)?;
-            Ok(WriteResult::Token(issue.record))
-        }
-        WriteOp::StableToken {
-            appid,
-            candidate,
-            force_refresh,
-            now_ms,
-        } => {
-            let current = rows::current_token(conn, appid, TokenKind::Stable).map_err(backend)?;
-            match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
-                StablePlan::Reuse(current) => Ok(WriteResult::Token(current)),
-                StablePlan::Issue(issue) => {
-                    rows::issue_token(conn, &issue).map_err(backend)?;
-                    Ok(WriteResult::Token(issue.record))
-                }
-            }
-        }
-        WriteOp::InsertLoginCode(code) => {
-            conn.prepare_cached("DELETE FROM login_codes WHERE expires_at_ms < ?1")
-                .and_then(|mut s| s.execute([code.created_at_ms - 86_400_000]))
-                .map_err(backend)?;
-            conn.prepare_cached(
-                "INSERT INTO login_codes (code, appid, openid, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| s.execute(rusqlite::params![code.code, code.appid, code.openid, code.created_at_ms, code.expires_at_ms]))
-            .map_err(backend)?;
-            Ok(WriteResult::Done)
-        }
-        WriteOp::RedeemLoginCode {
-            appid,
-            code,
-            session_key,
-            now_ms,
-        } => {
-            let stored: Option<auth::StoredCode> = conn
-                .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")
-                .and_then(|mut s| {
-                    use rusqlite::OptionalExtension;
-                    s.query_row([code], |r| {
-                        Ok(auth::StoredCode {
-                            appid: r.get(0)?,
-                            openid: r.get(1)?,
-                            expires_at_ms: r.get(2)?,
-                            used_at_ms: r.get(3)?,
-                        })
-                    })
-                    .optional()
-                })
-                .map_err(backend)?;
-            let openid = match (auth::redeem_decision(stored.as_ref(), appid, *now_ms), stored) {
-                (Ok(()), Some(code)) => code.openid,
-                (Err(refusal), _) => return Ok(WriteResult::Redeemed(Err(refusal))),
-                // redeem_decision refuses an unknown code; never exchange one anyway.
-                (Ok(()), None) => return Ok(WriteResult::Redeemed(Err(CodeRefusal::Invalid))),
-            };
-            conn.prepare_cached("UPDATE login_codes SET used_at_ms = ?2 WHERE code = ?1")
-                .and_then(|mut s| s.execute(rusqlite::params![code, now_ms]))
-                .map_err(backend)?;
-            conn.prepare_cached(
-                "INSERT INTO sessions (appid, openid, session_key, created_at_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key,
-                    created_at_ms = excluded.created_at_ms",
-            )
-            .and_then(|mut s| s.execute(rusqlite::params![appid, openid, session_key, now_ms]))
-            .map_err(backend)?;
-            Ok(WriteResult::Redeemed(Ok(Session {
-                appid: appid.clone(),
-                openid,
-                session_key: session_key.clone(),
-                created_at_ms: *now_ms,
-            })))
-        }
-        WriteOp::Ledger(command) => execute_command(conn, command, updates).map(WriteResult::Outcome),
+/// A write other than a ledger command: its read, its plan, its row writes.
+fn apply_planned(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+    let read = rows::row_read(conn, write.row_read()).map_err(backend)?;
+    let (row_writes, written) = write.plan(read).map_err(|e| StoreError::Backend(e.to_string()))?;
+    for row_write in &row_writes {
+        rows::row_write(conn, row_write).map_err(backend)?;
     }
-}
-
-fn execute_command(
-    conn: &Connection,
-    command: &LedgerCommand,
-    updates: &mut Vec<AccountUpdate>,
-) -> Result<Outcome, StoreError> {
-    let key = command.key();
-    let (namespace, order_no) = command.order_ref();
-    let existing = rows::order(conn, key, namespace, order_no).map_err(backend)?;
-    let account = rows::account(conn, key).map_err(backend)?.unwrap_or_default();
-    match decide(command, existing.as_ref(), &account)? {
-        Decision::Refuse(refusal) => Ok(Outcome::Refused(refusal)),
-        Decision::Apply(effect) => {
-            let now_ms = effect.journal.at_ms;
-            rows::upsert_account(conn, key, &effect.account, now_ms).map_err(backend)?;
-            match &effect.order {
-                OrderWrite::Insert(order) => rows::insert_order(conn, key, namespace, order_no, order),
-                OrderWrite::MarkCancelled { cancelled_at_ms } => {
-                    rows::mark_order_cancelled(conn, key, order_no, *cancelled_at_ms)
-                }
-            }
-            .map_err(backend)?;
-            rows::insert_journal(conn, &effect.journal).map_err(backend)?;
-            updates.push((key.clone(), effect.account));
-            Ok(effect.outcome)
-        }
-    }
-}
-
-fn unexpected(what: &str) -> StoreError {
-    StoreError::Backend(format!("writer answered an unexpected result for {what}"))
+    Ok(written)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
-        match self.write(WriteOp::UpsertApp(app, now_ms)).await? {
-            WriteResult::Done => Ok(()),
-            _ => Err(unexpected("upsert_app")),
-        }
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        self.queue(write).await
     }
 
     async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError> {
@@ -526,67 +416,8 @@ impl Store for SqliteStore {
         self.read(rows::apps)
     }
 
-    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
-        match self
-            .write(WriteOp::IssueBasicToken {
-                appid: appid.to_string(),
-                token,
-                now_ms,
-            })
-            .await?
-        {
-            WriteResult::Token(t) => Ok(t),
-            _ => Err(unexpected("issue_basic_token")),
-        }
-    }
-
-    async fn stable_token(
-        &self,
-        appid: &str,
-        candidate: String,
-        force_refresh: bool,
-        now_ms: i64,
-    ) -> Result<TokenRecord, StoreError> {
-        let op = WriteOp::StableToken {
-            appid: appid.to_string(),
-            candidate,
-            force_refresh,
-            now_ms,
-        };
-        match self.write(op).await? {
-            WriteResult::Token(t) => Ok(t),
-            _ => Err(unexpected("stable_token")),
-        }
-    }
-
     async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         Ok(self.read(|c| rows::token(c, token))?.map(Arc::new))
-    }
-
-    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
-        match self.write(WriteOp::InsertLoginCode(code)).await? {
-            WriteResult::Done => Ok(()),
-            _ => Err(unexpected("insert_login_code")),
-        }
-    }
-
-    async fn redeem_login_code(
-        &self,
-        appid: &str,
-        code: &str,
-        session_key: String,
-        now_ms: i64,
-    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
-        let op = WriteOp::RedeemLoginCode {
-            appid: appid.to_string(),
-            code: code.to_string(),
-            session_key,
-            now_ms,
-        };
-        match self.write(op).await? {
-            WriteResult::Redeemed(r) => Ok(r),
-            _ => Err(unexpected("redeem_login_code")),
-        }
     }
 
     async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError> {
@@ -604,20 +435,8 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn execute(&self, command: LedgerCommand) -> Result<Outcome, StoreError> {
-        match self.write(WriteOp::Ledger(command)).await? {
-            WriteResult::Outcome(o) => Ok(o),
-            _ => Err(unexpected("execute")),
-        }
-    }
-
-    async fn order(
-        &self,
-        key: &AccountKey,
-        namespace: OrderNamespace,
-        order_no: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
-        self.read(|c| rows::order(c, key, namespace, order_no))
+    async fn order(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        self.read(|c| rows::order(c, key))
     }
 
     async fn journal(

@@ -8,6 +8,8 @@
 pub const MIGRATIONS: &[&str] = &[
     // 1: apps, tokens, codes, sessions, accounts, orders, and the append-only journal.
     include_str!("../../../migrations/sqlite/0001_init.sql"),
+    // 2: one ledger for every dialect: order status, refunds, purchases, 2.0 app options.
+    include_str!("../../../migrations/sqlite/0002_one_ledger.sql"),
 ];
 
 #[cfg(test)]

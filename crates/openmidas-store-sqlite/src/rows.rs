@@ -1,9 +1,16 @@
-//! Reads and writes of single rows, shared by the writer thread and the readers.
+//! Row reads and writes, shared by the writer thread and the readers: the SQL of the row
+//! operations the ledger plans ([`RowRead`], [`RowWrite`], [`Writes`]) and of the reads.
 //! Every statement is prepared once per connection (`prepare_cached`).
 
 use openmidas_ledger::account::{Account, AccountKey};
-use openmidas_ledger::auth::{App, DuplicateBillPolicy, Session, TokenIssue, TokenKind, TokenRecord};
-use openmidas_ledger::command::{JournalEntry, MovementKind, OrderNamespace, OrderRecord};
+use openmidas_ledger::auth::{
+    App, BillNoCharset, DuplicateBillPolicy, LoginCode, Session, SignatureHex, StoredCode, TokenKind, TokenRecord,
+};
+use openmidas_ledger::batch::Writes;
+use openmidas_ledger::command::{JournalEntry, MovementKind};
+use openmidas_ledger::order::{Order, OrderKey, OrderKind, OrderStatus, Purchase};
+use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
+use openmidas_ledger::Coins;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 fn bad_text(column: usize, what: &str) -> rusqlite::Error {
@@ -13,6 +20,8 @@ fn bad_text(column: usize, what: &str) -> rusqlite::Error {
 fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
     let policy: String = row.get(7)?;
     let window: Option<i64> = row.get(6)?;
+    let hex: String = row.get(9)?;
+    let charset: String = row.get(10)?;
     Ok(App {
         appid: row.get(0)?,
         secret: row.get(1)?,
@@ -22,11 +31,15 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         require_mp_sig: row.get(5)?,
         ts_window_secs: window.and_then(|w| u32::try_from(w).ok()),
         duplicate_bill_no: DuplicateBillPolicy::parse(&policy).ok_or_else(|| bad_text(7, "duplicate_bill_no"))?,
+        cancel_window_secs: row.get(8)?,
+        signature_hex: SignatureHex::parse(&hex).ok_or_else(|| bad_text(9, "signature_hex"))?,
+        bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| bad_text(10, "bill_no_charset"))?,
+        coin_price_fen: row.get(11)?,
     })
 }
 
-const APP_COLUMNS: &str =
-    "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs, duplicate_bill_no";
+const APP_COLUMNS: &str = "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
+     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen";
 
 pub fn app(conn: &Connection, appid: &str) -> rusqlite::Result<Option<App>> {
     conn.prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = ?1"))?
@@ -40,17 +53,18 @@ pub fn apps(conn: &Connection) -> rusqlite::Result<Vec<App>> {
     rows.collect()
 }
 
-pub fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO apps (appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig,
-                           ts_window_secs, duplicate_bill_no, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO apps ({APP_COLUMNS}, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
-            updated_at_ms = excluded.updated_at_ms",
-    )?
+            cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
+            bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
+            updated_at_ms = excluded.updated_at_ms"
+    ))?
     .execute(params![
         app.appid,
         app.secret,
@@ -60,6 +74,10 @@ pub fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result
         app.require_mp_sig,
         app.ts_window_secs.map(i64::from),
         app.duplicate_bill_no.as_str(),
+        app.cancel_window_secs,
+        app.signature_hex.as_str(),
+        app.bill_no_charset.as_str(),
+        app.coin_price_fen,
         now_ms
     ])?;
     Ok(())
@@ -85,60 +103,6 @@ pub fn token(conn: &Connection, token: &str) -> rusqlite::Result<Option<TokenRec
         .optional()
 }
 
-/// The newest token of this kind that nothing replaced yet.
-pub fn current_token(conn: &Connection, appid: &str, kind: TokenKind) -> rusqlite::Result<Option<TokenRecord>> {
-    conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM access_tokens
-         WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL
-         ORDER BY issued_at_ms DESC LIMIT 1"
-    ))?
-    .query_row(params![appid, kind.as_str()], token_from_row)
-    .optional()
-}
-
-/// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
-pub fn issue_token(conn: &Connection, issue: &TokenIssue) -> rusqlite::Result<()> {
-    let record = &issue.record;
-    if let Some(at_ms) = issue.retire_others_at_ms {
-        retire_tokens(conn, &record.appid, record.kind, at_ms)?;
-    }
-    prune_tokens(conn, &record.appid, record.issued_at_ms)?;
-    insert_token(conn, record)
-}
-
-/// Every not-yet-retired token of this kind stops being the latest at `at_ms` (or earlier).
-fn retire_tokens(conn: &Connection, appid: &str, kind: TokenKind, at_ms: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE access_tokens SET retired_at_ms = ?3
-         WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL",
-    )?
-    .execute(params![appid, kind.as_str(), at_ms])?;
-    Ok(())
-}
-
-fn insert_token(conn: &Connection, t: &TokenRecord) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-    ))?
-    .execute(params![
-        t.token,
-        t.appid,
-        t.kind.as_str(),
-        t.issued_at_ms,
-        t.expires_at_ms,
-        t.retired_at_ms
-    ])?;
-    Ok(())
-}
-
-/// Drops tokens that expired more than a day ago: they can only answer 40001 now, which an
-/// unknown token answers too.
-fn prune_tokens(conn: &Connection, appid: &str, now_ms: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM access_tokens WHERE appid = ?1 AND expires_at_ms < ?2")?
-        .execute(params![appid, now_ms - 86_400_000])?;
-    Ok(())
-}
-
 pub fn session(conn: &Connection, appid: &str, openid: &str) -> rusqlite::Result<Option<Session>> {
     conn.prepare_cached(
         "SELECT appid, openid, session_key, created_at_ms FROM sessions WHERE appid = ?1 AND openid = ?2",
@@ -154,11 +118,105 @@ pub fn session(conn: &Connection, appid: &str, openid: &str) -> rusqlite::Result
     .optional()
 }
 
-pub fn account(conn: &Connection, key: &AccountKey) -> rusqlite::Result<Option<Account>> {
+/// Carries out a [`RowRead`] (the writer is the only writer: nothing to lock).
+pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowValue> {
+    match read {
+        RowRead::Nothing => Ok(RowValue::Nothing),
+        RowRead::CurrentToken { appid, kind } => conn
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM access_tokens
+                 WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL
+                 ORDER BY issued_at_ms DESC LIMIT 1"
+            ))?
+            .query_row(params![appid, kind.as_str()], token_from_row)
+            .optional()
+            .map(RowValue::Token),
+        RowRead::LoginCode { code } => conn
+            .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")?
+            .query_row([code], |r| {
+                Ok(StoredCode {
+                    appid: r.get(0)?,
+                    openid: r.get(1)?,
+                    expires_at_ms: r.get(2)?,
+                    used_at_ms: r.get(3)?,
+                })
+            })
+            .optional()
+            .map(RowValue::Code),
+    }
+}
+
+/// Carries out a [`RowWrite`].
+pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()> {
+    match write {
+        RowWrite::UpsertApp { app, now_ms } => upsert_app(conn, app, *now_ms),
+        RowWrite::RetireTokens { appid, kind, at_ms } => conn
+            .prepare_cached(
+                "UPDATE access_tokens SET retired_at_ms = ?3
+                 WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL",
+            )?
+            .execute(params![appid, kind.as_str(), at_ms])
+            .map(drop),
+        RowWrite::PruneTokens {
+            appid,
+            expired_before_ms,
+        } => conn
+            .prepare_cached("DELETE FROM access_tokens WHERE appid = ?1 AND expires_at_ms < ?2")?
+            .execute(params![appid, expired_before_ms])
+            .map(drop),
+        RowWrite::InsertToken(t) => conn
+            .prepare_cached(&format!(
+                "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                t.token,
+                t.appid,
+                t.kind.as_str(),
+                t.issued_at_ms,
+                t.expires_at_ms,
+                t.retired_at_ms
+            ])
+            .map(drop),
+        RowWrite::PruneLoginCodes { expired_before_ms } => conn
+            .prepare_cached("DELETE FROM login_codes WHERE expires_at_ms < ?1")?
+            .execute([expired_before_ms])
+            .map(drop),
+        RowWrite::InsertLoginCode(code) => insert_login_code(conn, code),
+        RowWrite::MarkCodeUsed { code, at_ms } => conn
+            .prepare_cached("UPDATE login_codes SET used_at_ms = ?2 WHERE code = ?1")?
+            .execute(params![code, at_ms])
+            .map(drop),
+        RowWrite::UpsertSession(s) => conn
+            .prepare_cached(
+                "INSERT INTO sessions (appid, openid, session_key, created_at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key,
+                    created_at_ms = excluded.created_at_ms",
+            )?
+            .execute(params![s.appid, s.openid, s.session_key, s.created_at_ms])
+            .map(drop),
+    }
+}
+
+fn insert_login_code(conn: &Connection, code: &LoginCode) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts
-         WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5",
+        "INSERT INTO login_codes (code, appid, openid, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
+    .execute(params![
+        code.code,
+        code.appid,
+        code.openid,
+        code.created_at_ms,
+        code.expires_at_ms
+    ])
+    .map(drop)
+}
+
+const ACCOUNT_KEY: &str = "env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5";
+
+pub fn account(conn: &Connection, key: &AccountKey) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached(&format!(
+        "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts WHERE {ACCOUNT_KEY}"
+    ))?
     .query_row(
         params![key.env.as_str(), key.appid, key.offer_id, key.zone_id, key.openid],
         |row| {
@@ -176,16 +234,11 @@ pub fn account(conn: &Connection, key: &AccountKey) -> rusqlite::Result<Option<A
     .optional()
 }
 
-pub fn upsert_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: i64) -> rusqlite::Result<()> {
+fn insert_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO accounts (env, appid, offer_id, zone_id, openid, cash, gift, save_amt, save_sum,
                                cost_sum, present_sum, recharged, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-         ON CONFLICT (env, appid, offer_id, zone_id, openid) DO UPDATE SET
-            cash = excluded.cash, gift = excluded.gift, save_amt = excluded.save_amt,
-            save_sum = excluded.save_sum, cost_sum = excluded.cost_sum,
-            present_sum = excluded.present_sum, recharged = excluded.recharged,
-            updated_at_ms = excluded.updated_at_ms",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         key.env.as_str(),
@@ -201,98 +254,154 @@ pub fn upsert_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: 
         a.present_sum,
         a.recharged,
         now_ms
-    ])?;
-    Ok(())
+    ])
+    .map(drop)
 }
 
-pub fn order(
-    conn: &Connection,
-    key: &AccountKey,
-    namespace: OrderNamespace,
-    order_no: &str,
-) -> rusqlite::Result<Option<OrderRecord>> {
-    conn.prepare_cached(
-        "SELECT kind, zone_id, openid, amount, used_gift, balance_after, created_at_ms, cancelled_at_ms
-         FROM orders WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = ?4 AND order_no = ?5",
-    )?
-    .query_row(
-        params![key.env.as_str(), key.appid, key.offer_id, namespace.as_str(), order_no],
-        |row| {
-            let kind: String = row.get(0)?;
-            Ok(OrderRecord {
-                kind: MovementKind::parse(&kind).ok_or_else(|| bad_text(0, "order kind"))?,
-                zone_id: row.get(1)?,
-                openid: row.get(2)?,
-                amount: row.get(3)?,
-                used_gift: row.get(4)?,
-                balance_after: row.get(5)?,
-                created_at_ms: row.get(6)?,
-                cancelled_at_ms: row.get(7)?,
-            })
-        },
-    )
-    .optional()
-}
-
-pub fn insert_order(
-    conn: &Connection,
-    key: &AccountKey,
-    namespace: OrderNamespace,
-    order_no: &str,
-    o: &OrderRecord,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, zone_id, openid, amount,
-                             used_gift, balance_after, created_at_ms, cancelled_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        key.env.as_str(),
-        key.appid,
-        key.offer_id,
-        namespace.as_str(),
-        order_no,
-        o.kind.as_str(),
-        o.zone_id,
-        o.openid,
-        o.amount,
-        o.used_gift,
-        o.balance_after,
-        o.created_at_ms,
-        o.cancelled_at_ms
-    ])?;
-    Ok(())
-}
-
-pub fn mark_order_cancelled(
-    conn: &Connection,
-    key: &AccountKey,
-    order_no: &str,
-    cancelled_at_ms: i64,
-) -> rusqlite::Result<()> {
+fn update_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: i64) -> rusqlite::Result<()> {
     let changed = conn
-        .prepare_cached(
-            "UPDATE orders SET cancelled_at_ms = ?5
-             WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = 'bill' AND order_no = ?4
-               AND cancelled_at_ms IS NULL",
-        )?
+        .prepare_cached(&format!(
+            "UPDATE accounts SET cash = ?6, gift = ?7, save_amt = ?8, save_sum = ?9, cost_sum = ?10,
+                present_sum = ?11, recharged = ?12, updated_at_ms = ?13
+             WHERE {ACCOUNT_KEY}"
+        ))?
         .execute(params![
             key.env.as_str(),
             key.appid,
             key.offer_id,
-            order_no,
-            cancelled_at_ms
+            key.zone_id,
+            key.openid,
+            a.cash,
+            a.gift,
+            a.save_amt,
+            a.save_sum,
+            a.cost_sum,
+            a.present_sum,
+            a.recharged,
+            now_ms
         ])?;
-    // decide() saw the order uncancelled in this same transaction, so exactly one row
-    // changes. Anything else is a bug: fail the command (its transaction rolls back)
-    // rather than panic the writer thread.
+    exactly_one(changed)
+}
+
+/// The batch read the row in this transaction, so exactly one row changes. Anything else is
+/// a bug: fail the command (its transaction rolls back) rather than panic the writer.
+fn exactly_one(changed: usize) -> rusqlite::Result<()> {
     if changed != 1 {
         return Err(rusqlite::Error::StatementChangedRows(changed));
     }
     Ok(())
 }
 
-pub fn insert_journal(conn: &Connection, j: &JournalEntry) -> rusqlite::Result<()> {
+const ORDER_KEY: &str = "env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = ?4 AND order_no = ?5";
+const ORDER_COLUMNS: &str = "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
+     pay_number, balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
+     paid_at_ms, delivered_at_ms";
+
+fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
+    let kind: String = row.get(0)?;
+    let kind = OrderKind::parse(&kind).ok_or_else(|| bad_text(0, "order kind"))?;
+    let status: String = row.get(1)?;
+    let purchase = match kind.book() {
+        openmidas_ledger::Book::Currency => None,
+        openmidas_ledger::Book::Purchase => Some(Purchase {
+            product_id: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+            fee_fen: row.get::<_, Option<i64>>(13)?.unwrap_or_default(),
+            wx_order_id: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
+            attach: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+            paid_at_ms: row.get(16)?,
+            delivered_at_ms: row.get(17)?,
+        }),
+    };
+    Ok(Order {
+        kind,
+        status: OrderStatus::parse(&status).ok_or_else(|| bad_text(1, "order status"))?,
+        zone_id: row.get(2)?,
+        openid: row.get(3)?,
+        amount: row.get(4)?,
+        gift: row.get(5)?,
+        refunded: Coins {
+            cash: row.get(6)?,
+            gift: row.get(7)?,
+        },
+        pay_number: row.get(8)?,
+        balance_after: row.get(9)?,
+        created_at_ms: row.get(10)?,
+        updated_at_ms: row.get(11)?,
+        purchase,
+    })
+}
+
+pub fn order(conn: &Connection, key: &OrderKey) -> rusqlite::Result<Option<Order>> {
+    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {ORDER_KEY}"))?
+        .query_row(
+            params![key.env.as_str(), key.appid, key.offer_id, key.book.as_str(), key.number],
+            order_from_row,
+        )
+        .optional()
+}
+
+fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Result<()> {
+    let p = o.purchase.as_ref();
+    conn.prepare_cached(&format!(
+        "INSERT INTO orders (env, appid, offer_id, namespace, order_no, {ORDER_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                 ?22, ?23)"
+    ))?
+    .execute(params![
+        key.env.as_str(),
+        key.appid,
+        key.offer_id,
+        key.book.as_str(),
+        key.number,
+        o.kind.as_str(),
+        o.status.as_str(),
+        o.zone_id,
+        o.openid,
+        o.amount,
+        o.gift,
+        o.refunded.cash,
+        o.refunded.gift,
+        o.pay_number,
+        o.balance_after,
+        o.created_at_ms,
+        o.updated_at_ms,
+        p.map(|p| &p.product_id),
+        p.map(|p| p.fee_fen),
+        p.map(|p| &p.wx_order_id),
+        p.map(|p| &p.attach),
+        p.and_then(|p| p.paid_at_ms),
+        p.and_then(|p| p.delivered_at_ms),
+    ])
+    .map(drop)
+}
+
+/// What can change of an order after it is made.
+fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Result<()> {
+    let p = o.purchase.as_ref();
+    let changed = conn
+        .prepare_cached(&format!(
+            "UPDATE orders SET status = ?6, refunded_cash = ?7, refunded_gift = ?8, balance_after = ?9,
+                updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12
+             WHERE {ORDER_KEY}"
+        ))?
+        .execute(params![
+            key.env.as_str(),
+            key.appid,
+            key.offer_id,
+            key.book.as_str(),
+            key.number,
+            o.status.as_str(),
+            o.refunded.cash,
+            o.refunded.gift,
+            o.balance_after,
+            o.updated_at_ms,
+            p.and_then(|p| p.paid_at_ms),
+            p.and_then(|p| p.delivered_at_ms),
+        ])?;
+    exactly_one(changed)
+}
+
+fn insert_journal(conn: &Connection, j: &JournalEntry) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO journal (env, appid, offer_id, zone_id, openid, kind, order_no, amount,
                               cash_delta, gift_delta, balance_after, at_ms)
@@ -311,7 +420,27 @@ pub fn insert_journal(conn: &Connection, j: &JournalEntry) -> rusqlite::Result<(
         j.gift_delta,
         j.balance_after,
         j.at_ms
-    ])?;
+    ])
+    .map(drop)
+}
+
+/// Carries out what a ledger batch decided, in its transaction.
+pub fn write_ledger(conn: &Connection, writes: &Writes<'_>) -> rusqlite::Result<()> {
+    for w in &writes.account_inserts {
+        insert_account(conn, w.key, &w.account, w.updated_at_ms)?;
+    }
+    for w in &writes.account_updates {
+        update_account(conn, w.key, &w.account, w.updated_at_ms)?;
+    }
+    for w in &writes.order_inserts {
+        insert_order(conn, w.key, &w.order)?;
+    }
+    for w in &writes.order_updates {
+        update_order(conn, w.key, &w.order)?;
+    }
+    for entry in &writes.journal {
+        insert_journal(conn, entry)?;
+    }
     Ok(())
 }
 
@@ -321,11 +450,10 @@ pub fn journal(
     after_id: i64,
     limit: u32,
 ) -> rusqlite::Result<Vec<(i64, JournalEntry)>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, kind, order_no, amount, cash_delta, gift_delta, balance_after, at_ms FROM journal
-         WHERE env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5 AND id > ?6
-         ORDER BY id LIMIT ?7",
-    )?;
+         WHERE {ACCOUNT_KEY} AND id > ?6 ORDER BY id LIMIT ?7"
+    ))?;
     let rows = stmt.query_map(
         params![
             key.env.as_str(),

@@ -1,7 +1,7 @@
 //! The writer never checkpoints inside a commit; the checkpointer thread does, and at
 //! shutdown it truncates the WAL. Data survives a reopen either way.
 
-use openmidas_ledger::{AccountKey, Env, LedgerCommand, Outcome, Store};
+use openmidas_ledger::{AccountKey, Command, Env, Outcome, Store, StoreExt};
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
 
 fn key(openid: &str) -> AccountKey {
@@ -24,17 +24,12 @@ async fn wal_is_checkpointed_and_truncated_at_shutdown() {
     for i in 0..2000 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let command = LedgerCommand::Recharge {
-                key: key(&format!("p{}", i % 100)),
-                amount: 1,
-                out_trade_no: format!("t{i}"),
-                now_ms: 1,
-            };
+            let command = Command::recharge(key(&format!("p{}", i % 100)), &format!("t{i}"), 1, "wx", 1);
             store.execute(command).await.unwrap()
         }));
     }
     for task in tasks {
-        assert!(matches!(task.await.unwrap(), Outcome::Recharged { .. }));
+        assert!(matches!(task.await.unwrap(), Outcome::Purchased { .. }));
     }
     let wal = path.with_file_name("x.db-wal");
     assert!(std::fs::metadata(&wal).unwrap().len() > 0, "writes went to the WAL");
@@ -74,12 +69,7 @@ async fn reads_see_every_acknowledged_write() {
     // Read first (fills the cache with the empty account), then write and read again.
     assert_eq!(store.account(&key("p")).await.unwrap().balance(), 0);
     for i in 1..=50 {
-        let command = LedgerCommand::Recharge {
-            key: key("p"),
-            amount: 2,
-            out_trade_no: format!("t{i}"),
-            now_ms: 1,
-        };
+        let command = Command::recharge(key("p"), &format!("t{i}"), 2, "wx", 1);
         store.execute(command).await.unwrap();
         assert_eq!(store.account(&key("p")).await.unwrap().balance(), 2 * i);
     }
@@ -100,12 +90,7 @@ async fn wal_restarts_instead_of_growing() {
     let mut largest_wal = 0;
     // About 3 pages per commit (account, order, journal): ~9000 frames without restarts.
     for i in 0..3000 {
-        let command = LedgerCommand::Recharge {
-            key: key(&format!("p{i}")),
-            amount: 1,
-            out_trade_no: format!("t{i}"),
-            now_ms: 1,
-        };
+        let command = Command::recharge(key(&format!("p{i}")), &format!("t{i}"), 1, "wx", 1);
         store.execute(command).await.unwrap();
         largest_wal = largest_wal.max(std::fs::metadata(&wal).unwrap().len());
     }

@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use openmidas_ledger::{Clock, ManualClock, Store};
 use openmidas_protocol::sign;
-use openmidas_protocol::v1::{signing_text, Endpoint, Op};
+use openmidas_protocol::v1::{Endpoint, Op};
+use openmidas_protocol::v2;
 use openmidas_server::listener::LimitedListener;
 use openmidas_server::{AdminToken, AppState};
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
@@ -269,6 +270,20 @@ impl TestServer {
         )
         .await
     }
+
+    /// POSTs a 2.0 body exactly as given, signed as a game server signs it: `pay_sig` with
+    /// the AppKey of the body's `env`, `signature` with `session_key`.
+    pub async fn v2(
+        &self,
+        app: &TestApp,
+        op: v2::Op,
+        access_token: &str,
+        body: &str,
+        session_key: &str,
+    ) -> (StatusCode, Value) {
+        let query = app.v2_query(op, access_token, body, session_key);
+        self.post_raw(&format!("{}?{query}", op.uri()), body.to_string()).await
+    }
 }
 
 impl Drop for TestServer {
@@ -299,6 +314,25 @@ impl TestApp {
         }
     }
 
+    /// The common fields of a 2.0 body for `openid` (zone 1, env 0, a fixed ts).
+    pub fn v2_fields(&self, openid: &str) -> Map<String, Value> {
+        let value = json!({
+            "openid": openid, "offer_id": self.offer_id, "ts": START_MS / 1000, "zone_id": "1", "env": 0,
+        });
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The query string of a 2.0 request: the token and both signatures of `body` (the
+    /// AppKey chosen by the body's `env`, 1 being the sandbox).
+    pub fn v2_query(&self, op: v2::Op, access_token: &str, body: &str, session_key: &str) -> String {
+        let sandbox = serde_json::from_str::<Value>(body).ok().and_then(|v| v["env"].as_i64()) == Some(1);
+        let key = if sandbox { &self.sandbox_app_key } else { &self.app_key };
+        sign::v2::sign(op.uri(), body, key, Some(session_key)).query(access_token)
+    }
+
     /// The AppKey for an endpoint's environment.
     pub fn key_for(&self, endpoint: Endpoint) -> &str {
         if endpoint.sandbox {
@@ -321,7 +355,8 @@ impl TestApp {
     }
 }
 
-/// Signs a body with any key (a wrong one, for negative tests).
+/// Signs a body with any key (a wrong one, for negative tests), through the one signer
+/// ([`sign::v1::sign_json`]): the fields as serialized, then `sig` (and `mp_sig`).
 pub fn sign_body(
     endpoint: Endpoint,
     app_key: &str,
@@ -331,22 +366,15 @@ pub fn sign_body(
 ) -> String {
     fields.remove("sig");
     fields.remove("mp_sig");
-    let sent = serde_json::to_vec(&fields).expect("serialize");
-    // Not RawObject::parse: tests also sign bodies over the size limit.
-    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
-        serde_json::from_slice(&sent).expect("own body parses");
-    let params: Vec<(String, String)> = object
-        .iter()
-        .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
-        .collect();
-    let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let sig = sign::v1::sig(pairs(), endpoint.uri(), app_key);
-    if let Some(session_key) = session_key {
-        let mp_sig = sign::v1::mp_sig(pairs(), access_token, &sig, endpoint.uri(), session_key);
-        fields.insert("mp_sig".into(), Value::String(mp_sig));
-    }
-    fields.insert("sig".into(), Value::String(sig));
-    Value::Object(fields).to_string()
+    let body = Value::Object(fields).to_string();
+    sign::v1::sign_json(
+        &body,
+        endpoint.uri(),
+        app_key,
+        session_key.map(|key| (access_token, key)),
+    )
+    .expect("own body is a JSON object")
+    .body
 }
 
 /// Adds fields to a map, builder style.

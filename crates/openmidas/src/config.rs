@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use openmidas_ledger::{App, DuplicateBillPolicy};
+use openmidas_ledger::auth::{DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN};
+use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -39,6 +40,14 @@ pub struct AppConfig {
     pub require_mp_sig: bool,
     pub ts_window_secs: Option<u32>,
     pub duplicate_bill_no: Option<String>,
+    /// How long after a pay it may be refunded or cancelled (default 172800, 48 h).
+    pub cancel_window_secs: Option<u32>,
+    /// "lower" (default) or "any": which hex digits 2.0 signatures may use.
+    pub signature_hex: Option<String>,
+    /// "v2" (default) or "v1": which characters a 2.0 bill_no may use.
+    pub bill_no_charset: Option<String>,
+    /// What a coin costs, in fen (default 10).
+    pub coin_price_fen: Option<u32>,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -67,15 +76,39 @@ impl AppConfig {
                 bail!("app {}: {name} must be 1 to 128 bytes", self.appid);
             }
         }
+        let signature_hex = match self.signature_hex.as_deref() {
+            None => SignatureHex::default(),
+            Some(text) => SignatureHex::parse(text)
+                .with_context(|| format!("app {}: signature_hex must be \"lower\" or \"any\"", self.appid))?,
+        };
+        let bill_no_charset = match self.bill_no_charset.as_deref() {
+            None => BillNoCharset::default(),
+            Some(text) => BillNoCharset::parse(text)
+                .with_context(|| format!("app {}: bill_no_charset must be \"v2\" or \"v1\"", self.appid))?,
+        };
+        let coin_price_fen = self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN);
+        if coin_price_fen == 0 || coin_price_fen > 1_000_000 {
+            bail!("app {}: coin_price_fen must be 1 to 1000000", self.appid);
+        }
+        let cancel_window_secs = self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
+        if cancel_window_secs > 366 * 86_400 {
+            bail!("app {}: cancel_window_secs must be at most a year", self.appid);
+        }
         Ok(App {
-            appid: self.appid.clone(),
-            secret: self.secret.clone(),
-            offer_id: self.offer_id.clone(),
-            app_key: self.app_key.clone(),
-            sandbox_app_key: self.sandbox_app_key.clone(),
             require_mp_sig: self.require_mp_sig,
             ts_window_secs: self.ts_window_secs,
             duplicate_bill_no,
+            cancel_window_secs,
+            signature_hex,
+            bill_no_charset,
+            coin_price_fen,
+            ..App::new(
+                &self.appid,
+                &self.secret,
+                &self.offer_id,
+                &self.app_key,
+                &self.sandbox_app_key,
+            )
         })
     }
 }

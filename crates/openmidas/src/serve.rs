@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use openmidas_ledger::{App, Clock, DuplicateBillPolicy, Store, SystemClock};
+use openmidas_ledger::{App, Clock, Store, StoreExt, SystemClock};
 use openmidas_server::listener::{LimitedListener, DEFAULT_MAX_CONNECTIONS};
 use openmidas_server::{secrets, AdminToken, AppState};
 use openmidas_store_postgres::{Durability as PgDurability, PgConfig, PostgresStore};
@@ -182,16 +182,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn demo_app() -> App {
-    App {
-        appid: DEMO_APPID.to_string(),
-        secret: secrets::alphanumeric(32),
-        offer_id: "1450000001".to_string(),
-        app_key: secrets::alphanumeric(32),
-        sandbox_app_key: secrets::alphanumeric(32),
-        require_mp_sig: false,
-        ts_window_secs: None,
-        duplicate_bill_no: DuplicateBillPolicy::Reject,
-    }
+    App::new(
+        DEMO_APPID,
+        &secrets::alphanumeric(32),
+        "1450000001",
+        &secrets::alphanumeric(32),
+        &secrets::alphanumeric(32),
+    )
 }
 
 async fn shutdown_signal() {

@@ -9,8 +9,8 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
+use openmidas_protocol::json::{signing_text, RawObject};
 use openmidas_protocol::sign;
-use openmidas_protocol::v1::{signing_text, RawObject};
 use serde_json::{Map, Value};
 
 #[derive(Args, Debug)]

@@ -1,0 +1,155 @@
+//! The storage boundary. SQLite (embedded, the default) and PostgreSQL implement [`Store`];
+//! the server only ever talks to `dyn Store`.
+//!
+//! Writes go through one method, [`Store::write`], with a [`Write`]; typed helpers over it
+//! live once in [`StoreExt`]. What a write reads, decides and writes is decided here, not in
+//! the stores: ledger commands by [`crate::batch::Batch`], the other writes by
+//! [`Write::plan`]. A store only carries out row reads and row writes in its own SQL, in
+//! one transaction, and commits.
+//!
+//! Contract for every implementation:
+//! - [`Store::write`] returns `Ok` only once the change is durable (fsync'd, under the
+//!   configured durability mode);
+//! - ledger commands run [`crate::batch::Batch::decide`] in one transaction with the reads
+//!   it names; an order number is applied at most once, whatever the concurrency;
+//! - reads never wait behind queued writes.
+
+mod write;
+
+pub use write::{RowRead, RowValue, RowWrite, Write, Written};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::account::{Account, AccountKey, InvariantViolation};
+use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
+use crate::command::{Command, JournalEntry, Outcome};
+use crate::order::{Order, OrderKey};
+
+/// A storage failure. Every one is answered `-1 system error`; none is the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the write queue is full")]
+    Overloaded,
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error(transparent)]
+    Invariant(#[from] InvariantViolation),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies one write durably and answers what it did.
+    async fn write(&self, write: Write) -> Result<Written, StoreError>;
+
+    /// Shared, so a cache in front of the store hands it out without copying it.
+    async fn app(&self, appid: &str) -> Result<Option<Arc<App>>, StoreError>;
+    async fn apps(&self) -> Result<Vec<App>, StoreError>;
+    async fn token(&self, token: &str) -> Result<Option<Arc<TokenRecord>>, StoreError>;
+    async fn session(&self, appid: &str, openid: &str) -> Result<Option<Session>, StoreError>;
+    /// An account's state; `Account::default()` if it was never touched.
+    async fn account(&self, key: &AccountKey) -> Result<Account, StoreError>;
+    async fn order(&self, key: &OrderKey) -> Result<Option<Order>, StoreError>;
+    /// An account's journal entries with id greater than `after_id`, oldest first.
+    async fn journal(
+        &self,
+        key: &AccountKey,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+
+    /// Finishes queued writes and stops accepting new ones.
+    async fn shutdown(&self);
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::Backend(format!("the store answered an unexpected result for {what}"))
+}
+
+/// Typed writes, written once over [`Store::write`] for every store.
+#[async_trait]
+pub trait StoreExt: Store {
+    /// Applies one ledger command durably and answers its outcome.
+    async fn execute(&self, command: Command) -> Result<Outcome, StoreError> {
+        match self.write(Write::Ledger(command)).await? {
+            Written::Outcome(outcome) => Ok(outcome),
+            _ => Err(unexpected("a ledger command")),
+        }
+    }
+
+    /// Creates or replaces an app.
+    async fn upsert_app(&self, app: App, now_ms: i64) -> Result<(), StoreError> {
+        match self.write(Write::UpsertApp { app, now_ms }).await? {
+            Written::Done => Ok(()),
+            _ => Err(unexpected("upsert_app")),
+        }
+    }
+
+    /// Issues `token` from `/cgi-bin/token`: the app's previous basic tokens stop being
+    /// the latest 300 s from now.
+    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
+        let write = Write::IssueBasicToken {
+            appid: appid.to_string(),
+            token,
+            now_ms,
+        };
+        match self.write(write).await? {
+            Written::Token(t) => Ok(t),
+            _ => Err(unexpected("issue_basic_token")),
+        }
+    }
+
+    /// `/cgi-bin/stable_token`: the current stable token, or `candidate` as the new one
+    /// (see [`crate::auth::stable_plan`]).
+    async fn stable_token(
+        &self,
+        appid: &str,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    ) -> Result<TokenRecord, StoreError> {
+        let write = Write::StableToken {
+            appid: appid.to_string(),
+            candidate,
+            force_refresh,
+            now_ms,
+        };
+        match self.write(write).await? {
+            Written::Token(t) => Ok(t),
+            _ => Err(unexpected("stable_token")),
+        }
+    }
+
+    async fn insert_login_code(&self, code: LoginCode) -> Result<(), StoreError> {
+        match self.write(Write::InsertLoginCode(code)).await? {
+            Written::Done => Ok(()),
+            _ => Err(unexpected("insert_login_code")),
+        }
+    }
+
+    /// Exchanges a login code once; on success `session_key` becomes the player's session.
+    async fn redeem_login_code(
+        &self,
+        appid: &str,
+        code: &str,
+        session_key: String,
+        now_ms: i64,
+    ) -> Result<Result<Session, CodeRefusal>, StoreError> {
+        let write = Write::RedeemLoginCode {
+            appid: appid.to_string(),
+            code: code.to_string(),
+            session_key,
+            now_ms,
+        };
+        match self.write(write).await? {
+            Written::Redeemed(result) => Ok(result),
+            _ => Err(unexpected("redeem_login_code")),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> StoreExt for S {}

@@ -1,0 +1,309 @@
+//! Every write a store applies, and for the writes other than ledger commands, what each
+//! one reads and writes ([`Write::plan`]): the token, login-code and session rules of
+//! [`crate::auth`] turned into row operations. Stores carry out [`RowRead`]s and
+//! [`RowWrite`]s in their SQL and nothing else, so no store can apply a rule differently.
+
+use crate::auth::{
+    self, App, CodeRefusal, LoginCode, Session, StablePlan, StoredCode, TokenIssue, TokenKind, TokenRecord,
+};
+use crate::command::{Command, Outcome};
+
+/// Tokens that expired this long ago are deleted when the app's next token is issued:
+/// they can only answer 40001 now, as an unknown token does.
+pub const TOKEN_RETENTION_MS: i64 = 86_400_000;
+/// Login codes that expired this long ago are deleted when the next code is made.
+pub const LOGIN_CODE_RETENTION_MS: i64 = 86_400_000;
+
+/// A state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Creates or replaces an app.
+    UpsertApp { app: App, now_ms: i64 },
+    /// `/cgi-bin/token` issues `token`.
+    IssueBasicToken { appid: String, token: String, now_ms: i64 },
+    /// `/cgi-bin/stable_token`, with `candidate` should a new token be due.
+    StableToken {
+        appid: String,
+        candidate: String,
+        force_refresh: bool,
+        now_ms: i64,
+    },
+    /// The simulated `wx.login` made a code.
+    InsertLoginCode(LoginCode),
+    /// `/sns/jscode2session` exchanges a code; `session_key` becomes the player's session.
+    RedeemLoginCode {
+        appid: String,
+        code: String,
+        session_key: String,
+        now_ms: i64,
+    },
+    /// A ledger command (applied in batches: [`crate::batch::Batch`]).
+    Ledger(Command),
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    Token(TokenRecord),
+    Redeemed(Result<Session, CodeRefusal>),
+    Outcome(Outcome),
+}
+
+/// The one row a write reads before deciding, in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowRead<'a> {
+    Nothing,
+    /// The app's newest token of `kind` that nothing replaced yet. Where the database
+    /// locks rows, the app's row is locked first, so token issues of one app run one at a
+    /// time across nodes.
+    CurrentToken {
+        appid: &'a str,
+        kind: TokenKind,
+    },
+    /// A login code, locked where the database locks rows.
+    LoginCode {
+        code: &'a str,
+    },
+}
+
+/// What a [`RowRead`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowValue {
+    Nothing,
+    Token(Option<TokenRecord>),
+    Code(Option<StoredCode>),
+}
+
+/// One row operation, carried out in order, in the write's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowWrite<'a> {
+    UpsertApp {
+        app: &'a App,
+        now_ms: i64,
+    },
+    /// Every not-yet-retired token of this kind stops being the latest at `at_ms`.
+    RetireTokens {
+        appid: &'a str,
+        kind: TokenKind,
+        at_ms: i64,
+    },
+    /// Deletes the app's tokens that expired before this instant.
+    PruneTokens {
+        appid: &'a str,
+        expired_before_ms: i64,
+    },
+    InsertToken(TokenRecord),
+    /// Deletes login codes that expired before this instant.
+    PruneLoginCodes {
+        expired_before_ms: i64,
+    },
+    InsertLoginCode(&'a LoginCode),
+    MarkCodeUsed {
+        code: &'a str,
+        at_ms: i64,
+    },
+    /// The player's session becomes this one (the newest session_key wins).
+    UpsertSession(Session),
+}
+
+/// A write that is not a ledger command reached [`Write::plan`]: a store bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a ledger command cannot be planned row by row; it runs in a batch")]
+pub struct NotPlannable;
+
+impl Write {
+    /// What the write reads first.
+    pub fn row_read(&self) -> RowRead<'_> {
+        match self {
+            Write::IssueBasicToken { appid, .. } => RowRead::CurrentToken {
+                appid,
+                kind: TokenKind::Basic,
+            },
+            Write::StableToken { appid, .. } => RowRead::CurrentToken {
+                appid,
+                kind: TokenKind::Stable,
+            },
+            Write::RedeemLoginCode { code, .. } => RowRead::LoginCode { code },
+            Write::UpsertApp { .. } | Write::InsertLoginCode(_) | Write::Ledger(_) => RowRead::Nothing,
+        }
+    }
+
+    /// Given what [`Write::row_read`] found, the row writes to carry out, in order, and the
+    /// answer once they are committed.
+    pub fn plan(&self, read: RowValue) -> Result<(Vec<RowWrite<'_>>, Written), NotPlannable> {
+        Ok(match self {
+            Write::UpsertApp { app, now_ms } => (vec![RowWrite::UpsertApp { app, now_ms: *now_ms }], Written::Done),
+            Write::IssueBasicToken { appid, token, now_ms } => {
+                token_rows(appid, TokenIssue::basic(appid, token.clone(), *now_ms))
+            }
+            Write::StableToken {
+                appid,
+                candidate,
+                force_refresh,
+                now_ms,
+            } => {
+                let current = match read {
+                    RowValue::Token(current) => current,
+                    _ => None,
+                };
+                match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
+                    StablePlan::Reuse(current) => (Vec::new(), Written::Token(current)),
+                    StablePlan::Issue(issue) => token_rows(appid, issue),
+                }
+            }
+            Write::InsertLoginCode(code) => (
+                vec![
+                    RowWrite::PruneLoginCodes {
+                        expired_before_ms: code.created_at_ms - LOGIN_CODE_RETENTION_MS,
+                    },
+                    RowWrite::InsertLoginCode(code),
+                ],
+                Written::Done,
+            ),
+            Write::RedeemLoginCode {
+                appid,
+                code,
+                session_key,
+                now_ms,
+            } => {
+                let stored = match read {
+                    RowValue::Code(stored) => stored,
+                    _ => None,
+                };
+                match (auth::redeem_decision(stored.as_ref(), appid, *now_ms), stored) {
+                    (Ok(()), Some(stored)) => {
+                        let session = Session {
+                            appid: appid.clone(),
+                            openid: stored.openid,
+                            session_key: session_key.clone(),
+                            created_at_ms: *now_ms,
+                        };
+                        (
+                            vec![
+                                RowWrite::MarkCodeUsed { code, at_ms: *now_ms },
+                                RowWrite::UpsertSession(session.clone()),
+                            ],
+                            Written::Redeemed(Ok(session)),
+                        )
+                    }
+                    (Err(refusal), _) => (Vec::new(), Written::Redeemed(Err(refusal))),
+                    // redeem_decision refuses an unknown code; never exchange one anyway.
+                    (Ok(()), None) => (Vec::new(), Written::Redeemed(Err(CodeRefusal::Invalid))),
+                }
+            }
+            Write::Ledger(_) => return Err(NotPlannable),
+        })
+    }
+}
+
+/// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
+fn token_rows(appid: &str, issue: TokenIssue) -> (Vec<RowWrite<'_>>, Written) {
+    let record = issue.record;
+    let mut writes = Vec::with_capacity(3);
+    if let Some(at_ms) = issue.retire_others_at_ms {
+        writes.push(RowWrite::RetireTokens {
+            appid,
+            kind: record.kind,
+            at_ms,
+        });
+    }
+    writes.push(RowWrite::PruneTokens {
+        appid,
+        expired_before_ms: record.issued_at_ms - TOKEN_RETENTION_MS,
+    });
+    writes.push(RowWrite::InsertToken(record.clone()));
+    (writes, Written::Token(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_basic_token_retires_prunes_and_inserts() {
+        let write = Write::IssueBasicToken {
+            appid: "a".into(),
+            token: "t".into(),
+            now_ms: 1000,
+        };
+        assert_eq!(
+            write.row_read(),
+            RowRead::CurrentToken {
+                appid: "a",
+                kind: TokenKind::Basic
+            }
+        );
+        let (rows, written) = write.plan(RowValue::Token(None)).unwrap();
+        let Written::Token(record) = written else {
+            panic!("{written:?}")
+        };
+        assert_eq!(
+            rows,
+            vec![
+                RowWrite::RetireTokens {
+                    appid: "a",
+                    kind: TokenKind::Basic,
+                    at_ms: 1000 + auth::TOKEN_OVERLAP_MS
+                },
+                RowWrite::PruneTokens {
+                    appid: "a",
+                    expired_before_ms: 1000 - TOKEN_RETENTION_MS
+                },
+                RowWrite::InsertToken(record),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stable_token_is_reused_without_writes() {
+        let first = Write::StableToken {
+            appid: "a".into(),
+            candidate: "t1".into(),
+            force_refresh: false,
+            now_ms: 1000,
+        };
+        let (_, Written::Token(current)) = first.plan(RowValue::Token(None)).unwrap() else {
+            panic!()
+        };
+        let again = Write::StableToken {
+            appid: "a".into(),
+            candidate: "t2".into(),
+            force_refresh: false,
+            now_ms: 2000,
+        };
+        let (rows, written) = again.plan(RowValue::Token(Some(current.clone()))).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(written, Written::Token(current));
+    }
+
+    #[test]
+    fn a_code_is_exchanged_once() {
+        let redeem = Write::RedeemLoginCode {
+            appid: "a".into(),
+            code: "c".into(),
+            session_key: "k".into(),
+            now_ms: 10,
+        };
+        let stored = StoredCode {
+            appid: "a".into(),
+            openid: "o".into(),
+            expires_at_ms: 100,
+            used_at_ms: None,
+        };
+        let (rows, written) = redeem.plan(RowValue::Code(Some(stored.clone()))).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(matches!(written, Written::Redeemed(Ok(ref s)) if s.openid == "o"));
+        let used = StoredCode {
+            used_at_ms: Some(5),
+            ..stored
+        };
+        let (rows, written) = redeem.plan(RowValue::Code(Some(used))).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(written, Written::Redeemed(Err(CodeRefusal::Used)));
+        assert_eq!(
+            redeem.plan(RowValue::Code(None)).unwrap().1,
+            Written::Redeemed(Err(CodeRefusal::Invalid))
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The one table of payment routes: every path of every dialect, the operation it runs, and
+//! where its environment comes from (behaviour.md section 8). The server registers its
+//! routes from [`ROUTES`]; the client, the test kit and the docs read paths from it.
+
+use crate::{v1, v2};
+
+/// A family of WeChat payment APIs. All of them work on the same accounts and order books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    /// Midas v1, `/cgi-bin/midas/...` (sig / mp_sig).
+    V1,
+    /// Virtual payment 2.0, `/wxa/game/...` (pay_sig / signature over the raw body).
+    V2,
+}
+
+impl Dialect {
+    /// Every dialect.
+    pub const ALL: [Dialect; 2] = [Dialect::V1, Dialect::V2];
+
+    /// `v1` or `v2`: the name used in options, logs and the CLI.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dialect::V1 => "v1",
+            Dialect::V2 => "v2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// Where a request's environment (official or sandbox) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvSource {
+    /// Fixed by the path (v1: `/sandbox/` paths are the sandbox).
+    Path { sandbox: bool },
+    /// The body's `env` field (2.0: 0 official, 1 sandbox).
+    Body,
+}
+
+/// The operation a route runs, in its dialect's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    V1(v1::Op),
+    V2(v2::Op),
+}
+
+/// One payment route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The path, which v1's `org_loc` and 2.0's `pay_sig` also cover.
+    pub path: &'static str,
+    pub operation: Operation,
+    pub env: EnvSource,
+}
+
+impl Route {
+    pub const fn dialect(&self) -> Dialect {
+        match self.operation {
+            Operation::V1(_) => Dialect::V1,
+            Operation::V2(_) => Dialect::V2,
+        }
+    }
+
+    /// The route of a path, if it is a payment route.
+    pub fn find(path: &str) -> Option<&'static Route> {
+        ROUTES.iter().find(|r| r.path == path)
+    }
+}
+
+const fn v1_route(path: &'static str, op: v1::Op, sandbox: bool) -> Route {
+    Route {
+        path,
+        operation: Operation::V1(op),
+        env: EnvSource::Path { sandbox },
+    }
+}
+
+const fn v2_route(path: &'static str, op: v2::Op) -> Route {
+    Route {
+        path,
+        operation: Operation::V2(op),
+        env: EnvSource::Body,
+    }
+}
+
+/// Every payment route. The first eight are v1's, official then sandbox, each in
+/// [`v1::Op::ALL`] order ([`v1::Endpoint::route`] indexes them).
+pub const ROUTES: &[Route] = &[
+    v1_route("/cgi-bin/midas/getbalance", v1::Op::GetBalance, false),
+    v1_route("/cgi-bin/midas/pay", v1::Op::Pay, false),
+    v1_route("/cgi-bin/midas/cancelpay", v1::Op::CancelPay, false),
+    v1_route("/cgi-bin/midas/present", v1::Op::Present, false),
+    v1_route("/cgi-bin/midas/sandbox/getbalance", v1::Op::GetBalance, true),
+    v1_route("/cgi-bin/midas/sandbox/pay", v1::Op::Pay, true),
+    v1_route("/cgi-bin/midas/sandbox/cancelpay", v1::Op::CancelPay, true),
+    v1_route("/cgi-bin/midas/sandbox/present", v1::Op::Present, true),
+    v2_route("/wxa/game/getbalance", v2::Op::GetBalance),
+    v2_route("/wxa/game/pay", v2::Op::Pay),
+    v2_route("/wxa/game/cancelpay", v2::Op::CancelPay),
+    v2_route("/wxa/game/present", v2::Op::Present),
+    v2_route("/wxa/game/queryorderinfo", v2::Op::QueryOrderInfo),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn paths_are_unique_and_every_operation_has_a_route() {
+        let paths: HashSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+        assert_eq!(paths.len(), ROUTES.len());
+        for endpoint in v1::Endpoint::all() {
+            let route = endpoint.route();
+            assert_eq!(route.operation, Operation::V1(endpoint.op));
+            assert_eq!(
+                route.env,
+                EnvSource::Path {
+                    sandbox: endpoint.sandbox
+                }
+            );
+            assert_eq!(Route::find(endpoint.uri()), Some(route));
+        }
+        for op in v2::Op::ALL {
+            assert!(ROUTES.iter().any(|r| r.operation == Operation::V2(op)), "{op:?}");
+        }
+        assert!(ROUTES.iter().all(|r| r.path.ends_with(match r.operation {
+            Operation::V1(op) => op.path_name(),
+            Operation::V2(op) => op.path_name(),
+        })));
+    }
+}

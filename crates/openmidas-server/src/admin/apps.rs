@@ -1,0 +1,151 @@
+//! `POST /admin/apps` creates or updates an app; `GET /admin/apps` lists them (no secrets).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use openmidas_ledger::auth::{DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN};
+use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex, StoreExt};
+use openmidas_protocol::common::Code;
+use openmidas_protocol::limits::MAX_ID_BYTES;
+use serde_json::{json, Value};
+
+use super::{json_object, require_admin, Fields};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// Longest secret or key, in bytes.
+const MAX_KEY_BYTES: usize = 256;
+/// Longest `ts_window_secs`: a year.
+const MAX_TS_WINDOW_SECS: i64 = 366 * 86_400;
+/// Longest `cancel_window_secs`: a year.
+const MAX_CANCEL_WINDOW_SECS: i64 = 366 * 86_400;
+/// Highest `coin_price_fen`: 10,000 yuan a coin.
+const MAX_COIN_PRICE_FEN: i64 = 1_000_000;
+
+/// One of an option's names, or the option's current (or default) value.
+fn choice<T: Copy>(
+    fields: &Fields<'_, Code>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    names: &str,
+    current: T,
+) -> ApiResult<T> {
+    match fields.text(field, 16)? {
+        Some(text) => parse(text).ok_or_else(|| fields.problem(field, &format!("must be {names}"))),
+        None => Ok(current),
+    }
+}
+
+/// Creates an app (appid, secret, offer_id, app_key and sandbox_app_key required) or updates
+/// one (any subset; the rest is kept). Options: `require_mp_sig`, `ts_window_secs` (null
+/// clears it), `duplicate_bill_no` ("reject" | "replay"), `cancel_window_secs`,
+/// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers)?;
+    let map = json_object(body).await?;
+    let fields = Fields {
+        map: &map,
+        invalid: Code::InvalidArgs,
+    };
+    let appid = fields.text("appid", MAX_ID_BYTES)?.ok_or(Code::AppidMissing)?;
+    let existing = state.store.app(appid).await?;
+    let created = existing.is_none();
+
+    let required = |field: &str, max: usize, current: Option<&str>| -> ApiResult<String> {
+        match (fields.text(field, max)?, current) {
+            (Some(v), _) => Ok(v.to_string()),
+            (None, Some(v)) => Ok(v.to_string()),
+            (None, None) => Err(ApiError::msg(
+                Code::InvalidArgs,
+                format!("[{field}] {field} is required"),
+            )),
+        }
+    };
+    let old = existing.as_deref();
+    let duplicate_bill_no = choice(
+        &fields,
+        "duplicate_bill_no",
+        DuplicateBillPolicy::parse,
+        "\"reject\" or \"replay\"",
+        old.map(|a| a.duplicate_bill_no).unwrap_or_default(),
+    )?;
+    let signature_hex = choice(
+        &fields,
+        "signature_hex",
+        SignatureHex::parse,
+        "\"lower\" or \"any\"",
+        old.map(|a| a.signature_hex).unwrap_or_default(),
+    )?;
+    let bill_no_charset = choice(
+        &fields,
+        "bill_no_charset",
+        BillNoCharset::parse,
+        "\"v2\" or \"v1\"",
+        old.map(|a| a.bill_no_charset).unwrap_or_default(),
+    )?;
+    let ts_window_secs = match map.get("ts_window_secs") {
+        Some(Value::Null) => None,
+        Some(_) => fields
+            .integer("ts_window_secs", 1, MAX_TS_WINDOW_SECS)?
+            .and_then(|v| u32::try_from(v).ok()),
+        None => old.and_then(|a| a.ts_window_secs),
+    };
+    let cancel_window_secs = fields
+        .integer("cancel_window_secs", 0, MAX_CANCEL_WINDOW_SECS)?
+        .and_then(|v| u32::try_from(v).ok())
+        .or(old.map(|a| a.cancel_window_secs))
+        .unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
+    let coin_price_fen = fields
+        .integer("coin_price_fen", 1, MAX_COIN_PRICE_FEN)?
+        .and_then(|v| u32::try_from(v).ok())
+        .or(old.map(|a| a.coin_price_fen))
+        .unwrap_or(DEFAULT_COIN_PRICE_FEN);
+    let app = App {
+        appid: appid.to_string(),
+        secret: required("secret", MAX_KEY_BYTES, old.map(|a| a.secret.as_str()))?,
+        offer_id: required("offer_id", MAX_ID_BYTES, old.map(|a| a.offer_id.as_str()))?,
+        app_key: required("app_key", MAX_KEY_BYTES, old.map(|a| a.app_key.as_str()))?,
+        sandbox_app_key: required(
+            "sandbox_app_key",
+            MAX_KEY_BYTES,
+            old.map(|a| a.sandbox_app_key.as_str()),
+        )?,
+        require_mp_sig: fields
+            .boolean("require_mp_sig")?
+            .unwrap_or(old.is_some_and(|a| a.require_mp_sig)),
+        ts_window_secs,
+        duplicate_bill_no,
+        cancel_window_secs,
+        signature_hex,
+        bill_no_charset,
+        coin_price_fen,
+    };
+    let summary = app_summary(&app);
+    state.store.upsert_app(app, state.clock.now_ms()).await?;
+    tracing::info!(%appid, created, "app saved");
+    Ok(Json(
+        json!({"errcode": 0, "errmsg": "ok", "created": created, "app": summary}),
+    ))
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers)?;
+    let apps: Vec<Value> = state.store.apps().await?.iter().map(app_summary).collect();
+    Ok(Json(json!({"errcode": 0, "errmsg": "ok", "apps": apps})))
+}
+
+/// An app without its secrets.
+fn app_summary(app: &App) -> Value {
+    json!({
+        "appid": app.appid,
+        "offer_id": app.offer_id,
+        "require_mp_sig": app.require_mp_sig,
+        "ts_window_secs": app.ts_window_secs,
+        "duplicate_bill_no": app.duplicate_bill_no.as_str(),
+        "cancel_window_secs": app.cancel_window_secs,
+        "signature_hex": app.signature_hex.as_str(),
+        "bill_no_charset": app.bill_no_charset.as_str(),
+        "coin_price_fen": app.coin_price_fen,
+    })
+}

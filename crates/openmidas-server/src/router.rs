@@ -1,0 +1,101 @@
+//! The router: the payment routes of every dialect from the protocol's route table, the
+//! token and session routes, the simulated player and the admin API.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use openmidas_protocol::common::Code;
+use openmidas_protocol::route::{EnvSource, Operation, ROUTES};
+use openmidas_protocol::v1::Endpoint;
+
+use crate::error::ApiError;
+use crate::{admin, auth, client, health, v1, v2, AppState};
+
+/// Every route, with the fallbacks that keep unknown paths and methods on JSON answers.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(health::get))
+        .route("/cgi-bin/token", get(auth::token::get))
+        .route("/cgi-bin/stable_token", post(auth::stable_token::post))
+        .route("/sns/jscode2session", get(auth::jscode2session::get))
+        .route("/admin/apps", post(admin::apps::post).get(admin::apps::get))
+        .route("/admin/login", post(admin::login::post))
+        .route("/admin/journal", get(admin::journal::get))
+        .route("/admin/recharge", post(client::midas_payment::post))
+        .route("/admin/client/midas_payment", post(client::midas_payment::post))
+        .route("/admin/client/game_item", post(client::game_item::post))
+        .route("/admin/client/purchases/pay", post(client::purchases::pay))
+        .route("/admin/client/purchases/close", post(client::purchases::close));
+    for route in ROUTES {
+        let handler = match (route.operation, route.env) {
+            (Operation::V1(op), EnvSource::Path { sandbox }) => {
+                let endpoint = Endpoint { op, sandbox };
+                post(
+                    move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
+                        v1::handle(state, endpoint, query, body)
+                    },
+                )
+            }
+            (Operation::V2(op), _) => post(
+                move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
+                    v2::handle(state, op, query, body)
+                },
+            ),
+            (Operation::V1(_), EnvSource::Body) => {
+                // The route table gives every v1 route its environment in the path.
+                tracing::error!(path = route.path, "a v1 route without an environment; not served");
+                continue;
+            }
+        };
+        router = router.route(route.path, handler);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_request))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(Code::InvalidUrl)
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    // Every route takes exactly one method; a GET sent to a POST route wants POST.
+    let code = if method == Method::GET || method == Method::HEAD {
+        Code::RequirePostMethod
+    } else {
+        Code::RequireGetMethod
+    };
+    ApiError::new(code)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked: this is a bug");
+    ApiError::new(Code::Panic).into_response()
+}
+
+/// One debug line per request: method, path (never the query: it carries access_token),
+/// status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    // A Uri clone shares its bytes: no allocation on the hot path.
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_us = start.elapsed().as_micros() as u64;
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR || response.status().is_server_error() {
+        tracing::warn!(%method, path = uri.path(), status, latency_us, "request");
+    } else {
+        tracing::debug!(%method, path = uri.path(), status, latency_us, "request");
+    }
+    response
+}
