@@ -169,6 +169,18 @@ impl TestServer {
         read(response).await
     }
 
+    /// GET of an admin route with the admin token.
+    pub async fn get_admin(&self, path_and_query: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.url(path_and_query))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin GET");
+        read(response).await
+    }
+
     /// POST to an admin route with the admin token.
     pub async fn admin(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let response = self
