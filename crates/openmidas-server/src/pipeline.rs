@@ -119,6 +119,12 @@ pub(crate) fn ts_in_window(app: &App, ts: i64, now_ms: i64) -> bool {
     }
 }
 
+/// The wall clock, for request ids made outside a handler (which has the app's clock).
+pub(crate) fn wall_clock_ms() -> i64 {
+    use openmidas_ledger::Clock;
+    openmidas_ledger::SystemClock.now_ms()
+}
+
 /// A request id in WeChat's shape (`<8 hex>-<8 hex>-<8 hex>`: the second, this process, a
 /// counter): the ` rid: ` that ends a 2.0 errmsg.
 pub(crate) fn request_id(now_ms: i64) -> String {

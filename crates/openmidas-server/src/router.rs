@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,16 +17,20 @@ use openmidas_protocol::v1::Endpoint;
 use crate::error::ApiError;
 use crate::{admin, auth, client, health, v1, v2, AppState};
 
+/// The routes that take GET only (a wrong method there answers 43001; on any other route,
+/// 43002: behaviour.md section 5).
+const GET_ONLY: [&str; 4] = ["/healthz", "/cgi-bin/token", "/sns/jscode2session", "/admin/journal"];
+
 /// Every route, with the fallbacks that keep unknown paths and methods on JSON answers.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/healthz", get(health::get))
-        .route("/cgi-bin/token", get(auth::token::get))
+        .route(GET_ONLY[0], get(health::get))
+        .route(GET_ONLY[1], get(auth::token::get))
         .route("/cgi-bin/stable_token", post(auth::stable_token::post))
-        .route("/sns/jscode2session", get(auth::jscode2session::get))
+        .route(GET_ONLY[2], get(auth::jscode2session::get))
         .route("/admin/apps", post(admin::apps::post).get(admin::apps::get))
         .route("/admin/login", post(admin::login::post))
-        .route("/admin/journal", get(admin::journal::get))
+        .route(GET_ONLY[3], get(admin::journal::get))
         .route("/admin/recharge", post(client::midas_payment::post))
         .route("/admin/client/midas_payment", post(client::midas_payment::post))
         .route("/admin/client/game_item", post(client::game_item::post))
@@ -63,18 +67,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(Code::InvalidUrl)
+/// A failure outside any handler: 2.0's paths end it with a request id too (section 8).
+fn routing_error(uri: &Uri, code: Code) -> ApiError {
+    let error = ApiError::new(code);
+    if uri.path().starts_with("/wxa/") {
+        error.with_rid(&crate::pipeline::request_id(crate::pipeline::wall_clock_ms()))
+    } else {
+        error
+    }
 }
 
-async fn method_not_allowed(method: Method) -> ApiError {
-    // Every route takes exactly one method; a GET sent to a POST route wants POST.
-    let code = if method == Method::GET || method == Method::HEAD {
-        Code::RequirePostMethod
-    } else {
+async fn not_found(uri: Uri) -> ApiError {
+    routing_error(&uri, Code::InvalidUrl)
+}
+
+async fn method_not_allowed(uri: Uri) -> ApiError {
+    let code = if GET_ONLY.contains(&uri.path()) {
         Code::RequireGetMethod
+    } else {
+        Code::RequirePostMethod
     };
-    ApiError::new(code)
+    routing_error(&uri, code)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -886,18 +886,29 @@ async fn game_item_purchases(server: TestServer) {
     snapshot_client("game_item_currency", status, &answer);
 }
 
-/// What the 2.0 routes answer to other methods and to an unknown 2.0 path.
+/// What the 2.0 routes answer to other methods and to an unknown 2.0 path (with a rid,
+/// as every 2.0 error).
 async fn routes_and_methods(server: TestServer) {
     let (status, answer) = server.get(Op::Pay.uri()).await;
+    snapshot("get_on_a_2_0_route", status, &answer);
+    let put = server.http.put(server.url(Op::Pay.uri())).send().await.expect("PUT");
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let answer: Value = put.json().await.expect("JSON");
     assert_eq!(
-        (status, answer["errcode"].clone()),
-        (StatusCode::METHOD_NOT_ALLOWED, json!(43002))
+        answer["errcode"], 43002,
+        "a POST route answers 43002 whatever the method"
     );
     let (status, answer) = server.post_raw("/wxa/game/refund", "{}").await;
-    assert_eq!(
-        (status, answer["errcode"].clone()),
-        (StatusCode::NOT_FOUND, json!(40066))
-    );
+    snapshot("unknown_2_0_path", status, &answer);
+    // A GET-only route answers 43001 to every other method.
+    let delete = server
+        .http
+        .delete(server.url("/cgi-bin/token"))
+        .send()
+        .await
+        .expect("DELETE");
+    let answer: Value = delete.json().await.expect("JSON");
+    assert_eq!(answer["errcode"], 43001);
 }
 
 backend_tests!(

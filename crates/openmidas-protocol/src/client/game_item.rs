@@ -61,9 +61,13 @@ impl SignDataError {
         }
     }
 
-    /// `requestMidasPaymentGameItem:fail PARAM ERROR: <detail>`.
+    /// `requestMidasPaymentGameItem:fail PARAM ERROR: <detail>`; the other codes in the
+    /// client's own words.
     pub fn errmsg(&self) -> String {
-        format!("{}: {}", self.code.errmsg(), self.detail)
+        match self.code {
+            Code::ParamError => format!("{}: {}", self.code.errmsg(), self.detail),
+            other => other.errmsg().to_string(),
+        }
     }
 }
 
