@@ -1,7 +1,8 @@
-//! Durability of the real binary: SIGKILL mid-storm, restart on the same database, and
-//! check that every answered request is in the journal exactly once, nothing is applied
-//! twice, the journal replays to the accounts, and retries of unanswered requests finish
-//! correctly. Also: SIGTERM drains in-flight requests and exits 0.
+//! Durability of the real binary: SIGKILL mid-storm (v1 pays and presents, 2.0 pays and
+//! partial refunds on the same accounts), restart on the same database, and check that
+//! every answered request is in the journal exactly once, nothing is applied twice, refunds
+//! never exceed their pays, the journal replays to the accounts, and retries of unanswered
+//! requests finish correctly. Also: SIGTERM drains in-flight requests and exits 0.
 
 mod common;
 
@@ -13,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use openmidas_protocol::v2::Op as V2Op;
 use openmidas_testkit::TestApp;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADMIN_TOKEN: &str = "crash-test-admin-token-0123456789";
@@ -31,25 +33,30 @@ fn player(i: usize) -> String {
     format!("crash-player-{i}")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
+    /// v1 pay.
     Pay,
+    /// v1 present.
     Present,
+    /// 2.0 pay.
+    PayV2,
+    /// 2.0 cancelpay: a refund of part of the pay `pay`.
+    Refund { pay: String },
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The journal's kind of the movement.
+    fn as_str(&self) -> &'static str {
         match self {
-            Kind::Pay => "pay",
+            Kind::Pay | Kind::PayV2 => "pay",
             Kind::Present => "present",
+            Kind::Refund { .. } => "refund",
         }
     }
 
-    fn endpoint(self) -> Endpoint {
-        match self {
-            Kind::Pay => PAY,
-            Kind::Present => PRESENT,
-        }
+    fn is_pay(&self) -> bool {
+        matches!(self, Kind::Pay | Kind::PayV2)
     }
 }
 
@@ -60,10 +67,19 @@ struct Sent {
     openid: String,
     kind: Kind,
     amount: i64,
-    /// The exact body sent; a retry sends it again.
+    /// The exact path, query and body sent; a retry sends them again.
+    path: String,
     body: String,
     /// None: no complete answer (the connection broke).
     answer: Option<Value>,
+}
+
+/// A 2.0 request: the path with its signed query, and the body.
+fn v2_request(app: &TestApp, token: &str, session_key: &str, op: V2Op, openid: &str, extra: Value) -> (String, String) {
+    let fields = openmidas_testkit::with(app.v2_fields(openid), extra);
+    let body = Value::Object(fields).to_string();
+    let query = app.v2_query(op, token, &body, session_key);
+    (format!("{}?{query}", op.uri()), body)
 }
 
 /// Everything sent so far, over all rounds.
@@ -77,39 +93,114 @@ struct Storm {
     stop: Arc<AtomicBool>,
 }
 
-/// Runs `TASKS` clients that send pays and presents with unique bill_nos until `stop` is set
-/// or their connection fails; every request is logged with its answer (or none).
-fn storm(api: &Api, app: &TestApp, token: &str, label: &str, seed: u64, state: &Storm) -> tokio::task::JoinSet<()> {
+/// The players' session_keys, by openid (2.0 signs every call with one).
+type Sessions = Arc<HashMap<String, String>>;
+
+/// A pay a storm client made and may refund: its number, player, amount, and what its
+/// refunds gave back so far.
+struct Refundable {
+    bill_no: String,
+    openid: String,
+    left: i64,
+}
+
+/// Runs `TASKS` clients until `stop` is set or their connection fails: v1 pays and
+/// presents, 2.0 pays, and 2.0 refunds of parts of the pays the same client made (so two
+/// clients never refund one pay), all with unique numbers. Every request is logged with its
+/// answer (or none).
+fn storm(
+    api: &Api,
+    app: &TestApp,
+    token: &str,
+    sessions: &Sessions,
+    label: &str,
+    seed: u64,
+    state: &Storm,
+) -> tokio::task::JoinSet<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..TASKS {
         let (api, app, token, label) = (api.clone(), app.clone(), token.to_string(), label.to_string());
+        let sessions = sessions.clone();
         let Storm { log, answered, stop } = state.clone();
         let mut rng = Rng::seeded(seed.wrapping_add(t as u64 * 0x9e37_79b9));
         tasks.spawn(async move {
             let mut i = 0;
+            let mut refundable: Vec<Refundable> = Vec::new();
             while !stop.load(Ordering::Acquire) {
-                let openid = player(rng.range(0, PLAYERS as u64) as usize);
+                let mut openid = player(rng.range(0, PLAYERS as u64) as usize);
                 let bill_no = format!("{label}-t{t}-{i}");
                 i += 1;
-                let (kind, amount) = if rng.range(0, 10) < 3 {
+                let dice = rng.range(0, 10);
+                let (kind, amount) = if dice < 2 {
                     (Kind::Present, rng.range(1, 20) as i64)
-                } else {
+                } else if dice < 4 {
                     (Kind::Pay, rng.range(1, 50) as i64)
+                } else if dice < 7 || refundable.is_empty() {
+                    (Kind::PayV2, rng.range(1, 50) as i64)
+                } else {
+                    let pick = rng.range(0, refundable.len() as u64) as usize;
+                    let pay = &refundable[pick];
+                    openid = pay.openid.clone();
+                    let amount = rng.range(1, pay.left.min(12) as u64 + 1) as i64;
+                    (
+                        Kind::Refund {
+                            pay: pay.bill_no.clone(),
+                        },
+                        amount,
+                    )
                 };
-                let body = match kind {
-                    Kind::Pay => pay_body(&app, &token, &openid, &bill_no, amount),
-                    Kind::Present => present_body(&app, &token, &openid, &bill_no, amount),
+                let session = &sessions[&openid];
+                let (path, body) = match &kind {
+                    Kind::Pay => (
+                        format!("{}?access_token={token}", PAY.uri()),
+                        pay_body(&app, &token, &openid, &bill_no, amount),
+                    ),
+                    Kind::Present => (
+                        format!("{}?access_token={token}", PRESENT.uri()),
+                        present_body(&app, &token, &openid, &bill_no, amount),
+                    ),
+                    Kind::PayV2 => v2_request(
+                        &app,
+                        &token,
+                        session,
+                        V2Op::Pay,
+                        &openid,
+                        json!({"bill_no": bill_no, "amount": amount}),
+                    ),
+                    Kind::Refund { pay } => v2_request(
+                        &app,
+                        &token,
+                        session,
+                        V2Op::CancelPay,
+                        &openid,
+                        json!({"bill_no": bill_no, "pay_bill_no": pay, "amount": amount}),
+                    ),
                 };
-                let answer = api.try_midas(kind.endpoint(), &token, &body).await.ok();
+                let answer = api.try_post(&path, &body).await.ok();
                 let failed = answer.is_none();
-                if !failed {
+                if answer.as_ref().is_some_and(|a| a["errcode"] == 0) {
                     answered.fetch_add(1, Ordering::AcqRel);
+                    match &kind {
+                        Kind::Pay | Kind::PayV2 => refundable.push(Refundable {
+                            bill_no: bill_no.clone(),
+                            openid: openid.clone(),
+                            left: amount,
+                        }),
+                        Kind::Refund { pay } => {
+                            if let Some(p) = refundable.iter_mut().find(|p| p.bill_no == *pay) {
+                                p.left -= amount;
+                            }
+                            refundable.retain(|p| p.left > 0);
+                        }
+                        Kind::Present => {}
+                    }
                 }
                 log.lock().unwrap().push(Sent {
                     bill_no,
                     openid,
                     kind,
                     amount,
+                    path,
                     body,
                     answer,
                 });
@@ -148,12 +239,15 @@ fn check_applied(sent: &Sent, entry: &Value, answer: &Value) {
         "{}: answered balance differs from the journal's: {answer} vs {entry}",
         sent.bill_no
     );
-    if sent.kind == Kind::Pay {
-        assert_eq!(
-            int(answer, "used_gen_amt"),
-            -int(entry, "gift_delta"),
-            "{answer} vs {entry}"
-        );
+    let gift_delta = int(entry, "gift_delta");
+    match sent.kind {
+        Kind::Pay => assert_eq!(int(answer, "used_gen_amt"), -gift_delta, "{answer} vs {entry}"),
+        Kind::PayV2 => assert_eq!(int(answer, "used_present_amount"), -gift_delta, "{answer} vs {entry}"),
+        Kind::Refund { .. } => {
+            assert_eq!(int(answer, "used_present_amount"), gift_delta, "{answer} vs {entry}");
+            assert_eq!(int(entry, "cash_delta") + gift_delta, sent.amount, "{entry}");
+        }
+        Kind::Present => {}
     }
 }
 
@@ -198,9 +292,12 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
                 assert!(entries.len() <= 1, "{}: applied {} times", s.bill_no, entries.len());
                 unanswered += 1;
                 let applied = entries.first().map(|e| (*e).clone());
-                let (api, token, s) = (api.clone(), token.to_string(), s.clone());
+                let (api, s) = (api.clone(), s.clone());
                 retries.spawn(async move {
-                    let answer = api.midas(s.kind.endpoint(), &token, &s.body).await;
+                    let answer = api
+                        .try_post(&s.path, &s.body)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {e}", s.path));
                     match &applied {
                         Some(entry) => {
                             // Applied before the crash: the retry is a duplicate carrying the original.
@@ -245,10 +342,29 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
             check_applied(s, entries[0], answer);
         }
     }
+    // Refunds never give back more than their pay took.
+    for pay in sent.iter().filter(|s| s.kind.is_pay()) {
+        let refunded: i64 = sent
+            .iter()
+            .filter(|s| matches!(&s.kind, Kind::Refund { pay: p } if *p == pay.bill_no))
+            .map(|s| s.amount)
+            .sum();
+        assert!(
+            refunded <= pay.amount,
+            "{}: refunded {refunded} of {}",
+            pay.bill_no,
+            pay.amount
+        );
+    }
     for p in 0..PLAYERS {
         let openid = player(p);
         let mine = || sent.iter().filter(|s| s.openid == openid);
-        let cost: i64 = mine().filter(|s| s.kind == Kind::Pay).map(|s| s.amount).sum();
+        let paid: i64 = mine().filter(|s| s.kind.is_pay()).map(|s| s.amount).sum();
+        let refunded: i64 = mine()
+            .filter(|s| matches!(s.kind, Kind::Refund { .. }))
+            .map(|s| s.amount)
+            .sum();
+        let cost = paid - refunded;
         let presented: i64 = mine().filter(|s| s.kind == Kind::Present).map(|s| s.amount).sum();
         let b = api.balance(app, token, &openid).await;
         assert_eq!(int(&b, "save_amt"), RECHARGE, "{openid}: {b}");
@@ -319,9 +435,12 @@ async fn sigkill_rounds(database: Option<&str>) {
     let mut api = Api::new(&process, ADMIN_TOKEN);
     api.create_app(&app).await;
     let token = api.token(&app).await;
+    let mut sessions = HashMap::new();
     for p in 0..PLAYERS {
         api.recharge(&app, &player(p), RECHARGE).await;
+        sessions.insert(player(p), api.login(&app, &player(p)).await);
     }
+    let sessions: Sessions = Arc::new(sessions);
     let log: Log = Arc::default();
 
     for round in 1..=ROUNDS {
@@ -330,7 +449,7 @@ async fn sigkill_rounds(database: Option<&str>) {
             ..Storm::default()
         };
         let (answered, stop) = (state.answered.clone(), state.stop.clone());
-        let mut tasks = storm(&api, &app, &token, &format!("r{round}"), rng.next(), &state);
+        let mut tasks = storm(&api, &app, &token, &sessions, &format!("r{round}"), rng.next(), &state);
         // Kill after a random number of answers, or after a random short delay.
         let by_count = rng.range(0, 2) == 0;
         let target = rng.range(20, 400) as usize;
@@ -371,8 +490,20 @@ async fn sigkill_rounds(database: Option<&str>) {
             if by_count { "by count" } else { "by delay" }
         );
     }
-    let total = log.lock().unwrap().len();
-    eprintln!("{total} requests over {ROUNDS} crashes in {:?}", began.elapsed());
+    let (total, v2_pays, refunds) = {
+        let log = log.lock().unwrap();
+        let count = |f: fn(&Kind) -> bool| log.iter().filter(|s| f(&s.kind)).count();
+        (
+            log.len(),
+            count(|k| *k == Kind::PayV2),
+            count(|k| matches!(k, Kind::Refund { .. })),
+        )
+    };
+    eprintln!(
+        "{total} requests ({v2_pays} 2.0 pays, {refunds} 2.0 refunds) over {ROUNDS} crashes in {:?}",
+        began.elapsed()
+    );
+    assert!(v2_pays > 0 && refunds > 0, "the storms covered 2.0 pays and refunds");
     // The logs of every run: no panic, and none of the secrets the clients used.
     assert!(
         !process.stdout().contains(ADMIN_TOKEN),
@@ -436,9 +567,12 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
     let api = Api::new(&process, ADMIN_TOKEN);
     api.create_app(&app).await;
     let token = api.token(&app).await;
+    let mut sessions = HashMap::new();
     for p in 0..PLAYERS {
         api.recharge(&app, &player(p), RECHARGE).await;
+        sessions.insert(player(p), api.login(&app, &player(p)).await);
     }
+    let sessions: Sessions = Arc::new(sessions);
     let log: Log = Arc::default();
 
     // Requests the server is in the middle of reading when SIGTERM arrives.
@@ -448,13 +582,15 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
         let openid = player(i % PLAYERS);
         let bill_no = format!("slow-{i}");
         let body = pay_body(&app, &token, &openid, &bill_no, 10);
-        let (stream, rest) = start_slow_request(&addr, &format!("{}?access_token={token}", PAY.uri()), &body).await;
+        let path = format!("{}?access_token={token}", PAY.uri());
+        let (stream, rest) = start_slow_request(&addr, &path, &body).await;
         slow.push((stream, rest));
         log.lock().unwrap().push(Sent {
             bill_no,
             openid,
             kind: Kind::Pay,
             amount: 10,
+            path,
             body,
             answer: None,
         });
@@ -465,7 +601,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
         ..Storm::default()
     };
     let (answered, stop) = (state.answered.clone(), state.stop.clone());
-    let mut tasks = storm(&api, &app, &token, "term", rng.next(), &state);
+    let mut tasks = storm(&api, &app, &token, &sessions, "term", rng.next(), &state);
     let wait_start = Instant::now();
     while answered.load(Ordering::Acquire) < 100 && wait_start.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(1)).await;

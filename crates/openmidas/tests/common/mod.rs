@@ -299,18 +299,46 @@ impl Api {
         answer
     }
 
-    /// POSTs a signed v1 body; Err when no complete answer came back (connection failed).
-    pub async fn try_midas(&self, endpoint: Endpoint, token: &str, body: &str) -> Result<Value, String> {
+    /// Logs a player in (the simulated wx.login, then jscode2session): the session_key.
+    pub async fn login(&self, app: &TestApp, openid: &str) -> String {
+        let answer = self
+            .admin_post("/admin/login", json!({"appid": app.appid, "openid": openid}))
+            .await;
+        let code = answer["code"].as_str().unwrap_or_else(|| panic!("no code: {answer}"));
         let response = self
             .http
-            .post(format!("{}{}?access_token={token}", self.base_url, endpoint.uri()))
+            .get(format!(
+                "{}/sns/jscode2session?appid={}&secret={}&js_code={code}&grant_type=authorization_code",
+                self.base_url, app.appid, app.secret
+            ))
+            .send()
+            .await
+            .expect("jscode2session");
+        let answer = Api::json(response).await;
+        answer["session_key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session_key: {answer}"))
+            .to_string()
+    }
+
+    /// POSTs a signed v1 body; Err when no complete answer came back (connection failed).
+    pub async fn try_midas(&self, endpoint: Endpoint, token: &str, body: &str) -> Result<Value, String> {
+        self.try_post(&format!("{}?access_token={token}", endpoint.uri()), body)
+            .await
+    }
+
+    /// POSTs a body to a path with its query; Err when no complete answer came back.
+    pub async fn try_post(&self, path_and_query: &str, body: &str) -> Result<Value, String> {
+        let response = self
+            .http
+            .post(format!("{}{path_and_query}", self.base_url))
             .body(body.to_string())
             .send()
             .await
             .map_err(|e| format!("{e:?}"))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| format!("{e:?}"))?;
-        assert_eq!(status, reqwest::StatusCode::OK, "{}: {text}", endpoint.uri());
+        assert_eq!(status, reqwest::StatusCode::OK, "{path_and_query}: {text}");
         Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {text}")))
     }
 
