@@ -16,7 +16,22 @@ use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::server::Target;
+/// Where to send requests, and the admin token to provision with.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub admin_token: String,
+}
+
+impl Target {
+    pub fn parse(url: &str, admin_token: String) -> anyhow::Result<Target> {
+        let host = url.trim_start_matches("http://").trim_end_matches('/');
+        let addr = host
+            .parse()
+            .with_context(|| format!("--url must be http://IP:PORT, not {url}"))?;
+        Ok(Target { addr, admin_token })
+    }
+}
 
 /// One request, ready to send.
 #[derive(Clone)]

@@ -94,7 +94,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (target, mut server) = match &args.url {
         Some(url) => {
             let token = args.admin_token.clone().context("--url needs --admin-token")?;
-            (server::Target::parse(url, token)?, None)
+            (load::Target::parse(url, token)?, None)
         }
         None => {
             let spawned = server::Spawned::start(&args).await?;

@@ -7,24 +7,8 @@ use std::process::Stdio;
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::load::Target;
 use crate::Args;
-
-/// Where to send requests, and the admin token to provision with.
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub addr: SocketAddr,
-    pub admin_token: String,
-}
-
-impl Target {
-    pub fn parse(url: &str, admin_token: String) -> anyhow::Result<Target> {
-        let host = url.trim_start_matches("http://").trim_end_matches('/');
-        let addr = host
-            .parse()
-            .with_context(|| format!("--url must be http://IP:PORT, not {url}"))?;
-        Ok(Target { addr, admin_token })
-    }
-}
 
 /// A spawned `openmidas serve`, killed on drop.
 pub struct Spawned {

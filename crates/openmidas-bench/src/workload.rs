@@ -8,8 +8,8 @@ use bytes::Bytes;
 use openmidas_protocol::sign;
 use serde_json::{json, Value};
 
+use crate::load::Target;
 use crate::load::{admin_many, one_request, Prepared};
-use crate::server::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {

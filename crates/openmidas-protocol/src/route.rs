@@ -69,6 +69,28 @@ impl Route {
     }
 }
 
+impl v1::Endpoint {
+    /// Its row of the route table.
+    pub const fn route(self) -> &'static Route {
+        &ROUTES[(self.sandbox as usize) * v1::Op::ALL.len() + self.op.index()]
+    }
+
+    /// The path, which is also the `org_loc` both signatures cover.
+    pub const fn uri(self) -> &'static str {
+        self.route().path
+    }
+}
+
+impl v2::Op {
+    /// The path (`/wxa/game/<name>`), which `pay_sig` covers.
+    pub fn uri(self) -> &'static str {
+        ROUTES
+            .iter()
+            .find(|r| r.operation == Operation::V2(self))
+            .map_or("", |r| r.path)
+    }
+}
+
 const fn v1_route(path: &'static str, op: v1::Op, sandbox: bool) -> Route {
     Route {
         path,

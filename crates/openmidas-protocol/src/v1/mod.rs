@@ -9,8 +9,6 @@ pub mod request;
 pub use codes::Code;
 pub use request::{is_valid_bill_no, parse, Call, FieldError, Request};
 
-use crate::route::{Route, ROUTES};
-
 /// The four v1 operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -33,7 +31,8 @@ impl Op {
         }
     }
 
-    const fn index(self) -> usize {
+    /// Its place in [`Op::ALL`] (and among the routes of an environment).
+    pub(crate) const fn index(self) -> usize {
         match self {
             Op::GetBalance => 0,
             Op::Pay => 1,
@@ -43,7 +42,8 @@ impl Op {
     }
 }
 
-/// One v1 endpoint: an operation in the official or the sandbox environment.
+/// One v1 endpoint: an operation in the official or the sandbox environment. Its path is
+/// in the route table ([`Endpoint::uri`], in [`crate::route`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     pub op: Op,
@@ -51,16 +51,6 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Its row of the route table.
-    pub const fn route(self) -> &'static Route {
-        &ROUTES[(self.sandbox as usize) * Op::ALL.len() + self.op.index()]
-    }
-
-    /// The path, which is also the `org_loc` both signatures cover.
-    pub const fn uri(self) -> &'static str {
-        self.route().path
-    }
-
     /// Every endpoint, official first.
     pub fn all() -> impl Iterator<Item = Endpoint> {
         [false, true]

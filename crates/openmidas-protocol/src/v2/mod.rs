@@ -10,7 +10,8 @@ pub use request::{
     parse, signature_errmsg, BillNoRule, BizId, Call, CoinType, FieldError, Query, QueryError, Request, SIG_METHOD,
 };
 
-/// The five 2.0 operations.
+/// The five 2.0 operations. Their paths are in the route table ([`Op::uri`], in
+/// [`crate::route`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     GetBalance,
@@ -32,13 +33,5 @@ impl Op {
             Op::Present => "present",
             Op::QueryOrderInfo => "queryorderinfo",
         }
-    }
-
-    /// The path (`/wxa/game/<name>`), which `pay_sig` covers.
-    pub fn uri(self) -> &'static str {
-        crate::route::ROUTES
-            .iter()
-            .find(|r| r.operation == crate::route::Operation::V2(self))
-            .map_or("", |r| r.path)
     }
 }
