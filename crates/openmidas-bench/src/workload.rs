@@ -134,20 +134,13 @@ impl Provisioned {
         for (k, v) in extra {
             fields.insert((*k).into(), v.clone());
         }
-        // Values are plain strings and integers, so their signing text is their JSON text
-        // without quotes: sign those, then send the same fields.
-        let params: Vec<(String, String)> = fields
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect();
-        let sig = sign::v1::sig(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), uri, APP_KEY);
-        fields.insert("sig".into(), json!(sig));
-        Bytes::from(Value::Object(fields).to_string())
+        // Signed by the one signer, over exactly the bytes sent.
+        let body = Value::Object(fields).to_string();
+        match sign::v1::sign_json(&body, uri, APP_KEY, None) {
+            Ok(signed) => Bytes::from(signed.body),
+            // The body was just serialized from a map: always an object.
+            Err(e) => unreachable!("a serialized map is a JSON object: {}", e.errmsg()),
+        }
     }
 
     fn path(&self, uri: &str) -> Bytes {
