@@ -23,6 +23,8 @@ pub struct Batch<'c> {
     orders: Vec<OrderKey>,
     /// Distinct account keys, sorted.
     accounts: Vec<&'c AccountKey>,
+    /// Per command: the orders it reads ([`Command::reads`]).
+    reads: Vec<Vec<OrderKey>>,
     /// Per command: the slot of each of its reads, and of its account.
     slots: Vec<(Vec<usize>, usize)>,
 }
@@ -92,12 +94,6 @@ pub struct Decided<'b> {
     pub writes: Writes<'b>,
 }
 
-fn index_of<T: Ord>(sorted: &[T], key: &T) -> Result<usize, InvariantViolation> {
-    sorted
-        .binary_search(key)
-        .map_err(|_| InvariantViolation("a key of the batch is missing from its keys".into()))
-}
-
 impl<'c> Batch<'c> {
     pub fn new(commands: Vec<&'c Command>) -> Batch<'c> {
         let reads: Vec<Vec<OrderKey>> = commands.iter().map(|c| c.reads()).collect();
@@ -124,6 +120,7 @@ impl<'c> Batch<'c> {
             commands,
             orders,
             accounts,
+            reads,
             slots,
         }
     }
@@ -160,15 +157,16 @@ impl<'c> Batch<'c> {
         let mut account_slots: Vec<Slot<Account>> = accounts.into_iter().map(Slot::new).collect();
         let mut outcomes = Vec::with_capacity(self.commands.len());
         let mut journal = Vec::new();
-        for (command, (order_indices, account_index)) in self.commands.iter().zip(&self.slots) {
-            // Checked against the keys again: a wrong index would apply money to the wrong row.
-            for (index, key) in order_indices.iter().zip(command.reads()) {
-                if index_of(&self.orders, &key)? != *index {
-                    return Err(InvariantViolation("an order slot is not its key's".into()));
-                }
-            }
-            if index_of(&self.accounts, &&command.account)? != *account_index {
-                return Err(InvariantViolation("an account slot is not its key's".into()));
+        for ((command, (order_indices, account_index)), reads) in self.commands.iter().zip(&self.slots).zip(&self.reads)
+        {
+            // Checked against the keys again: a wrong slot would apply money to the wrong row.
+            let orders_match = order_indices.len() == reads.len()
+                && order_indices
+                    .iter()
+                    .zip(reads)
+                    .all(|(&i, key)| self.orders.get(i) == Some(key));
+            if !orders_match || self.accounts.get(*account_index) != Some(&&command.account) {
+                return Err(InvariantViolation("a slot of the batch is not its key's".into()));
             }
             let read: Vec<Option<&Order>> = order_indices.iter().map(|&i| order_slots[i].current.as_ref()).collect();
             let account = account_slots[*account_index].current.unwrap_or_default();

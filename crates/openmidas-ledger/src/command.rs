@@ -97,6 +97,14 @@ impl Command {
         Command::new(account, now_ms, Op::Purchase(order))
     }
 
+    /// How many orders [`Command::reads`] names.
+    pub fn read_count(&self) -> usize {
+        match &self.op {
+            Op::Refund { .. } => 2,
+            _ => 1,
+        }
+    }
+
     /// Every order the command reads, in the order [`crate::decide`] expects them.
     pub fn reads(&self) -> Reads {
         let account = &self.account;

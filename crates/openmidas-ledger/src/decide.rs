@@ -33,12 +33,11 @@ pub enum Decision {
 /// seen). Every changed account and order is checked against its invariants; a violation is
 /// a bug, returned as an error so the store rolls the command back.
 pub fn decide(command: &Command, orders: &[Option<&Order>], account: &Account) -> Result<Decision, InvariantViolation> {
-    let reads = command.reads();
-    if orders.len() != reads.len() {
+    if orders.len() != command.read_count() {
         return Err(InvariantViolation(format!(
             "decide() got {} orders for {} reads",
             orders.len(),
-            reads.len()
+            command.read_count()
         )));
     }
     let decision = match &command.op {
