@@ -120,6 +120,8 @@ pub struct App {
     pub bill_no_charset: BillNoCharset,
     /// What a coin costs, in fen: the price of coin purchases.
     pub coin_price_fen: u32,
+    /// When set, a session older than this no longer signs (the player logs in again).
+    pub session_ttl_secs: Option<u32>,
 }
 
 impl App {
@@ -138,6 +140,7 @@ impl App {
             signature_hex: SignatureHex::default(),
             bill_no_charset: BillNoCharset::default(),
             coin_price_fen: DEFAULT_COIN_PRICE_FEN,
+            session_ttl_secs: None,
         }
     }
 
@@ -169,6 +172,7 @@ impl fmt::Debug for App {
             .field("signature_hex", &self.signature_hex)
             .field("bill_no_charset", &self.bill_no_charset)
             .field("coin_price_fen", &self.coin_price_fen)
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -305,6 +309,14 @@ pub struct Session {
     pub openid: String,
     pub session_key: String,
     pub created_at_ms: i64,
+}
+
+impl Session {
+    /// Whether the session still signs at `now_ms`: always, unless the app gives sessions a
+    /// lifetime (`session_ttl_secs`).
+    pub fn is_live(&self, ttl_secs: Option<u32>, now_ms: i64) -> bool {
+        ttl_secs.is_none_or(|ttl| now_ms - self.created_at_ms < i64::from(ttl) * 1000)
+    }
 }
 
 impl fmt::Debug for Session {

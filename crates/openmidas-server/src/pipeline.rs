@@ -105,9 +105,11 @@ pub(crate) async fn access_token(state: &AppState, token: Option<&str>, now_ms: 
     }
 }
 
-/// The player's newest session.
-pub(crate) async fn session(state: &AppState, appid: &str, openid: &str) -> ApiResult<Option<Session>> {
-    Ok(state.store.session(appid, openid).await?)
+/// The player's newest session, if it still signs (an app may give sessions a lifetime:
+/// `session_ttl_secs`).
+pub(crate) async fn session(state: &AppState, app: &App, openid: &str, now_ms: i64) -> ApiResult<Option<Session>> {
+    let session = state.store.session(&app.appid, openid).await?;
+    Ok(session.filter(|s| s.is_live(app.session_ttl_secs, now_ms)))
 }
 
 /// Whether `ts` is within the app's window around now (always, when the app sets none).

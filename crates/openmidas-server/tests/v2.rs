@@ -556,6 +556,27 @@ async fn ts_window_and_options(server: TestServer) {
     assert_eq!(answer["errcode"], 90014);
 }
 
+/// App option `session_ttl_secs`: an older session signs nothing, in either dialect, until
+/// the player logs in again.
+async fn session_lifetime(server: TestServer) {
+    let g = Game::with_options(server, json!({"session_ttl_secs": 60})).await;
+    g.ok(Op::GetBalance, json!({})).await;
+    g.server.clock.advance_secs(60);
+    let (status, answer) = g.call(Op::GetBalance, &g.body("p", json!({}))).await;
+    assert_eq!(
+        (status, answer["errcode"].clone()),
+        (StatusCode::OK, json!(90016)),
+        "{answer}"
+    );
+    let v1 = g.app.signed(GETBALANCE, &g.token, g.app.fields("p"), Some(&g.session));
+    let (_, answer) = g.server.midas(GETBALANCE, &g.token, &v1).await;
+    assert_eq!(answer["errcode"], 90010, "{answer}");
+    let fresh = g.server.login(&g.app, "p").await;
+    let body = g.body("p", json!({}));
+    let (_, answer) = g.server.v2(&g.app, Op::GetBalance, &g.token, &body, &fresh).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+}
+
 /// behaviour.md section 8: one account and one order book whichever dialect touches it.
 async fn v1_and_2_0_share_accounts_and_numbers(server: TestServer) {
     let g = Game::new(server).await;
@@ -921,6 +942,7 @@ backend_tests!(
     field_errors,
     app_and_signature_errors,
     ts_window_and_options,
+    session_lifetime,
     v1_and_2_0_share_accounts_and_numbers,
     purchases_and_queryorderinfo,
     game_item_purchases,

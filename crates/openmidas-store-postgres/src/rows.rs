@@ -27,6 +27,7 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
     let charset: String = row.try_get(10)?;
     let cancel_window: i64 = row.try_get(8)?;
     let coin_price: i64 = row.try_get(11)?;
+    let session_ttl: Option<i64> = row.try_get(12)?;
     Ok(App {
         appid: row.try_get(0)?,
         secret: row.try_get(1)?,
@@ -40,6 +41,7 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
         signature_hex: SignatureHex::parse(&hex).ok_or_else(|| corrupt("apps.signature_hex"))?,
         bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| corrupt("apps.bill_no_charset"))?,
         coin_price_fen: u32::try_from(coin_price).map_err(|_| corrupt("apps.coin_price_fen"))?,
+        session_ttl_secs: session_ttl.and_then(|t| u32::try_from(t).ok()),
     })
 }
 
@@ -47,7 +49,8 @@ pub(crate) async fn app(conn: &mut Conn, appid: &str) -> Result<Option<App>, TxE
     let row = conn
         .query_opt(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen
+                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
+                    session_ttl_secs
              FROM apps WHERE appid = $1",
             &[&appid],
         )
@@ -59,7 +62,8 @@ pub(crate) async fn apps(conn: &mut Conn) -> Result<Vec<App>, TxError> {
     let rows = conn
         .query(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen
+                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
+                    session_ttl_secs
              FROM apps ORDER BY appid",
             &[],
         )
@@ -71,18 +75,19 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
     let window = app.ts_window_secs.map(i64::from);
     let cancel_window = i64::from(app.cancel_window_secs);
     let coin_price = i64::from(app.coin_price_fen);
+    let session_ttl = app.session_ttl_secs.map(i64::from);
     conn.execute(
         "INSERT INTO apps (appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig,
                            ts_window_secs, duplicate_bill_no, cancel_window_secs, signature_hex,
-                           bill_no_charset, coin_price_fen, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+                           bill_no_charset, coin_price_fen, session_ttl_secs, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
-            updated_at_ms = excluded.updated_at_ms",
+            session_ttl_secs = excluded.session_ttl_secs, updated_at_ms = excluded.updated_at_ms",
         &[
             &app.appid,
             &app.secret,
@@ -96,6 +101,7 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             &app.signature_hex.as_str(),
             &app.bill_no_charset.as_str(),
             &coin_price,
+            &session_ttl,
             &now_ms,
         ],
     )

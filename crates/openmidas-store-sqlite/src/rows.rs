@@ -35,11 +35,12 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         signature_hex: SignatureHex::parse(&hex).ok_or_else(|| bad_text(9, "signature_hex"))?,
         bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| bad_text(10, "bill_no_charset"))?,
         coin_price_fen: row.get(11)?,
+        session_ttl_secs: row.get::<_, Option<i64>>(12)?.and_then(|t| u32::try_from(t).ok()),
     })
 }
 
 const APP_COLUMNS: &str = "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen";
+     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs";
 
 pub fn app(conn: &Connection, appid: &str) -> rusqlite::Result<Option<App>> {
     conn.prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = ?1"))?
@@ -56,14 +57,14 @@ pub fn apps(conn: &Connection) -> rusqlite::Result<Vec<App>> {
 fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO apps ({APP_COLUMNS}, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
-            updated_at_ms = excluded.updated_at_ms"
+            session_ttl_secs = excluded.session_ttl_secs, updated_at_ms = excluded.updated_at_ms"
     ))?
     .execute(params![
         app.appid,
@@ -78,6 +79,7 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         app.signature_hex.as_str(),
         app.bill_no_charset.as_str(),
         app.coin_price_fen,
+        app.session_ttl_secs.map(i64::from),
         now_ms
     ])?;
     Ok(())

@@ -48,6 +48,8 @@ pub struct AppConfig {
     pub bill_no_charset: Option<String>,
     /// What a coin costs, in fen (default 10).
     pub coin_price_fen: Option<u32>,
+    /// When set, a session older than this no longer signs (default: sessions never expire).
+    pub session_ttl_secs: Option<u32>,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -90,6 +92,9 @@ impl AppConfig {
         if coin_price_fen == 0 || coin_price_fen > 1_000_000 {
             bail!("app {}: coin_price_fen must be 1 to 1000000", self.appid);
         }
+        if self.session_ttl_secs == Some(0) {
+            bail!("app {}: session_ttl_secs must be at least 1 (leave it out: sessions never expire)", self.appid);
+        }
         let cancel_window_secs = self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
         if cancel_window_secs > 366 * 86_400 {
             bail!("app {}: cancel_window_secs must be at most a year", self.appid);
@@ -102,6 +107,7 @@ impl AppConfig {
             signature_hex,
             bill_no_charset,
             coin_price_fen,
+            session_ttl_secs: self.session_ttl_secs,
             ..App::new(
                 &self.appid,
                 &self.secret,

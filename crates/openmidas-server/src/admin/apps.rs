@@ -20,6 +20,8 @@ const MAX_KEY_BYTES: usize = 256;
 const MAX_TS_WINDOW_SECS: i64 = 366 * 86_400;
 /// Longest `cancel_window_secs`: a year.
 const MAX_CANCEL_WINDOW_SECS: i64 = 366 * 86_400;
+/// Longest `session_ttl_secs`: a year.
+const MAX_SESSION_TTL_SECS: i64 = 366 * 86_400;
 /// Highest `coin_price_fen`: 10,000 yuan a coin.
 const MAX_COIN_PRICE_FEN: i64 = 1_000_000;
 
@@ -40,7 +42,8 @@ fn choice<T: Copy>(
 /// Creates an app (appid, secret, offer_id, app_key and sandbox_app_key required) or updates
 /// one (any subset; the rest is kept). Options: `require_mp_sig`, `ts_window_secs` (null
 /// clears it), `duplicate_bill_no` ("reject" | "replay"), `cancel_window_secs`,
-/// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`.
+/// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`,
+/// `session_ttl_secs` (null clears it).
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
@@ -91,6 +94,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             .and_then(|v| u32::try_from(v).ok()),
         None => old.and_then(|a| a.ts_window_secs),
     };
+    let session_ttl_secs = match map.get("session_ttl_secs") {
+        Some(Value::Null) => None,
+        Some(_) => fields
+            .integer("session_ttl_secs", 1, MAX_SESSION_TTL_SECS)?
+            .and_then(|v| u32::try_from(v).ok()),
+        None => old.and_then(|a| a.session_ttl_secs),
+    };
     let cancel_window_secs = fields
         .integer("cancel_window_secs", 0, MAX_CANCEL_WINDOW_SECS)?
         .and_then(|v| u32::try_from(v).ok())
@@ -120,6 +130,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         signature_hex,
         bill_no_charset,
         coin_price_fen,
+        session_ttl_secs,
     };
     let summary = app_summary(&app);
     state.store.upsert_app(app, state.clock.now_ms()).await?;
@@ -147,5 +158,6 @@ fn app_summary(app: &App) -> Value {
         "signature_hex": app.signature_hex.as_str(),
         "bill_no_charset": app.bill_no_charset.as_str(),
         "coin_price_fen": app.coin_price_fen,
+        "session_ttl_secs": app.session_ttl_secs,
     })
 }

@@ -86,7 +86,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     if !hex_matches_case(&digest, pay_sig, case) {
         return Err(signature_invalid("paySig does not match"));
     }
-    let session = pipeline::session(&state, &app.appid, openid)
+    let session = pipeline::session(&state, &app, openid, state.clock.now_ms())
         .await?
         .ok_or_else(|| signature_invalid("the player has no session: log in first"))?;
     let digest = sign::v2::signature_digest(&session.session_key, sign_data.as_bytes());

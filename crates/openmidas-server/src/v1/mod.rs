@@ -90,7 +90,7 @@ async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Bo
     // 6. mp_sig, with the player's newest session_key.
     match &request.mp_sig {
         Some(mp_sig) => {
-            let session = pipeline::session(state, &request.appid, &request.openid)
+            let session = pipeline::session(state, &app, &request.openid, now_ms)
                 .await?
                 .ok_or(Code::SessionNotFound)?;
             let digest = sign::v1::mp_sig_digest(

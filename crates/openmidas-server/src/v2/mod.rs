@@ -105,7 +105,7 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
     }
 
     // 7. signature: the body bytes, with the player's newest session_key.
-    let session = pipeline::session(state, &app.appid, &request.openid)
+    let session = pipeline::session(state, &app, &request.openid, now_ms)
         .await?
         .ok_or(Code::SessionNotFound)
         .map_err(ApiError::new)?;
