@@ -1,16 +1,20 @@
 //! OpenMidas-only administration: the simulated client side (`wx.login` codes,
-//! `wx.requestMidasPayment` recharges) behind `Authorization: Bearer <admin token>`.
+//! `wx.requestMidasPayment` recharges, `wx.requestMidasPaymentGameItem` item purchases,
+//! paying or closing a purchase later) behind `Authorization: Bearer <admin token>`.
 //! These routes do not exist on the real service.
 
 use std::time::Duration;
 
+use openmidas_protocol::client::game_item;
+use openmidas_protocol::errcode::Described;
+use openmidas_protocol::sign;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::http::{decode, Http, Tables};
+use crate::http::{api_error, decode, Http, Tables};
 use crate::midas::MidasEnv;
-use crate::secret::Secret;
+use crate::secret::{Secret, SessionKey};
 
 /// A client of an OpenMidas server's `/admin` routes.
 #[derive(Clone)]
@@ -54,6 +58,91 @@ pub struct Recharged {
     pub out_trade_no: String,
     /// Balance after the recharge.
     pub balance: i64,
+}
+
+/// An item purchase through `wx.requestMidasPaymentGameItem` (`POST /admin/client/game_item`),
+/// made as the player's phone makes it: the client's signData, `paySig` with the AppKey of
+/// its env and `signature` with the player's session_key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPurchase {
+    pub appid: String,
+    /// The app's offer_id (signData's `offerId`).
+    pub offer_id: String,
+    pub openid: String,
+    pub env: MidasEnv,
+    /// Default `"1"`.
+    pub zone_id: Option<String>,
+    /// signData's `platform`, sent only when set.
+    pub platform: Option<String>,
+    pub product_id: String,
+    /// `buyQuantity`.
+    pub quantity: i64,
+    /// `goodsPrice`: the unit price in fen.
+    pub price_fen: i64,
+    /// `outTradeNo`: 1 to 32 characters of `0-9 A-Z a-z _ - | *`, not starting with `_`.
+    pub out_trade_no: String,
+    /// Sent only when set.
+    pub attach: Option<String>,
+    /// Leave the purchase unpaid (`"pay": "manual"`) until [`AdminClient::pay_purchase`].
+    pub pay_later: bool,
+}
+
+/// signData, in the client's documented field order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignData<'a> {
+    mode: &'static str,
+    offer_id: &'a str,
+    buy_quantity: i64,
+    env: i64,
+    currency_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<&'a str>,
+    zone_id: &'a str,
+    product_id: &'a str,
+    goods_price: i64,
+    out_trade_no: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attach: Option<&'a str>,
+}
+
+impl ItemPurchase {
+    /// The signData text the phone signs and sends (a JSON object, compact).
+    pub fn sign_data(&self) -> Result<String> {
+        let data = SignData {
+            mode: "goods",
+            offer_id: &self.offer_id,
+            buy_quantity: self.quantity,
+            env: i64::from(self.env.is_sandbox()),
+            currency_type: "CNY",
+            platform: self.platform.as_deref(),
+            zone_id: self.zone_id.as_deref().unwrap_or("1"),
+            product_id: &self.product_id,
+            goods_price: self.price_fen,
+            out_trade_no: &self.out_trade_no,
+            attach: self.attach.as_deref(),
+        };
+        serde_json::to_string(&data).map_err(|e| Error::InvalidRequest(format!("cannot serialize signData: {e}")))
+    }
+}
+
+/// The answer of an item purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemPurchased {
+    pub out_trade_no: String,
+    /// `paid`, or `created` when bought with [`ItemPurchase::pay_later`].
+    pub status: String,
+}
+
+/// The answer of paying or closing a purchase later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledPurchase {
+    pub out_trade_no: String,
+    /// After paying: `delivered` (coins) or `paid` (an item); after closing: `closed`.
+    pub status: String,
+    /// The balance after paying (absent after closing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<i64>,
 }
 
 impl AdminClient {
@@ -115,5 +204,59 @@ impl AdminClient {
             body["out_trade_no"] = out_trade_no.clone().into();
         }
         decode(self.post("/admin/recharge", body).await?, Tables::MidasPayment)
+    }
+
+    /// The simulated `wx.requestMidasPaymentGameItem`: signs signData as the phone does
+    /// (`paySig` with `app_key`, the AppKey of the purchase's env; `signature` with the
+    /// player's session_key) and records the item purchase, paid unless
+    /// [`ItemPurchase::pay_later`]. Its fail codes (-15001, -15003, -15011, -15012) are read
+    /// from the item purchase's own table.
+    pub async fn buy_item(
+        &self,
+        purchase: &ItemPurchase,
+        app_key: &Secret,
+        session_key: &SessionKey,
+    ) -> Result<ItemPurchased> {
+        let sign_data = purchase.sign_data()?;
+        let signed = sign::v2::sign(
+            game_item::PAY_SIG_URI,
+            &sign_data,
+            app_key.expose(),
+            Some(session_key.expose()),
+        );
+        let mut body = json!({
+            "appid": purchase.appid, "openid": purchase.openid, "sign_data": sign_data,
+            "pay_sig": signed.pay_sig, "signature": signed.signature.unwrap_or_default(),
+        });
+        if purchase.pay_later {
+            body["pay"] = "manual".into();
+        }
+        let answer = self.post("/admin/client/game_item", body).await?;
+        if let Some(mut e) = api_error(&answer, Tables::Platform)? {
+            if let Some(code) = game_item::Code::from_code(e.errcode) {
+                e.code = Some(Described::of(code));
+            }
+            return Err(Error::Api(e));
+        }
+        decode(answer, Tables::Platform)
+    }
+
+    /// The player pays a purchase made to be paid later (`POST /admin/client/purchases/pay`):
+    /// a coin purchase credits its coins.
+    pub async fn pay_purchase(&self, appid: &str, env: MidasEnv, out_trade_no: &str) -> Result<SettledPurchase> {
+        self.settle("/admin/client/purchases/pay", appid, env, out_trade_no)
+            .await
+    }
+
+    /// The player walks away from a purchase made to be paid later
+    /// (`POST /admin/client/purchases/close`): it is closed, never credited.
+    pub async fn close_purchase(&self, appid: &str, env: MidasEnv, out_trade_no: &str) -> Result<SettledPurchase> {
+        self.settle("/admin/client/purchases/close", appid, env, out_trade_no)
+            .await
+    }
+
+    async fn settle(&self, path: &str, appid: &str, env: MidasEnv, out_trade_no: &str) -> Result<SettledPurchase> {
+        let body = json!({"appid": appid, "env": env.as_str(), "out_trade_no": out_trade_no});
+        decode(self.post(path, body).await?, Tables::Platform)
     }
 }

@@ -9,6 +9,7 @@
 //! the token once.
 
 use openmidas_protocol::sign;
+use openmidas_protocol::v1::is_valid_bill_no as is_valid_v1_bill_no;
 use openmidas_protocol::v2::{BillNoRule, Op};
 use openmidas_protocol::Dialect;
 use serde::{Deserialize, Serialize};
@@ -230,6 +231,12 @@ impl V2<'_> {
         session_key: &SessionKey,
     ) -> Result<RefundResult> {
         check_bill_no("bill_no", bill_no)?;
+        // The pay may have been made through v1, so its number follows v1's rule.
+        if !is_valid_v1_bill_no(pay_bill_no) {
+            return Err(Error::InvalidRequest(format!(
+                "pay_bill_no {pay_bill_no:?} must be 1 to 63 characters of 0-9 A-Z a-z _ - | * @"
+            )));
+        }
         check_amount("amount", amount)?;
         let mut fields = Map::new();
         fields.insert("bill_no".into(), bill_no.into());

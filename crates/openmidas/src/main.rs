@@ -1,9 +1,11 @@
 //! `openmidas`: one binary, with subcommands.
 //!
 //! - `serve`: run the server (see [`serve`]).
-//! - `sign`: sign a v1 request body, or explain a signature (see [`sign`]).
-//! - `token`, `login`, `recharge`, `balance`, `pay`, `cancel`, `present`: a client of the
-//!   real WeChat API or of an OpenMidas server (see [`cli`]).
+//! - `sign`: sign a v1 or 2.0 request body (or a client purchase's signData), or explain a
+//!   signature (see [`sign`]).
+//! - `token`, `login`, `recharge`, `balance`, `pay`, `cancel`, `present`, `refund`, `order`,
+//!   `buy`, `purchase`: a client of the real WeChat API or of an OpenMidas server (see
+//!   [`cli`]).
 
 mod cli;
 mod config;
@@ -32,7 +34,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
-    /// Sign a Midas v1 request (sig, and mp_sig with --session-key), or explain a signature.
+    /// Sign a request: v1 (sig, and mp_sig with --session-key), 2.0 (pay_sig, and signature
+    /// with --session-key) or a client purchase's signData; or explain a signature.
     Sign(sign::SignArgs),
     /// Fetch an access_token (stable_token by default).
     Token(cli::token::TokenArgs),
@@ -40,14 +43,22 @@ enum Command {
     Login(cli::login::LoginArgs),
     /// OpenMidas only: add coins to a player (simulated wx.requestMidasPayment).
     Recharge(cli::recharge::RechargeArgs),
-    /// Read a player's balance (Midas getbalance).
+    /// Read a player's balance (getbalance; v1, or 2.0 with --dialect v2).
     Balance(cli::balance::BalanceArgs),
-    /// Deduct coins (Midas pay); safe to repeat with the same --bill-no.
+    /// Deduct coins (pay; v1, or 2.0 with --dialect v2); safe to repeat with the same --bill-no.
     Pay(cli::pay::PayArgs),
-    /// Reverse a pay within 48 h (Midas cancelpay).
+    /// Reverse a pay within 48 h (Midas v1 cancelpay).
     Cancel(cli::cancel::CancelArgs),
-    /// Give gift coins (Midas present); safe to repeat with the same --bill-no.
+    /// Give gift coins (present; v1, or 2.0 with --dialect v2); safe to repeat with the same --bill-no.
     Present(cli::present::PresentArgs),
+    /// Refund part or all of a pay (2.0 cancelpay); safe to repeat with the same --bill-no.
+    Refund(cli::refund::RefundArgs),
+    /// Look up a purchase of the player (2.0 queryorderinfo).
+    Order(cli::order::OrderArgs),
+    /// OpenMidas only: buy an item as the player's phone does (simulated wx.requestMidasPaymentGameItem).
+    Buy(cli::buy::BuyArgs),
+    /// OpenMidas only: pay or close a purchase made with `buy --manual`.
+    Purchase(cli::purchase::PurchaseArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +73,10 @@ fn main() -> std::process::ExitCode {
         Command::Pay(args) => cli::pay::run(args),
         Command::Cancel(args) => cli::cancel::run(args),
         Command::Present(args) => cli::present::run(args),
+        Command::Refund(args) => cli::refund::run(args),
+        Command::Order(args) => cli::order::run(args),
+        Command::Buy(args) => cli::buy::run(args),
+        Command::Purchase(args) => cli::purchase::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,33 +1,49 @@
-//! `openmidas sign`: sign a Midas v1 request exactly as the server verifies it.
+//! `openmidas sign`: sign a request exactly as the server verifies it.
 //!
+//! Midas v1 (`/cgi-bin/midas/*` and any other path):
 //! - `--body JSON`: prints the body with `sig` (and `mp_sig` given `--session-key` and
 //!   `--access-token`) added, ready to POST.
 //! - `key=value ...`: signs those parameters (values as text).
 //!
-//! `--explain` prints the canonical strings and the signatures, so a 90011 / 90009 can be
-//! debugged by comparing them byte for byte with what a client signed.
+//! Virtual payment 2.0 (a `/wxa/game/*` path of the route table): `--body` is signed as the
+//! exact bytes given. Prints the body unchanged and, on the next line, the query string
+//! (`access_token`, `signature` with `--session-key`, `sig_method`, `pay_sig`).
+//!
+//! A client item purchase (`--uri requestMidasPaymentGameItem`, `--body` the signData):
+//! prints signData unchanged, then `pay_sig=...` and, with `--session-key`, `signature=...`.
+//!
+//! `--explain` prints what each signature signs and the signatures, so a 90011 / 90009 (v1)
+//! or a 90011 / 90010 (2.0) can be debugged by comparing them byte for byte with what a
+//! client signed.
 
 use anyhow::{bail, Context};
 use clap::Args;
+use openmidas_protocol::client::game_item::PAY_SIG_URI;
 use openmidas_protocol::json::{signing_text, RawObject};
-use openmidas_protocol::sign;
+use openmidas_protocol::route::Route;
+use openmidas_protocol::{sign, Dialect};
 use serde_json::{Map, Value};
 
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// The Midas AppKey of the environment (the sandbox key for /sandbox/ paths).
+    /// The AppKey of the environment (v1: the sandbox key for /sandbox/ paths; 2.0 and a
+    /// client purchase: the sandbox key when the body's env is 1).
     #[arg(long, env = "OPENMIDAS_APP_KEY", hide_env_values = true)]
     app_key: String,
-    /// The request path, which both signatures cover, e.g. /cgi-bin/midas/pay.
+    /// The request path, which the signatures cover, e.g. /cgi-bin/midas/pay or
+    /// /wxa/game/pay; or requestMidasPaymentGameItem to sign a client purchase's signData.
     #[arg(long)]
     uri: String,
-    /// A JSON object body to sign; printed back with sig (and mp_sig) added.
+    /// A JSON object body to sign. v1: printed back with sig (and mp_sig) added; 2.0 and a
+    /// client purchase: signed as these exact bytes and printed unchanged.
     #[arg(long, conflicts_with = "params")]
     body: Option<String>,
-    /// The player's session_key: also compute mp_sig (needs --access-token).
-    #[arg(long, requires = "access_token", hide_env_values = true)]
+    /// The player's session_key: also compute v1's mp_sig (needs --access-token), or 2.0's
+    /// signature.
+    #[arg(long, hide_env_values = true)]
     session_key: Option<String>,
-    /// The access_token the request will carry in its query string (mp_sig covers it).
+    /// The access_token the request will carry in its query string (v1's mp_sig covers it;
+    /// 2.0's signed output puts it in the query string).
     #[arg(long)]
     access_token: Option<String>,
     /// Print the canonical strings and signatures instead of the signed body.
@@ -40,9 +56,91 @@ pub struct SignArgs {
 /// `(key, signing text)` pairs.
 type Params = Vec<(String, String)>;
 
+/// What a `--uri` is signed as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// Midas v1: sorted parameters, `sig` and `mp_sig`.
+    V1,
+    /// Virtual payment 2.0: `pay_sig` and `signature` over the exact body bytes.
+    V2,
+    /// A client item purchase: `pay_sig` and `signature` over signData.
+    ClientPurchase,
+}
+
+fn scheme(uri: &str) -> anyhow::Result<Scheme> {
+    if uri == PAY_SIG_URI {
+        return Ok(Scheme::ClientPurchase);
+    }
+    if !uri.starts_with('/') {
+        bail!("--uri must be a path such as /cgi-bin/midas/getbalance or /wxa/game/pay, or {PAY_SIG_URI}");
+    }
+    Ok(match Route::find(uri).map(Route::dialect) {
+        Some(Dialect::V2) => Scheme::V2,
+        // v1 paths, and any other path (v1 signing was never limited to the route table).
+        Some(Dialect::V1) | None => Scheme::V1,
+    })
+}
+
 pub fn run(args: SignArgs) -> anyhow::Result<()> {
-    if !args.uri.starts_with('/') {
-        bail!("--uri must be a path such as /cgi-bin/midas/getbalance");
+    match scheme(&args.uri)? {
+        Scheme::V1 => run_v1(args),
+        scheme => run_v2(args, scheme),
+    }
+}
+
+/// 2.0 and client purchases: the exact bytes of `--body`, unchanged.
+fn run_v2(args: SignArgs, scheme: Scheme) -> anyhow::Result<()> {
+    let what = match scheme {
+        Scheme::ClientPurchase => "a client purchase signs its signData",
+        _ => "2.0 signs the exact body bytes",
+    };
+    let Some(body) = &args.body else {
+        bail!("{what}: give it as --body JSON (key=value parameters are v1's)");
+    };
+    // The server refuses anything else before checking a signature.
+    RawObject::parse_any_size(body.as_bytes())
+        .map_err(|e| anyhow::anyhow!("--body is not what the server takes: {}", e.errmsg()))?;
+    let session_key = args.session_key.as_deref().filter(|s| !s.is_empty());
+    let signed = sign::v2::sign(&args.uri, body, &args.app_key, session_key);
+
+    if args.explain {
+        println!("pay_sig_message: {}", signed.pay_sig_message);
+        println!(
+            "pay_sig:         {}    (HMAC-SHA256 keyed with the AppKey)",
+            signed.pay_sig
+        );
+        if let Some(signature) = &signed.signature {
+            println!("signature_message: {body}");
+            println!("signature:         {signature}    (HMAC-SHA256 keyed with the session_key text)");
+        }
+        return Ok(());
+    }
+    if scheme == Scheme::ClientPurchase {
+        println!("{body}");
+        println!("pay_sig={}", signed.pay_sig);
+        if let Some(signature) = &signed.signature {
+            println!("signature={signature}");
+        }
+        return Ok(());
+    }
+    let Some(access_token) = args.access_token.as_deref() else {
+        bail!(
+            "2.0 output is the body and its query string, which carries the access_token: give \
+             --access-token (or --explain to see the signatures alone)"
+        );
+    };
+    if signed.signature.is_none() {
+        eprintln!("openmidas: no --session-key: the query has no signature, which every 2.0 call needs");
+    }
+    println!("{body}");
+    println!("{}", signed.query(access_token));
+    Ok(())
+}
+
+/// Midas v1: as it always was.
+fn run_v1(args: SignArgs) -> anyhow::Result<()> {
+    if args.session_key.is_some() && args.access_token.is_none() {
+        bail!("--session-key needs --access-token for v1: mp_sig covers the access_token");
     }
     let (mut body, params): (Option<Map<String, Value>>, Params) = match &args.body {
         Some(text) => {

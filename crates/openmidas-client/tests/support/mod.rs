@@ -53,11 +53,29 @@ pub enum Fault {
     StallAfterForward,
 }
 
+/// A request the proxy received, as sent by the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The query string (without `?`; empty when none).
+    pub query: String,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    /// The value of a query parameter (no percent-decoding: the client's are URL-safe).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+    }
+}
+
 #[derive(Default)]
 struct ProxyState {
     faults: Vec<(String, Fault)>,
     received: HashMap<String, usize>,
     forwarded: HashMap<String, usize>,
+    seen: HashMap<String, Vec<Seen>>,
 }
 
 /// An HTTP/1.1 proxy in front of a TestServer that injects one-shot faults per path.
@@ -104,6 +122,11 @@ impl FaultProxy {
     /// Requests to `path` the proxy received.
     pub fn received(&self, path: &str) -> usize {
         self.state.lock().unwrap().received.get(path).copied().unwrap_or(0)
+    }
+
+    /// Every request to `path` the proxy received, in order.
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.get(path).cloned().unwrap_or_default()
     }
 
     /// Requests to `path` the proxy passed to the server.
@@ -169,6 +192,11 @@ async fn connection(mut socket: TcpStream, state: Arc<Mutex<ProxyState>>, upstre
         let fault = {
             let mut s = state.lock().unwrap();
             *s.received.entry(path.clone()).or_default() += 1;
+            let query = target.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+            s.seen.entry(path.clone()).or_default().push(Seen {
+                query,
+                body: body.clone(),
+            });
             let index = s.faults.iter().position(|(p, _)| *p == path);
             index.map(|i| s.faults.remove(i).1)
         };

@@ -7,11 +7,15 @@
 //! named profiles). Nothing is cached on disk: tokens are fetched per invocation.
 
 pub mod balance;
+pub mod buy;
 pub mod cancel;
 pub mod login;
+pub mod order;
 pub mod pay;
 pub mod present;
+pub mod purchase;
 pub mod recharge;
+pub mod refund;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -19,9 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use openmidas_client::openmidas::AdminClient;
-use openmidas_client::{Client, MidasEnv, Player, SessionKey, TokenEndpoint};
+use openmidas_client::{v2, Client, MidasEnv, Player, Secret, SessionKey, TokenEndpoint};
+use openmidas_protocol::Dialect;
 use serde::Deserialize;
 
 /// Connection and app settings shared by every client subcommand.
@@ -46,7 +52,7 @@ pub struct Settings {
     /// The sandbox Midas AppKey (for --sandbox).
     #[arg(long, env = "OPENMIDAS_SANDBOX_APP_KEY", hide_env_values = true)]
     sandbox_app_key: Option<String>,
-    /// The admin token of an OpenMidas server (login, recharge).
+    /// The admin token of an OpenMidas server (login, recharge, buy, purchase).
     #[arg(long, env = "OPENMIDAS_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Profile file [default: $XDG_CONFIG_HOME/openmidas/profile.toml, else
@@ -61,38 +67,28 @@ pub struct Settings {
     pub json: bool,
 }
 
-/// The player account a v1 call addresses, and its session.
+/// The account a call addresses, and the player's session: what every dialect takes.
 #[derive(Args, Debug)]
-pub struct PlayerArgs {
+pub struct AccountArgs {
     /// The player's openid.
     #[arg(long)]
     openid: String,
     /// Game zone.
     #[arg(long, default_value = "1")]
     zone_id: String,
-    /// Platform.
-    #[arg(long, default_value = "android")]
-    pf: String,
     /// The player's IP, sent and signed when given.
     #[arg(long)]
     user_ip: Option<String>,
-    /// The player's session_key (from `openmidas login`): adds mp_sig.
+    /// The player's session_key (from `openmidas login`): v1 adds mp_sig with it; 2.0
+    /// signs every call with it (signature), so 2.0 needs it.
     #[arg(long, env = "OPENMIDAS_SESSION_KEY", hide_env_values = true)]
     session_key: Option<String>,
-    /// Use the Midas sandbox (sandbox paths and AppKey).
+    /// Use the sandbox (v1: its paths and AppKey; 2.0: env 1 and the sandbox AppKey).
     #[arg(long)]
     sandbox: bool,
 }
 
-impl PlayerArgs {
-    pub fn player(&self) -> Player {
-        let player = Player::new(&self.openid).zone(&self.zone_id).pf(&self.pf);
-        match &self.user_ip {
-            Some(ip) => player.user_ip(ip),
-            None => player,
-        }
-    }
-
+impl AccountArgs {
     pub fn session_key(&self) -> Option<SessionKey> {
         self.session_key
             .as_deref()
@@ -101,12 +97,105 @@ impl PlayerArgs {
     }
 
     pub fn env(&self) -> MidasEnv {
-        if self.sandbox {
-            MidasEnv::Sandbox
-        } else {
-            MidasEnv::Official
+        env_of(self.sandbox)
+    }
+
+    /// The 2.0 account and the session_key every 2.0 call is signed with. `command` names
+    /// the call in the error when the session_key is missing.
+    pub fn v2(&self, command: &str) -> anyhow::Result<(v2::Player, SessionKey)> {
+        let session_key = self.session_key().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{command} (2.0) needs the player's session_key: 2.0 signs every call with it. Give \
+                 --session-key or set OPENMIDAS_SESSION_KEY (`openmidas login --openid ID` prints it)"
+            )
+        })?;
+        let player = v2::Player::new(&self.openid).zone(&self.zone_id).env(self.env());
+        let player = match &self.user_ip {
+            Some(ip) => player.user_ip(ip),
+            None => player,
+        };
+        Ok((player, session_key))
+    }
+}
+
+/// The player account a call addresses, and its session; `--pf` is v1's only.
+#[derive(Args, Debug)]
+pub struct PlayerArgs {
+    #[command(flatten)]
+    account: AccountArgs,
+    /// Platform (v1 only) [default: android].
+    #[arg(long)]
+    pf: Option<String>,
+}
+
+impl PlayerArgs {
+    /// The v1 account.
+    pub fn player(&self) -> Player {
+        let account = &self.account;
+        let pf = self.pf.as_deref().unwrap_or("android");
+        let player = Player::new(&account.openid).zone(&account.zone_id).pf(pf);
+        match &account.user_ip {
+            Some(ip) => player.user_ip(ip),
+            None => player,
         }
     }
+
+    pub fn session_key(&self) -> Option<SessionKey> {
+        self.account.session_key()
+    }
+
+    pub fn env(&self) -> MidasEnv {
+        self.account.env()
+    }
+
+    /// The 2.0 account and session_key; refuses v1's `--pf`.
+    pub fn v2(&self, command: &str) -> anyhow::Result<(v2::Player, SessionKey)> {
+        refuse_v1_flag("--pf", self.pf.is_some(), None)?;
+        self.account.v2(command)
+    }
+}
+
+/// The environment of a `--sandbox` flag.
+pub fn env_of(sandbox: bool) -> MidasEnv {
+    if sandbox {
+        MidasEnv::Sandbox
+    } else {
+        MidasEnv::Official
+    }
+}
+
+/// Which API a call speaks.
+#[derive(Args, Debug)]
+pub struct DialectArgs {
+    /// Which API: v1 (Midas, /cgi-bin/midas/*) or v2 (virtual payment 2.0, /wxa/game/*).
+    #[arg(long, default_value = "v1", value_parser = dialect_parser())]
+    pub dialect: Dialect,
+}
+
+/// `v1` or `v2` (listed in `--help` and in clap's error for anything else).
+fn dialect_parser() -> impl TypedValueParser<Value = Dialect> {
+    let names = Dialect::ALL.map(Dialect::as_str);
+    PossibleValuesParser::new(names)
+        .try_map(|name: String| Dialect::parse(&name).ok_or_else(|| format!("{name:?} is not a dialect: use v1 or v2")))
+}
+
+/// Refuses a v1-only flag given with `--dialect v2` (naming the 2.0 flag to use instead).
+pub fn refuse_v1_flag(flag: &str, given: bool, v2_flag: Option<&str>) -> anyhow::Result<()> {
+    if !given {
+        return Ok(());
+    }
+    match v2_flag {
+        Some(v2_flag) => bail!("{flag} is a v1 flag; with --dialect v2 use {v2_flag}"),
+        None => bail!("{flag} is a v1 flag: 2.0 has no such field (drop it, or use --dialect v1)"),
+    }
+}
+
+/// Refuses a 2.0-only flag given with `--dialect v1` (naming the v1 flag to use instead).
+pub fn refuse_v2_flag(flag: &str, given: bool, v1_flag: &str) -> anyhow::Result<()> {
+    if given {
+        bail!("{flag} is a 2.0 flag: add --dialect v2, or use {v1_flag} for v1");
+    }
+    Ok(())
 }
 
 /// One profile of the file. Every key is optional.
@@ -246,6 +335,28 @@ impl Resolved {
             builder = builder.sandbox_app_key(key.as_str());
         }
         Ok(builder.build()?)
+    }
+
+    /// The offer_id (payment calls, and the signData of an item purchase).
+    pub fn offer_id(&self) -> anyhow::Result<&str> {
+        self.offer_id
+            .as_deref()
+            .ok_or_else(|| missing("the offer_id", "offer-id", "OPENMIDAS_OFFER_ID"))
+    }
+
+    /// The AppKey of an environment (what signs a purchase's paySig).
+    pub fn app_key_for(&self, env: MidasEnv) -> anyhow::Result<Secret> {
+        let key = match env {
+            MidasEnv::Official => self
+                .app_key
+                .as_deref()
+                .ok_or_else(|| missing("the AppKey", "app-key", "OPENMIDAS_APP_KEY"))?,
+            MidasEnv::Sandbox => self
+                .sandbox_app_key
+                .as_deref()
+                .ok_or_else(|| missing("the sandbox AppKey", "sandbox-app-key", "OPENMIDAS_SANDBOX_APP_KEY"))?,
+        };
+        Ok(Secret::new(key))
     }
 
     /// A client of an OpenMidas server's admin routes.
