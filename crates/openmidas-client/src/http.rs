@@ -59,6 +59,8 @@ pub(crate) enum Tables {
     /// A simulated `wx.requestMidasPayment` of OpenMidas: its fail codes, then the
     /// platform's.
     MidasPayment,
+    /// A simulated `wx.requestMidasPaymentGameItem`: its fail codes, then the platform's.
+    GameItem,
 }
 
 impl Tables {
@@ -68,6 +70,9 @@ impl Tables {
             Tables::Dialect(dialect) => describe(dialect, code),
             Tables::Platform => platform(),
             Tables::MidasPayment => openmidas_protocol::client::midas_payment::Code::from_code(code)
+                .map(Described::of)
+                .or_else(platform),
+            Tables::GameItem => openmidas_protocol::client::game_item::Code::from_code(code)
                 .map(Described::of)
                 .or_else(platform),
         }

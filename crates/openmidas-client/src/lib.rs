@@ -16,7 +16,8 @@
 //!   and `retryable()`, read in the call's dialect; match it against [`codes`]).
 //! - Secrets (AppSecret, AppKey, session_key, access_token) never appear in `Debug` output
 //!   or logs.
-//! - [`openmidas::AdminClient`]: OpenMidas-only login codes and recharges.
+//! - [`openmidas::AdminClient`]: OpenMidas-only calls: login codes, and the simulated
+//!   player's purchases (coins, items, paid later or never).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), openmidas_client::Error> {

@@ -6,13 +6,12 @@
 use std::time::Duration;
 
 use openmidas_protocol::client::game_item;
-use openmidas_protocol::errcode::Described;
 use openmidas_protocol::sign;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::http::{api_error, decode, Http, Tables};
+use crate::http::{decode, Http, Tables};
 use crate::midas::MidasEnv;
 use crate::secret::{Secret, SessionKey};
 
@@ -231,14 +230,7 @@ impl AdminClient {
         if purchase.pay_later {
             body["pay"] = "manual".into();
         }
-        let answer = self.post("/admin/client/game_item", body).await?;
-        if let Some(mut e) = api_error(&answer, Tables::Platform)? {
-            if let Some(code) = game_item::Code::from_code(e.errcode) {
-                e.code = Some(Described::of(code));
-            }
-            return Err(Error::Api(e));
-        }
-        decode(answer, Tables::Platform)
+        decode(self.post("/admin/client/game_item", body).await?, Tables::GameItem)
     }
 
     /// The player pays a purchase made to be paid later (`POST /admin/client/purchases/pay`):

@@ -93,7 +93,10 @@ impl AppConfig {
             bail!("app {}: coin_price_fen must be 1 to 1000000", self.appid);
         }
         if self.session_ttl_secs == Some(0) {
-            bail!("app {}: session_ttl_secs must be at least 1 (leave it out: sessions never expire)", self.appid);
+            bail!(
+                "app {}: session_ttl_secs must be at least 1 (leave it out: sessions never expire)",
+                self.appid
+            );
         }
         let cancel_window_secs = self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
         if cancel_window_secs > 366 * 86_400 {
