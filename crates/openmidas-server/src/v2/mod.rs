@@ -107,8 +107,7 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
     // 7. signature: the body bytes, with the player's newest session_key.
     let session = pipeline::session(state, &app, &request.openid, now_ms)
         .await?
-        .ok_or(Code::SessionNotFound)
-        .map_err(ApiError::new)?;
+        .ok_or(Code::SessionNotFound)?;
     let digest = sign::v2::signature_digest(&session.session_key, &bytes);
     if !hex_matches_case(&digest, signatures.signature, hex_case(&app)) {
         return Err(ApiError::msg(
