@@ -39,24 +39,32 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
     })
 }
 
-const APP_COLUMNS: &str = "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs";
+// Column lists as macros, so every statement is one literal built at compile time (a
+// statement is looked up in the connection's cache by its text on every call).
+macro_rules! app_columns {
+    () => {
+        "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
+         duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs"
+    };
+}
 
 pub fn app(conn: &Connection, appid: &str) -> rusqlite::Result<Option<App>> {
-    conn.prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = ?1"))?
+    conn.prepare_cached(concat!("SELECT ", app_columns!(), " FROM apps WHERE appid = ?1"))?
         .query_row([appid], app_from_row)
         .optional()
 }
 
 pub fn apps(conn: &Connection) -> rusqlite::Result<Vec<App>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY appid"))?;
+    let mut stmt = conn.prepare_cached(concat!("SELECT ", app_columns!(), " FROM apps ORDER BY appid"))?;
     let rows = stmt.query_map([], app_from_row)?;
     rows.collect()
 }
 
 fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO apps ({APP_COLUMNS}, created_at_ms, updated_at_ms)
+    conn.prepare_cached(concat!(
+        "INSERT INTO apps (",
+        app_columns!(),
+        ", created_at_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
@@ -97,12 +105,20 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms";
+macro_rules! token_columns {
+    () => {
+        "token, appid, kind, issued_at_ms, expires_at_ms, retired_at_ms"
+    };
+}
 
 pub fn token(conn: &Connection, token: &str) -> rusqlite::Result<Option<TokenRecord>> {
-    conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token = ?1"))?
-        .query_row([token], token_from_row)
-        .optional()
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM access_tokens WHERE token = ?1"
+    ))?
+    .query_row([token], token_from_row)
+    .optional()
 }
 
 pub fn session(conn: &Connection, appid: &str, openid: &str) -> rusqlite::Result<Option<Session>> {
@@ -125,8 +141,10 @@ pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowVal
     match read {
         RowRead::Nothing => Ok(RowValue::Nothing),
         RowRead::CurrentToken { appid, kind } => conn
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM access_tokens
+            .prepare_cached(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM access_tokens
                  WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL
                  ORDER BY issued_at_ms DESC LIMIT 1"
             ))?
@@ -167,8 +185,10 @@ pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()
             .execute(params![appid, expired_before_ms])
             .map(drop),
         RowWrite::InsertToken(t) => conn
-            .prepare_cached(&format!(
-                "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            .prepare_cached(concat!(
+                "INSERT INTO access_tokens (",
+                token_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             ))?
             .execute(params![
                 t.token,
@@ -213,11 +233,16 @@ fn insert_login_code(conn: &Connection, code: &LoginCode) -> rusqlite::Result<()
     .map(drop)
 }
 
-const ACCOUNT_KEY: &str = "env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5";
+macro_rules! account_key {
+    () => {
+        "env = ?1 AND appid = ?2 AND offer_id = ?3 AND zone_id = ?4 AND openid = ?5"
+    };
+}
 
 pub fn account(conn: &Connection, key: &AccountKey) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached(&format!(
-        "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts WHERE {ACCOUNT_KEY}"
+    conn.prepare_cached(concat!(
+        "SELECT cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged FROM accounts WHERE ",
+        account_key!()
     ))?
     .query_row(
         params![key.env.as_str(), key.appid, key.offer_id, key.zone_id, key.openid],
@@ -262,10 +287,11 @@ fn insert_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: i64)
 
 fn update_account(conn: &Connection, key: &AccountKey, a: &Account, now_ms: i64) -> rusqlite::Result<()> {
     let changed = conn
-        .prepare_cached(&format!(
+        .prepare_cached(concat!(
             "UPDATE accounts SET cash = ?6, gift = ?7, save_amt = ?8, save_sum = ?9, cost_sum = ?10,
                 present_sum = ?11, recharged = ?12, updated_at_ms = ?13
-             WHERE {ACCOUNT_KEY}"
+             WHERE ",
+            account_key!()
         ))?
         .execute(params![
             key.env.as_str(),
@@ -294,10 +320,19 @@ fn exactly_one(changed: usize) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const ORDER_KEY: &str = "env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = ?4 AND order_no = ?5";
-const ORDER_COLUMNS: &str = "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
+macro_rules! order_key {
+    () => {
+        "env = ?1 AND appid = ?2 AND offer_id = ?3 AND namespace = ?4 AND order_no = ?5"
+    };
+}
+
+macro_rules! order_columns {
+    () => {
+        "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
      pay_number, balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-     paid_at_ms, delivered_at_ms";
+     paid_at_ms, delivered_at_ms"
+    };
+}
 
 fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
     let kind: String = row.get(0)?;
@@ -334,18 +369,25 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
 }
 
 pub fn order(conn: &Connection, key: &OrderKey) -> rusqlite::Result<Option<Order>> {
-    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {ORDER_KEY}"))?
-        .query_row(
-            params![key.env.as_str(), key.appid, key.offer_id, key.book.as_str(), key.number],
-            order_from_row,
-        )
-        .optional()
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE ",
+        order_key!()
+    ))?
+    .query_row(
+        params![key.env.as_str(), key.appid, key.offer_id, key.book.as_str(), key.number],
+        order_from_row,
+    )
+    .optional()
 }
 
 fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Result<()> {
     let p = o.purchase.as_ref();
-    conn.prepare_cached(&format!(
-        "INSERT INTO orders (env, appid, offer_id, namespace, order_no, {ORDER_COLUMNS})
+    conn.prepare_cached(concat!(
+        "INSERT INTO orders (env, appid, offer_id, namespace, order_no, ",
+        order_columns!(),
+        ")
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
                  ?22, ?23)"
     ))?
@@ -381,10 +423,11 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
 fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Result<()> {
     let p = o.purchase.as_ref();
     let changed = conn
-        .prepare_cached(&format!(
+        .prepare_cached(concat!(
             "UPDATE orders SET status = ?6, refunded_cash = ?7, refunded_gift = ?8, balance_after = ?9,
                 updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12
-             WHERE {ORDER_KEY}"
+             WHERE ",
+            order_key!()
         ))?
         .execute(params![
             key.env.as_str(),
@@ -452,9 +495,11 @@ pub fn journal(
     after_id: i64,
     limit: u32,
 ) -> rusqlite::Result<Vec<(i64, JournalEntry)>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(concat!(
         "SELECT id, kind, order_no, amount, cash_delta, gift_delta, balance_after, at_ms FROM journal
-         WHERE {ACCOUNT_KEY} AND id > ?6 ORDER BY id LIMIT ?7"
+         WHERE ",
+        account_key!(),
+        " AND id > ?6 ORDER BY id LIMIT ?7"
     ))?;
     let rows = stmt.query_map(
         params![
