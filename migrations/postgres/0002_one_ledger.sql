@@ -2,8 +2,9 @@
 -- 2.0, order status, refunds as orders of their own (a pay records what its refunds gave
 -- back), and client purchases (the purchase book). Existing rows keep their meaning: a
 -- cancelled pay is a pay refunded in full, a recharge a coin purchase paid and delivered.
--- `orders.cancelled_at_ms` is no longer written (status and refunded coins replace it) but
--- stays: nodes that start together may still be running these statements, which read it.
+-- `orders.cancelled_at_ms` stays, as what release 0.1 reads: this release sets it on a pay
+-- that gave anything back, so a 0.1 node still running (a rolling upgrade) refuses to
+-- cancel it again, and reads a pay cancelled by such a node as refunded in full.
 -- Never edit a shipped migration: append a new file with the next number.
 --
 -- Every statement is idempotent (see 0001): the data changes only touch rows not yet

@@ -2,8 +2,8 @@
 -- 2.0, order status, refunds as orders of their own (a pay records what its refunds gave
 -- back), and client purchases (the purchase book). Existing rows keep their meaning: a
 -- cancelled pay is a pay refunded in full, a recharge a coin purchase paid and delivered.
--- `orders.cancelled_at_ms` is no longer written (status and refunded coins replace it) but
--- stays: nodes that start together may still be running these statements, which read it.
+-- `orders.cancelled_at_ms` stays, written as release 0.1 reads it (set on a pay that gave
+-- anything back), like PostgreSQL's, where a 0.1 node may still run during an upgrade.
 -- Never edit a shipped migration: append a new file with the next number.
 ALTER TABLE apps ADD COLUMN cancel_window_secs INTEGER NOT NULL DEFAULT 172800;
 ALTER TABLE apps ADD COLUMN signature_hex TEXT NOT NULL DEFAULT 'lower';

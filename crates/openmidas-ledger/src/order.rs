@@ -251,6 +251,27 @@ impl Order {
         (gift <= self.gift - self.refunded.gift).then_some(Coins { cash, gift })
     }
 
+    /// Reads the cancel time of release 0.1 (the `cancelled_at_ms` column). A pay that a 0.1
+    /// node cancelled after this database was migrated carries only that time, no refunded
+    /// coins: it gave back everything, and reads as refunded.
+    pub fn with_legacy_cancel(mut self, cancelled_at_ms: Option<i64>) -> Order {
+        if let (OrderKind::Pay, Some(at_ms), true) = (self.kind, cancelled_at_ms, self.refunded == Coins::default()) {
+            self.refunded = Coins {
+                cash: self.amount - self.gift,
+                gift: self.gift,
+            };
+            self.status = OrderStatus::Refunded;
+            self.updated_at_ms = at_ms.max(self.created_at_ms);
+        }
+        self
+    }
+
+    /// The cancel time release 0.1 reads: set once a pay gave anything back, so a 0.1 node
+    /// still running beside this one (a rolling upgrade) refuses to cancel it again.
+    pub fn legacy_cancelled_at_ms(&self) -> Option<i64> {
+        (self.kind == OrderKind::Pay && self.refunded != Coins::default()).then_some(self.updated_at_ms)
+    }
+
     /// The order's own consistency; [`crate::decide`] checks it after every change.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let broken = |what: &str| Err(InvariantViolation(format!("{} order: {what}", self.kind.as_str())));
@@ -354,6 +375,25 @@ mod tests {
         assert!(order.check_invariants().is_err(), "fully refunded but still done");
         order.status = OrderStatus::Refunded;
         order.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn release_0_1_cancels_read_as_full_refunds_and_refunds_mark_the_pay_for_it() {
+        let paid = pay(10, 4);
+        assert_eq!(paid.legacy_cancelled_at_ms(), None);
+        let cancelled = paid.clone().with_legacy_cancel(Some(7));
+        assert_eq!(cancelled.refunded, Coins { cash: 6, gift: 4 });
+        assert_eq!((cancelled.status, cancelled.updated_at_ms), (OrderStatus::Refunded, 7));
+        cancelled.check_invariants().unwrap();
+        // Refunds recorded by this release win over the marker they left.
+        let partly = Order {
+            refunded: Coins { cash: 3, gift: 0 },
+            updated_at_ms: 5,
+            ..paid.clone()
+        };
+        assert_eq!(partly.legacy_cancelled_at_ms(), Some(5));
+        assert_eq!(partly.clone().with_legacy_cancel(Some(5)), partly);
+        assert_eq!(paid.clone().with_legacy_cancel(None), paid);
     }
 
     #[test]

@@ -292,7 +292,7 @@ pub(crate) async fn account(conn: &mut Conn, key: &AccountKey) -> Result<Option<
     row.as_ref().map(|r| account_from_row(r, 0)).transpose()
 }
 
-/// An order from its eighteen columns (`kind` ... `delivered_at_ms`, in the order of
+/// An order from its nineteen columns (`kind` ... `cancelled_at_ms`, in the order of
 /// `order`'s SELECT), starting at column `base`.
 pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
     let kind: String = r.try_get(base)?;
@@ -325,7 +325,8 @@ pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
         created_at_ms: r.try_get(base + 10)?,
         updated_at_ms: r.try_get(base + 11)?,
         purchase,
-    })
+    }
+    .with_legacy_cancel(r.try_get(base + 18)?))
 }
 
 pub(crate) async fn order(conn: &mut Conn, key: &OrderKey) -> Result<Option<Order>, TxError> {
@@ -333,7 +334,7 @@ pub(crate) async fn order(conn: &mut Conn, key: &OrderKey) -> Result<Option<Orde
         .query_opt(
             "SELECT kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift, pay_number,
                     balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-                    paid_at_ms, delivered_at_ms
+                    paid_at_ms, delivered_at_ms, cancelled_at_ms
              FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = $4 AND order_no = $5",
             &[
                 &key.env.as_str(),

@@ -330,7 +330,7 @@ macro_rules! order_columns {
     () => {
         "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
      pay_number, balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-     paid_at_ms, delivered_at_ms"
+     paid_at_ms, delivered_at_ms, cancelled_at_ms"
     };
 }
 
@@ -365,7 +365,8 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
         created_at_ms: row.get(10)?,
         updated_at_ms: row.get(11)?,
         purchase,
-    })
+    }
+    .with_legacy_cancel(row.get(18)?))
 }
 
 pub fn order(conn: &Connection, key: &OrderKey) -> rusqlite::Result<Option<Order>> {
@@ -389,7 +390,7 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         order_columns!(),
         ")
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                 ?22, ?23)"
+                 ?22, ?23, ?24)"
     ))?
     .execute(params![
         key.env.as_str(),
@@ -415,6 +416,7 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         p.map(|p| &p.attach),
         p.and_then(|p| p.paid_at_ms),
         p.and_then(|p| p.delivered_at_ms),
+        o.legacy_cancelled_at_ms(),
     ])
     .map(drop)
 }
@@ -425,7 +427,7 @@ fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
     let changed = conn
         .prepare_cached(concat!(
             "UPDATE orders SET status = ?6, refunded_cash = ?7, refunded_gift = ?8, balance_after = ?9,
-                updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12
+                updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12, cancelled_at_ms = ?13
              WHERE ",
             order_key!()
         ))?
@@ -442,6 +444,7 @@ fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
             o.updated_at_ms,
             p.and_then(|p| p.paid_at_ms),
             p.and_then(|p| p.delivered_at_ms),
+            o.legacy_cancelled_at_ms(),
         ])?;
     exactly_one(changed)
 }

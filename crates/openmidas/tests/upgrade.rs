@@ -14,7 +14,7 @@ use openmidas_ledger::{AccountKey, Env, Store};
 use openmidas_protocol::v2::Op;
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
 use openmidas_testkit::postgres::fresh_database;
-use openmidas_testkit::{with, StatusCode, TestApp, TestServer, CANCELPAY, PAY};
+use openmidas_testkit::{with, StatusCode, TestApp, TestServer, CANCELPAY, GETBALANCE, PAY, START_MS};
 use serde_json::{json, Value};
 
 /// The fixture's app, as its configuration created it.
@@ -210,4 +210,77 @@ async fn a_release_0_1_postgres_database_upgrades_in_place() {
     assert_eq!(versions, [1, 2]);
     let server = TestServer::start_on(Arc::new(store)).await;
     orders_work_in_every_dialect(server, recharged_at_ms).await;
+}
+
+/// A rolling upgrade: release 0.1 nodes may still serve for a while beside migrated ones.
+/// A 0.1 node decides a cancel from `cancelled_at_ms` alone; this release sets it on every
+/// pay that gave anything back (so the 0.1 node refuses to give it back again), and reads a
+/// pay that a 0.1 node cancelled after the migration as refunded in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_0_1_nodes_beside_migrated_ones_never_refund_twice() {
+    let database = fresh_database(false).await;
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let store = openmidas_store_postgres::PostgresStore::open(openmidas_store_postgres::PgConfig::new(&database.url))
+        .await
+        .expect("open");
+    let server = TestServer::start_on(Arc::new(store)).await;
+    let app = server.create_app().await;
+    let token = server.token(&app).await;
+    let session = server.login(&app, "p").await;
+    server.recharge(&app, "p", "official", 100).await;
+    let v1 = |endpoint, extra: Value| {
+        let body = app.signed(endpoint, &token, with(app.fields("p"), extra), None);
+        let (server, token) = (&server, &token);
+        async move { server.midas(endpoint, token, &body).await.1 }
+    };
+    let cancelled_at = |number: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one("SELECT cancelled_at_ms FROM orders WHERE order_no = $1", &[&number])
+                .await
+                .expect("order")
+                .get::<_, Option<i64>>(0)
+        }
+    };
+
+    // A pay partly refunded here carries the time a 0.1 node reads as "cancelled".
+    assert_eq!(v1(PAY, json!({"bill_no": "p-1", "amt": 30})).await["errcode"], 0);
+    assert_eq!(cancelled_at("p-1").await, None);
+    let body = Value::Object(with(
+        app.v2_fields("p"),
+        json!({"bill_no": "r-1", "pay_bill_no": "p-1", "amount": 10}),
+    ))
+    .to_string();
+    let (_, refund) = server.v2(&app, Op::CancelPay, &token, &body, &session).await;
+    assert_eq!(refund["errcode"], 0, "{refund}");
+    assert!(cancelled_at("p-1").await.is_some(), "a 0.1 node would cancel it again");
+
+    // A 0.1 node cancels a pay after the migration: it gives the coins back and sets only
+    // cancelled_at_ms (its statements, verbatim).
+    assert_eq!(v1(PAY, json!({"bill_no": "p-2", "amt": 20})).await["errcode"], 0);
+    client
+        .batch_execute(&format!(
+            "UPDATE accounts SET cash = cash + 20, cost_sum = cost_sum - 20 WHERE openid = 'p';
+             UPDATE orders SET cancelled_at_ms = {} WHERE order_no = 'p-2' AND cancelled_at_ms IS NULL",
+            START_MS + 1000
+        ))
+        .await
+        .expect("a 0.1 node's cancel");
+    assert_eq!(v1(CANCELPAY, json!({"bill_no": "p-2"})).await["errcode"], 90015);
+    let body = Value::Object(with(
+        app.v2_fields("p"),
+        json!({"bill_no": "r-2", "pay_bill_no": "p-2", "amount": 1}),
+    ))
+    .to_string();
+    let (_, refund) = server.v2(&app, Op::CancelPay, &token, &body, &session).await;
+    assert_eq!(refund["errcode"], 90018, "nothing left of p-2: {refund}");
+    let balance = v1(GETBALANCE, json!({})).await;
+    assert_eq!(
+        (balance["balance"].clone(), balance["cost_sum"].clone()),
+        (json!(80), json!(20))
+    );
 }
