@@ -48,8 +48,8 @@ pub struct AccountKey {
     pub openid: String,
 }
 
-/// An account's state. A never-seen account is `Account::default()`: all zero, eligible for
-/// the first-recharge bonus.
+/// An account's state. A never-seen account is `Account::default()`: all zero, never
+/// recharged (`first_save` 1, or `true` in 2.0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Account {
     /// Coins bought with money, still in the balance.
@@ -60,7 +60,7 @@ pub struct Account {
     pub save_amt: i64,
     /// All coins ever gained: recharges plus presents.
     pub save_sum: i64,
-    /// All coins spent, less cancelled pays.
+    /// All coins spent, less what refunds and cancels gave back.
     pub cost_sum: i64,
     /// All coins ever presented.
     pub present_sum: i64,

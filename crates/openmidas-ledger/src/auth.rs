@@ -94,6 +94,16 @@ impl BillNoCharset {
     }
 }
 
+/// The longest of the app options that are durations (`ts_window_secs`,
+/// `cancel_window_secs`, `session_ttl_secs`): a year.
+pub const MAX_OPTION_SECS: u32 = 366 * 86_400;
+/// The highest `coin_price_fen`: 10,000 yuan a coin.
+pub const MAX_COIN_PRICE_FEN: u32 = 1_000_000;
+/// The longest appid and offer_id, in bytes.
+pub const MAX_APP_ID_BYTES: usize = 128;
+/// The longest secret or key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+
 /// How long after a pay it may be refunded or cancelled, by default (48 h).
 pub const DEFAULT_CANCEL_WINDOW_SECS: u32 = 48 * 3600;
 /// What a coin costs the player, by default, in fen.
@@ -154,6 +164,36 @@ impl App {
 
     pub fn cancel_window_ms(&self) -> i64 {
         i64::from(self.cancel_window_secs) * 1000
+    }
+
+    /// Whether every field is within its range (the admin API and the config file accept the
+    /// same apps). The problem names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value, max) in [
+            ("appid", &self.appid, MAX_APP_ID_BYTES),
+            ("offer_id", &self.offer_id, MAX_APP_ID_BYTES),
+            ("secret", &self.secret, MAX_KEY_BYTES),
+            ("app_key", &self.app_key, MAX_KEY_BYTES),
+            ("sandbox_app_key", &self.sandbox_app_key, MAX_KEY_BYTES),
+        ] {
+            if value.is_empty() || value.len() > max {
+                return Err(format!("{name} must be 1 to {max} bytes"));
+            }
+        }
+        let durations = [
+            ("ts_window_secs", self.ts_window_secs, 1),
+            ("session_ttl_secs", self.session_ttl_secs, 1),
+            ("cancel_window_secs", Some(self.cancel_window_secs), 0),
+        ];
+        for (name, value, min) in durations {
+            if value.is_some_and(|v| v < min || v > MAX_OPTION_SECS) {
+                return Err(format!("{name} must be {min} to {MAX_OPTION_SECS}"));
+            }
+        }
+        if self.coin_price_fen == 0 || self.coin_price_fen > MAX_COIN_PRICE_FEN {
+            return Err(format!("coin_price_fen must be 1 to {MAX_COIN_PRICE_FEN}"));
+        }
+        Ok(())
     }
 }
 
@@ -315,7 +355,7 @@ impl Session {
     /// Whether the session still signs at `now_ms`: always, unless the app gives sessions a
     /// lifetime (`session_ttl_secs`).
     pub fn is_live(&self, ttl_secs: Option<u32>, now_ms: i64) -> bool {
-        ttl_secs.is_none_or(|ttl| now_ms - self.created_at_ms < i64::from(ttl) * 1000)
+        ttl_secs.is_none_or(|ttl| now_ms - self.created_at_ms <= i64::from(ttl) * 1000)
     }
 }
 
@@ -405,6 +445,49 @@ mod tests {
         assert_eq!(retired.status(999), TokenStatus::Valid);
         assert_eq!(retired.status(1000), TokenStatus::Retired);
         assert!(!format!("{t:?}").contains("abcdefghij"));
+    }
+
+    #[test]
+    fn app_ranges() {
+        let app = App::new("wx", "s", "o", "k", "sk");
+        assert_eq!(app.validate(), Ok(()));
+        let bad = [
+            App {
+                ts_window_secs: Some(0),
+                ..app.clone()
+            },
+            App {
+                session_ttl_secs: Some(MAX_OPTION_SECS + 1),
+                ..app.clone()
+            },
+            App {
+                cancel_window_secs: MAX_OPTION_SECS + 1,
+                ..app.clone()
+            },
+            App {
+                coin_price_fen: 0,
+                ..app.clone()
+            },
+            App {
+                app_key: "k".repeat(MAX_KEY_BYTES + 1),
+                ..app.clone()
+            },
+            App {
+                offer_id: String::new(),
+                ..app.clone()
+            },
+        ];
+        for app in bad {
+            assert!(app.validate().is_err(), "{app:?}");
+        }
+        assert_eq!(
+            App {
+                cancel_window_secs: 0,
+                ..app
+            }
+            .validate(),
+            Ok(())
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub struct Batch<'c> {
 struct Slot<T> {
     stored: Option<T>,
     current: Option<T>,
-    /// When a command of the batch last changed it.
+    /// When a command of the batch last changed it (`None`: unchanged, not written). An
+    /// account row records it as its `updated_at_ms`.
     changed_at_ms: Option<i64>,
 }
 
@@ -415,6 +416,128 @@ mod tests {
         assert_eq!(decided.writes.journal.len(), 1);
         assert_eq!(decided.writes.order_updates.len(), 1);
         assert_eq!(decided.writes.account_updates[0].account.balance(), 100);
+    }
+
+    /// Any mix of commands decided as one batch answers exactly what they answer one after
+    /// another, and the batch writes each changed row once, in its final state.
+    mod as_if_one_by_one {
+        use super::*;
+        use crate::command::{Goods, PurchaseOrder};
+        use proptest::prelude::*;
+
+        fn command() -> impl Strategy<Value = Command> {
+            let openid = prop_oneof![Just("u"), Just("v")];
+            let number = (0..5usize).prop_map(|n| format!("n{n}"));
+            prop_oneof![
+                (openid.clone(), number.clone(), 1i64..60).prop_map(|(o, n, a)| Command::pay(key(o), &n, a, NOW)),
+                (openid.clone(), number.clone(), 1i64..30).prop_map(|(o, n, a)| Command::present(key(o), &n, a, NOW)),
+                (openid.clone(), number.clone(), number.clone(), 1i64..30).prop_map(|(o, n, p, a)| Command {
+                    account: key(o),
+                    now_ms: NOW + 1,
+                    op: Op::Refund {
+                        number: n,
+                        pay_number: p,
+                        amount: a,
+                        window_ms: 1000
+                    },
+                }),
+                (openid.clone(), number.clone()).prop_map(|(o, n)| cancel(o, &n)),
+                (openid, number, 1i64..50, any::<bool>()).prop_map(|(o, n, q, paid)| Command {
+                    account: key(o),
+                    now_ms: NOW,
+                    op: Op::Purchase(PurchaseOrder {
+                        number: n,
+                        goods: Goods::Coins { quantity: q },
+                        fee_fen: q,
+                        wx_order_id: "wx".into(),
+                        attach: String::new(),
+                        paid,
+                    }),
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn a_batch_answers_and_writes_as_its_commands_one_by_one(
+                commands in prop::collection::vec(command(), 1..24),
+                funded in any::<bool>(),
+            ) {
+                let start = if funded { funded_account() } else { Account::default() };
+                let stored: Vec<(&str, Account)> = vec![("u", start), ("v", start)];
+                let batch = Batch::new(commands.iter().collect());
+                let decided = run(&batch, &stored, &[]);
+                prop_assert_eq!(&decided.outcomes, &sequential_from(&commands, start));
+                for write in decided.writes.changed_accounts() {
+                    prop_assert!(write.1.check_invariants().is_ok());
+                }
+                let keys: Vec<&OrderKey> = decided.writes.order_inserts.iter().map(|w| w.key).collect();
+                let mut unique = keys.clone();
+                unique.dedup();
+                prop_assert_eq!(keys.len(), unique.len(), "an order is written once");
+                for write in &decided.writes.order_inserts {
+                    prop_assert!(write.order.check_invariants().is_ok());
+                }
+            }
+        }
+
+        fn funded_account() -> Account {
+            Account::default()
+                .recharge(100)
+                .expect("recharge")
+                .present(20)
+                .expect("present")
+        }
+
+        /// [`sequential`], starting both accounts from `start`.
+        fn sequential_from(commands: &[Command], start: Account) -> Vec<Outcome> {
+            let mut accounts: Vec<(String, Account)> = vec![("u".into(), start), ("v".into(), start)];
+            let mut orders: Vec<(OrderKey, Order)> = Vec::new();
+            let mut out = Vec::new();
+            for c in commands {
+                let keys = c.reads();
+                let read: Vec<Option<Order>> = keys
+                    .iter()
+                    .map(|k| orders.iter().find(|(n, _)| n == k).map(|(_, o)| o.clone()))
+                    .collect();
+                let refs: Vec<Option<&Order>> = read.iter().map(Option::as_ref).collect();
+                let slot = accounts
+                    .iter()
+                    .position(|(o, _)| *o == c.account.openid)
+                    .expect("account");
+                match decide(c, &refs, &accounts[slot].1).expect("decide") {
+                    Decision::Refuse(r) => out.push(Outcome::Refused(r)),
+                    Decision::Apply(e) => {
+                        if let Some(next) = e.account {
+                            accounts[slot].1 = next;
+                        }
+                        for (i, order) in e.orders {
+                            orders.retain(|(k, _)| *k != keys[i]);
+                            orders.push((keys[i].clone(), order));
+                        }
+                        out.push(e.outcome);
+                    }
+                }
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn reads_and_read_count_agree() {
+        let refund = Command {
+            account: key("u"),
+            now_ms: NOW,
+            op: Op::Refund {
+                number: "r".into(),
+                pay_number: "p".into(),
+                amount: 1,
+                window_ms: 1,
+            },
+        };
+        for c in [pay("u", "b", 1), cancel("u", "b"), refund] {
+            assert_eq!(c.read_count(), c.reads().len(), "{c:?}");
+        }
     }
 
     #[test]

@@ -84,7 +84,8 @@ impl Command {
         Command::new(account, now_ms, Op::Present { number, amount })
     }
 
-    /// A coin purchase, paid and credited at once (what the admin recharge does).
+    /// A coin purchase, paid and credited at once, free of charge (`fee_fen` 0): for tests
+    /// and tools that need funded accounts. The admin recharge prices its purchases.
     pub fn recharge(account: AccountKey, number: &str, quantity: i64, wx_order_id: &str, now_ms: i64) -> Command {
         let order = PurchaseOrder {
             number: number.to_string(),

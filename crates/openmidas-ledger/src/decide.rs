@@ -691,6 +691,24 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_number_repeated_for_another_pay_carries_no_original() {
+        let acc = Account::default().recharge(100).unwrap();
+        let p1 = apply(decide(&pay_cmd("u", "p1", 30, 0), &[None], &acc).unwrap());
+        let pay1 = p1.orders[0].1.clone();
+        let after = p1.account.unwrap();
+        let r = apply(decide(&refund_cmd("r", "p1", 5, 1), &[None, Some(&pay1)], &after).unwrap());
+        let refund = r.orders[0].1.clone();
+        let pay2 = apply(decide(&pay_cmd("u", "p2", 30, 0), &[None], &after).unwrap()).orders[0]
+            .1
+            .clone();
+        // Same number and amount, another pay: a repeat without the original result.
+        assert_eq!(
+            refusal(decide(&refund_cmd("r", "p2", 5, 2), &[Some(&refund), Some(&pay2)], &after).unwrap()),
+            Refusal::Repeated { original: None }
+        );
+    }
+
+    #[test]
     fn purchases_credit_coins_when_paid() {
         let buy = |paid: bool, goods: Goods| {
             command(

@@ -114,8 +114,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+                // A request has about ten keys: a scan is cheapest. A 64 KiB body can hold
+                // thousands, where a scan per key would be quadratic: past a few, a set.
+                let mut seen: Option<std::collections::HashSet<Cow<'de, str>>> = None;
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    if fields.iter().any(|(k, _)| *k == key) {
+                    let repeated = match &mut seen {
+                        Some(seen) => !seen.insert(key.clone()),
+                        None if fields.len() < 32 => fields.iter().any(|(k, _)| *k == key),
+                        None => {
+                            let mut set: std::collections::HashSet<Cow<'de, str>> =
+                                fields.iter().map(|(k, _)| k.clone()).collect();
+                            let repeated = !set.insert(key.clone());
+                            seen = Some(set);
+                            repeated
+                        }
+                    };
+                    if repeated {
                         return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{key}\u{0}")));
                     }
                     let value: &'de RawValue = map.next_value()?;
@@ -246,6 +260,20 @@ mod tests {
                 ("d".into(), "[1, 2]".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_key_repeated_among_thousands_is_found() {
+        let mut body = String::from("{");
+        for i in 0..5000 {
+            body.push_str(&format!("\"k{i}\":{i},"));
+        }
+        body.push_str("\"k4321\":1}");
+        assert_eq!(parse_err(&body), "[k4321] k4321 appears more than once");
+        let unique = body.replace("\"k4321\":1}", "\"last\":1}");
+        assert_eq!(RawObject::parse(unique.as_bytes()).unwrap().len(), 5001);
+        let early = "{\"a\":1,\"b\":2,\"a\":3}";
+        assert_eq!(parse_err(early), "[a] a appears more than once");
     }
 
     #[test]

@@ -39,10 +39,11 @@ pub enum EnvSource {
     Body,
 }
 
-/// The operation a route runs, in its dialect's terms.
+/// The operation a route runs, in its dialect's terms (a v1 endpoint carries its
+/// environment: it is the path's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
-    V1(v1::Op),
+    V1(v1::Endpoint),
     V2(v2::Op),
 }
 
@@ -52,7 +53,6 @@ pub struct Route {
     /// The path, which v1's `org_loc` and 2.0's `pay_sig` also cover.
     pub path: &'static str,
     pub operation: Operation,
-    pub env: EnvSource,
 }
 
 impl Route {
@@ -60,6 +60,16 @@ impl Route {
         match self.operation {
             Operation::V1(_) => Dialect::V1,
             Operation::V2(_) => Dialect::V2,
+        }
+    }
+
+    /// Where the request's environment comes from.
+    pub const fn env(&self) -> EnvSource {
+        match self.operation {
+            Operation::V1(endpoint) => EnvSource::Path {
+                sandbox: endpoint.sandbox,
+            },
+            Operation::V2(_) => EnvSource::Body,
         }
     }
 
@@ -82,20 +92,21 @@ impl v1::Endpoint {
 }
 
 impl v2::Op {
+    /// Its row of the route table.
+    pub const fn route(self) -> &'static Route {
+        &ROUTES[V2_FIRST + self.index()]
+    }
+
     /// The path (`/wxa/game/<name>`), which `pay_sig` covers.
-    pub fn uri(self) -> &'static str {
-        ROUTES
-            .iter()
-            .find(|r| r.operation == Operation::V2(self))
-            .map_or("", |r| r.path)
+    pub const fn uri(self) -> &'static str {
+        self.route().path
     }
 }
 
 const fn v1_route(path: &'static str, op: v1::Op, sandbox: bool) -> Route {
     Route {
         path,
-        operation: Operation::V1(op),
-        env: EnvSource::Path { sandbox },
+        operation: Operation::V1(v1::Endpoint { op, sandbox }),
     }
 }
 
@@ -103,12 +114,15 @@ const fn v2_route(path: &'static str, op: v2::Op) -> Route {
     Route {
         path,
         operation: Operation::V2(op),
-        env: EnvSource::Body,
     }
 }
 
+/// Where 2.0's routes start in [`ROUTES`].
+const V2_FIRST: usize = 8;
+
 /// Every payment route. The first eight are v1's, official then sandbox, each in
-/// [`v1::Op::ALL`] order ([`v1::Endpoint::route`] indexes them).
+/// [`v1::Op::ALL`] order ([`v1::Endpoint::route`] indexes them); then 2.0's in
+/// [`v2::Op::ALL`] order ([`v2::Op::route`]).
 pub const ROUTES: &[Route] = &[
     v1_route("/cgi-bin/midas/getbalance", v1::Op::GetBalance, false),
     v1_route("/cgi-bin/midas/pay", v1::Op::Pay, false),
@@ -136,9 +150,9 @@ mod tests {
         assert_eq!(paths.len(), ROUTES.len());
         for endpoint in v1::Endpoint::all() {
             let route = endpoint.route();
-            assert_eq!(route.operation, Operation::V1(endpoint.op));
+            assert_eq!(route.operation, Operation::V1(endpoint));
             assert_eq!(
-                route.env,
+                route.env(),
                 EnvSource::Path {
                     sandbox: endpoint.sandbox
                 }
@@ -146,10 +160,12 @@ mod tests {
             assert_eq!(Route::find(endpoint.uri()), Some(route));
         }
         for op in v2::Op::ALL {
-            assert!(ROUTES.iter().any(|r| r.operation == Operation::V2(op)), "{op:?}");
+            assert_eq!(op.route().operation, Operation::V2(op), "{op:?}");
+            assert_eq!(op.route().env(), EnvSource::Body);
         }
+        assert_eq!(ROUTES.len(), V2_FIRST + v2::Op::ALL.len());
         assert!(ROUTES.iter().all(|r| r.path.ends_with(match r.operation {
-            Operation::V1(op) => op.path_name(),
+            Operation::V1(endpoint) => endpoint.op.path_name(),
             Operation::V2(op) => op.path_name(),
         })));
     }

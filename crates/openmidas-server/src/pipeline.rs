@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use openmidas_ledger::auth::{App, Session, TokenRecord, TokenStatus};
+use openmidas_ledger::auth::{App, Session, SignatureHex, TokenRecord, TokenStatus};
 use openmidas_protocol::common::Code;
 use openmidas_protocol::json::{BodyError, MAX_BODY_BYTES};
+use openmidas_protocol::sign::HexCase;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -110,6 +111,14 @@ pub(crate) async fn access_token(state: &AppState, token: Option<&str>, now_ms: 
 pub(crate) async fn session(state: &AppState, app: &App, openid: &str, now_ms: i64) -> ApiResult<Option<Session>> {
     let session = state.store.session(&app.appid, openid).await?;
     Ok(session.filter(|s| s.is_live(app.session_ttl_secs, now_ms)))
+}
+
+/// Which hex digits the app lets 2.0 signatures use (option `signature_hex`).
+pub(crate) fn hex_case(app: &App) -> HexCase {
+    match app.signature_hex {
+        SignatureHex::Lower => HexCase::Lower,
+        SignatureHex::Any => HexCase::Any,
+    }
 }
 
 /// Whether `ts` is within the app's window around now (always, when the app sets none).

@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use openmidas_protocol::common::Code;
-use openmidas_protocol::route::{EnvSource, Operation, ROUTES};
-use openmidas_protocol::v1::Endpoint;
+use openmidas_protocol::route::{Operation, ROUTES};
 
 use crate::error::ApiError;
 use crate::{admin, auth, client, health, v1, v2, AppState};
@@ -37,25 +36,17 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/client/purchases/pay", post(client::purchases::pay))
         .route("/admin/client/purchases/close", post(client::purchases::close));
     for route in ROUTES {
-        let handler = match (route.operation, route.env) {
-            (Operation::V1(op), EnvSource::Path { sandbox }) => {
-                let endpoint = Endpoint { op, sandbox };
-                post(
-                    move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
-                        v1::handle(state, endpoint, query, body)
-                    },
-                )
-            }
-            (Operation::V2(op), _) => post(
+        let handler = match route.operation {
+            Operation::V1(endpoint) => post(
+                move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
+                    v1::handle(state, endpoint, query, body)
+                },
+            ),
+            Operation::V2(op) => post(
                 move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
                     v2::handle(state, op, query, body)
                 },
             ),
-            (Operation::V1(_), EnvSource::Body) => {
-                // The route table gives every v1 route its environment in the path.
-                tracing::error!(path = route.path, "a v1 route without an environment; not served");
-                continue;
-            }
         };
         router = router.route(route.path, handler);
     }
@@ -67,7 +58,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A failure outside any handler: 2.0's paths end it with a request id too (section 8).
+/// A failure outside any handler: 2.0's paths end it with a request id too
+/// (behaviour.md section 9.3).
 fn routing_error(uri: &Uri, code: Code) -> ApiError {
     let error = ApiError::new(code);
     if uri.path().starts_with("/wxa/") {

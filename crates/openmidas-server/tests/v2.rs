@@ -562,6 +562,8 @@ async fn session_lifetime(server: TestServer) {
     let g = Game::with_options(server, json!({"session_ttl_secs": 60})).await;
     g.ok(Op::GetBalance, json!({})).await;
     g.server.clock.advance_secs(60);
+    g.ok(Op::GetBalance, json!({})).await;
+    g.server.clock.advance_secs(1);
     let (status, answer) = g.call(Op::GetBalance, &g.body("p", json!({}))).await;
     assert_eq!(
         (status, answer["errcode"].clone()),

@@ -146,7 +146,14 @@ pub(crate) async fn migrate(conn: &mut Conn, now_ms: i64) -> Result<(), MigrateE
             return Err(MigrateError::TooNew { found, known });
         }
     }
+    let mut applied = applied;
     for &(version, name, sql) in MIGRATIONS {
+        if applied.contains(&version) {
+            continue;
+        }
+        // Another node may have applied it since: look again, so its statements (DDL locks
+        // on tables other nodes are serving from) run only where they are still needed.
+        applied = applied_versions(conn).await?;
         if applied.contains(&version) {
             continue;
         }

@@ -297,7 +297,16 @@ fn run_writer(
             }
         }
         let (results, updates) = apply_batch(&mut conn, &batch);
-        assert_eq!(results.len(), batch.len(), "one result per job");
+        // One result per job; should a bug break that, the jobs without one are answered -1
+        // (their reply channel closes) instead of the writer thread dying.
+        debug_assert_eq!(results.len(), batch.len(), "one result per job");
+        if results.len() != batch.len() {
+            tracing::error!(
+                results = results.len(),
+                jobs = batch.len(),
+                "the writer lost track of a batch"
+            );
+        }
         // Before anyone is answered, so no answer precedes the cache.
         accounts.publish(updates);
         for (job, result) in batch.drain(..).zip(results) {

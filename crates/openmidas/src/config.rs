@@ -67,17 +67,6 @@ impl AppConfig {
             Some(text) => DuplicateBillPolicy::parse(text)
                 .with_context(|| format!("app {}: duplicate_bill_no must be \"reject\" or \"replay\"", self.appid))?,
         };
-        for (name, value) in [
-            ("appid", &self.appid),
-            ("secret", &self.secret),
-            ("offer_id", &self.offer_id),
-            ("app_key", &self.app_key),
-            ("sandbox_app_key", &self.sandbox_app_key),
-        ] {
-            if value.is_empty() || value.len() > 128 {
-                bail!("app {}: {name} must be 1 to 128 bytes", self.appid);
-            }
-        }
         let signature_hex = match self.signature_hex.as_deref() {
             None => SignatureHex::default(),
             Some(text) => SignatureHex::parse(text)
@@ -88,29 +77,15 @@ impl AppConfig {
             Some(text) => BillNoCharset::parse(text)
                 .with_context(|| format!("app {}: bill_no_charset must be \"v2\" or \"v1\"", self.appid))?,
         };
-        let coin_price_fen = self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN);
-        if coin_price_fen == 0 || coin_price_fen > 1_000_000 {
-            bail!("app {}: coin_price_fen must be 1 to 1000000", self.appid);
-        }
-        if self.session_ttl_secs == Some(0) {
-            bail!(
-                "app {}: session_ttl_secs must be at least 1 (leave it out: sessions never expire)",
-                self.appid
-            );
-        }
-        let cancel_window_secs = self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
-        if cancel_window_secs > 366 * 86_400 {
-            bail!("app {}: cancel_window_secs must be at most a year", self.appid);
-        }
-        Ok(App {
+        let app = App {
             require_mp_sig: self.require_mp_sig,
             ts_window_secs: self.ts_window_secs,
             duplicate_bill_no,
-            cancel_window_secs,
             signature_hex,
             bill_no_charset,
-            coin_price_fen,
             session_ttl_secs: self.session_ttl_secs,
+            cancel_window_secs: self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS),
+            coin_price_fen: self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN),
             ..App::new(
                 &self.appid,
                 &self.secret,
@@ -118,7 +93,10 @@ impl AppConfig {
                 &self.app_key,
                 &self.sandbox_app_key,
             )
-        })
+        };
+        app.validate()
+            .map_err(|problem| anyhow::anyhow!("app {}: {problem}", self.appid))?;
+        Ok(app)
     }
 }
 

@@ -19,7 +19,7 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use openmidas_protocol::client::game_item::PAY_SIG_URI;
-use openmidas_protocol::json::{signing_text, RawObject};
+use openmidas_protocol::json::RawObject;
 use openmidas_protocol::route::Route;
 use openmidas_protocol::{sign, Dialect};
 use serde_json::{Map, Value};
@@ -52,9 +52,6 @@ pub struct SignArgs {
     /// Parameters as key=value, when no --body is given.
     params: Vec<String>,
 }
-
-/// `(key, signing text)` pairs.
-type Params = Vec<(String, String)>;
 
 /// What a `--uri` is signed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,12 +134,18 @@ fn run_v2(args: SignArgs, scheme: Scheme) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Midas v1: as it always was.
+/// Midas v1, through the one signer ([`sign::v1::sign_json`]): a `--body` is serialized,
+/// signed over exactly those bytes and printed with `sig` (and `mp_sig`) appended;
+/// key=value parameters are signed as the string values of a body.
 fn run_v1(args: SignArgs) -> anyhow::Result<()> {
     if args.session_key.is_some() && args.access_token.is_none() {
         bail!("--session-key needs --access-token for v1: mp_sig covers the access_token");
     }
-    let (mut body, params): (Option<Map<String, Value>>, Params) = match &args.body {
+    let session = match (&args.session_key, &args.access_token) {
+        (Some(session_key), Some(token)) => Some((token.as_str(), session_key.as_str())),
+        _ => None,
+    };
+    let (body, from_params) = match &args.body {
         Some(text) => {
             let value: Value = serde_json::from_str(text).context("--body is not valid JSON")?;
             let Value::Object(mut map) = value else {
@@ -150,65 +153,41 @@ fn run_v1(args: SignArgs) -> anyhow::Result<()> {
             };
             map.remove("sig");
             map.remove("mp_sig");
-            // Sign the bytes that will be sent: serialize first, then read them back.
-            let sent = serde_json::to_vec(&map)?;
-            let object = RawObject::parse(&sent).map_err(|e| anyhow::anyhow!(e.errmsg()))?;
-            let params = object
-                .iter()
-                .map(|(k, raw)| (k.to_string(), signing_text(raw).into_owned()))
-                .collect();
-            (Some(map), params)
+            (serde_json::to_string(&map)?, false)
         }
         None => {
             if args.params.is_empty() {
                 bail!("give --body JSON or key=value parameters");
             }
-            let params = args
-                .params
-                .iter()
-                .map(|p| {
-                    p.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .with_context(|| format!("parameter {p:?} is not key=value"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            (None, params)
+            let mut map = Map::new();
+            for param in &args.params {
+                let (key, value) = param
+                    .split_once('=')
+                    .with_context(|| format!("parameter {param:?} is not key=value"))?;
+                if map.insert(key.to_string(), Value::String(value.to_string())).is_some() {
+                    bail!("parameter {key:?} is given twice");
+                }
+            }
+            (serde_json::to_string(&map)?, true)
         }
     };
-    let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let sig_string = sign::v1::sig_string(pairs(), &args.uri, &args.app_key);
-    let sig = sign::v1::sig(pairs(), &args.uri, &args.app_key);
-    let mp = match (&args.session_key, &args.access_token) {
-        (Some(session_key), Some(token)) => Some((
-            sign::v1::mp_sig_string(pairs(), token, &sig, &args.uri, session_key),
-            sign::v1::mp_sig(pairs(), token, &sig, &args.uri, session_key),
-        )),
-        _ => None,
-    };
+    let signed = sign::v1::sign_json(&body, &args.uri, &args.app_key, session)
+        .map_err(|e| anyhow::anyhow!("cannot sign the body: {}", e.errmsg()))?;
 
     if args.explain {
-        println!("sig_string: {sig_string}");
-        println!("sig:        {sig}    (HMAC-SHA256 keyed with the AppKey)");
-        if let Some((mp_string, mp_sig)) = &mp {
+        println!("sig_string: {}", signed.sig_string);
+        println!("sig:        {}    (HMAC-SHA256 keyed with the AppKey)", signed.sig);
+        if let Some((mp_string, mp_sig)) = &signed.mp {
             println!("mp_sig_string: {mp_string}");
             println!("mp_sig:        {mp_sig}    (HMAC-SHA256 keyed with the session_key text)");
         }
-        return Ok(());
-    }
-    match body.as_mut() {
-        Some(map) => {
-            map.insert("sig".into(), Value::String(sig));
-            if let Some((_, mp_sig)) = mp {
-                map.insert("mp_sig".into(), Value::String(mp_sig));
-            }
-            println!("{}", serde_json::to_string(map)?);
+    } else if from_params {
+        println!("sig={}", signed.sig);
+        if let Some((_, mp_sig)) = &signed.mp {
+            println!("mp_sig={mp_sig}");
         }
-        None => {
-            println!("sig={sig}");
-            if let Some((_, mp_sig)) = mp {
-                println!("mp_sig={mp_sig}");
-            }
-        }
+    } else {
+        println!("{}", signed.body);
     }
     Ok(())
 }

@@ -175,38 +175,48 @@ pub fn parse<'a>(endpoint: Endpoint, body: &RawObject<'a>) -> Result<Request<'a>
     let pf = id_value(required(body, "pf")?, "pf")?;
     let ts = integer_value(required(body, "ts")?, "ts")?;
 
-    let amount = match endpoint.op {
-        Op::Pay => amount_value(required(body, "amt")?, "amt")?,
-        Op::Present => amount_value(required(body, "present_counts")?, "present_counts")?,
-        Op::GetBalance | Op::CancelPay => 0,
-    };
-    let bill_no = match endpoint.op {
-        Op::Pay | Op::Present | Op::CancelPay => Some(bill_no_value(required(body, "bill_no")?)?),
-        Op::GetBalance => None,
-    };
-    let sig = string_value(required(body, "sig")?, "sig")?;
-
+    let sig = || string_value(required(body, "sig")?, "sig");
     let optional = |field: &'static str, max: usize| -> Result<Option<Cow<'a, str>>, FieldError> {
         body.get(field).map(|raw| bounded_text(raw, field, max)).transpose()
     };
-    let user_ip = optional("user_ip", MAX_USER_IP_BYTES)?;
-    let call = match (endpoint.op, bill_no) {
-        (Op::Pay, Some(bill_no)) => Call::Pay {
-            bill_no,
-            amt: amount,
-            pay_item: optional("pay_item", MAX_REMARK_BYTES)?,
-            app_remark: optional("app_remark", MAX_REMARK_BYTES)?,
-        },
-        (Op::CancelPay, Some(bill_no)) => Call::CancelPay {
-            bill_no,
-            pay_item: optional("pay_item", MAX_REMARK_BYTES)?,
-        },
-        (Op::Present, Some(bill_no)) => Call::Present {
-            bill_no,
-            present_counts: amount,
-        },
-        // bill_no is read above for every operation but getbalance.
-        _ => Call::GetBalance,
+    let user_ip = || optional("user_ip", MAX_USER_IP_BYTES);
+    // Each operation's fields, then sig and user_ip, then its optional fields: a fixed
+    // order, so the first problem reported is deterministic.
+    let (call, sig, user_ip) = match endpoint.op {
+        Op::GetBalance => (Call::GetBalance, sig()?, user_ip()?),
+        Op::Pay => {
+            let amt = amount_value(required(body, "amt")?, "amt")?;
+            let bill_no = bill_no_value(required(body, "bill_no")?)?;
+            let (sig, user_ip) = (sig()?, user_ip()?);
+            let call = Call::Pay {
+                bill_no,
+                amt,
+                pay_item: optional("pay_item", MAX_REMARK_BYTES)?,
+                app_remark: optional("app_remark", MAX_REMARK_BYTES)?,
+            };
+            (call, sig, user_ip)
+        }
+        Op::CancelPay => {
+            let bill_no = bill_no_value(required(body, "bill_no")?)?;
+            let (sig, user_ip) = (sig()?, user_ip()?);
+            let call = Call::CancelPay {
+                bill_no,
+                pay_item: optional("pay_item", MAX_REMARK_BYTES)?,
+            };
+            (call, sig, user_ip)
+        }
+        Op::Present => {
+            let present_counts = amount_value(required(body, "present_counts")?, "present_counts")?;
+            let bill_no = bill_no_value(required(body, "bill_no")?)?;
+            (
+                Call::Present {
+                    bill_no,
+                    present_counts,
+                },
+                sig()?,
+                user_ip()?,
+            )
+        }
     };
     let mp_sig = body.get("mp_sig").map(|raw| string_value(raw, "mp_sig")).transpose()?;
 

@@ -24,6 +24,17 @@ pub enum Op {
 impl Op {
     pub const ALL: [Op; 5] = [Op::GetBalance, Op::Pay, Op::CancelPay, Op::Present, Op::QueryOrderInfo];
 
+    /// Its place in [`Op::ALL`] (and among 2.0's routes).
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Op::GetBalance => 0,
+            Op::Pay => 1,
+            Op::CancelPay => 2,
+            Op::Present => 3,
+            Op::QueryOrderInfo => 4,
+        }
+    }
+
     /// The last path segment.
     pub const fn path_name(self) -> &'static str {
         match self {

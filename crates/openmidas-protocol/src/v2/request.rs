@@ -68,12 +68,6 @@ pub enum FieldError {
 }
 
 impl FieldError {
-    pub fn field(&self) -> &'static str {
-        match self {
-            FieldError::Invalid(field) | FieldError::WrongType { field, .. } => field,
-        }
-    }
-
     pub fn errmsg(&self) -> String {
         match self {
             FieldError::Invalid(field) => format!("[{field}] {field} is invalid"),

@@ -4,7 +4,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use openmidas_ledger::auth::{DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN};
+use openmidas_ledger::auth::{
+    DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN, MAX_COIN_PRICE_FEN, MAX_KEY_BYTES, MAX_OPTION_SECS,
+};
 use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex, StoreExt};
 use openmidas_protocol::common::Code;
 use openmidas_protocol::limits::MAX_ID_BYTES;
@@ -14,16 +16,8 @@ use super::{json_object, require_admin, Fields};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-/// Longest secret or key, in bytes.
-const MAX_KEY_BYTES: usize = 256;
-/// Longest `ts_window_secs`: a year.
-const MAX_TS_WINDOW_SECS: i64 = 366 * 86_400;
-/// Longest `cancel_window_secs`: a year.
-const MAX_CANCEL_WINDOW_SECS: i64 = 366 * 86_400;
-/// Longest `session_ttl_secs`: a year.
-const MAX_SESSION_TTL_SECS: i64 = 366 * 86_400;
-/// Highest `coin_price_fen`: 10,000 yuan a coin.
-const MAX_COIN_PRICE_FEN: i64 = 1_000_000;
+/// The longest duration option (`ts_window_secs`, `cancel_window_secs`, `session_ttl_secs`).
+const MAX_SECS: i64 = MAX_OPTION_SECS as i64;
 
 /// One of an option's names, or the option's current (or default) value.
 fn choice<T: Copy>(
@@ -90,24 +84,24 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let ts_window_secs = match map.get("ts_window_secs") {
         Some(Value::Null) => None,
         Some(_) => fields
-            .integer("ts_window_secs", 1, MAX_TS_WINDOW_SECS)?
+            .integer("ts_window_secs", 1, MAX_SECS)?
             .and_then(|v| u32::try_from(v).ok()),
         None => old.and_then(|a| a.ts_window_secs),
     };
     let session_ttl_secs = match map.get("session_ttl_secs") {
         Some(Value::Null) => None,
         Some(_) => fields
-            .integer("session_ttl_secs", 1, MAX_SESSION_TTL_SECS)?
+            .integer("session_ttl_secs", 1, MAX_SECS)?
             .and_then(|v| u32::try_from(v).ok()),
         None => old.and_then(|a| a.session_ttl_secs),
     };
     let cancel_window_secs = fields
-        .integer("cancel_window_secs", 0, MAX_CANCEL_WINDOW_SECS)?
+        .integer("cancel_window_secs", 0, MAX_SECS)?
         .and_then(|v| u32::try_from(v).ok())
         .or(old.map(|a| a.cancel_window_secs))
         .unwrap_or(DEFAULT_CANCEL_WINDOW_SECS);
     let coin_price_fen = fields
-        .integer("coin_price_fen", 1, MAX_COIN_PRICE_FEN)?
+        .integer("coin_price_fen", 1, i64::from(MAX_COIN_PRICE_FEN))?
         .and_then(|v| u32::try_from(v).ok())
         .or(old.map(|a| a.coin_price_fen))
         .unwrap_or(DEFAULT_COIN_PRICE_FEN);
@@ -132,6 +126,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         coin_price_fen,
         session_ttl_secs,
     };
+    // The fields were checked one by one above; the whole app by the rules the config file
+    // meets too.
+    app.validate()
+        .map_err(|problem| ApiError::msg(Code::InvalidArgs, problem))?;
     let summary = app_summary(&app);
     state.store.upsert_app(app, state.clock.now_ms()).await?;
     tracing::info!(%appid, created, "app saved");

@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openmidas_ledger::{AccountKey, Command, Env, Goods, Op, Outcome, PurchaseOrder, Refusal, SignatureHex, StoreExt};
+use openmidas_ledger::{AccountKey, Command, Env, Goods, Op, Outcome, PurchaseOrder, Refusal, StoreExt};
 use openmidas_protocol::client::game_item::{self, Code};
 use openmidas_protocol::common;
 use openmidas_protocol::limits::MAX_ID_BYTES;
-use openmidas_protocol::sign::{self, hex_matches_case, HexCase};
+use openmidas_protocol::sign::{self, hex_matches_case};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,10 +78,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 
     let env = if data.sandbox { Env::Sandbox } else { Env::Official };
-    let case = match app.signature_hex {
-        SignatureHex::Lower => HexCase::Lower,
-        SignatureHex::Any => HexCase::Any,
-    };
+    let case = pipeline::hex_case(&app);
     let digest = sign::v2::pay_sig_digest(app.key_for(env), game_item::PAY_SIG_URI, sign_data.as_bytes());
     if !hex_matches_case(&digest, pay_sig, case) {
         return Err(signature_invalid("paySig does not match"));

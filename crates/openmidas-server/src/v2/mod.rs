@@ -15,12 +15,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openmidas_ledger::{
-    AccountKey, App, BillNoCharset, DuplicateBillPolicy, Env, Original, Outcome, Refusal, SignatureHex,
-};
+use openmidas_ledger::{AccountKey, App, BillNoCharset, DuplicateBillPolicy, Env, Original, Outcome, Refusal};
 use openmidas_protocol::common;
 use openmidas_protocol::json::RawObject;
-use openmidas_protocol::sign::{self, hex_matches_case, HexCase};
+use openmidas_protocol::sign::{self, hex_matches_case};
 use openmidas_protocol::v2::answer::{CancelPayOk, PayOk, PresentOk};
 use openmidas_protocol::v2::{self, BillNoRule, Call, Code, Op, Query};
 use openmidas_protocol::ErrorCode;
@@ -50,13 +48,6 @@ pub(crate) async fn handle(state: AppState, op: Op, query: Option<String>, body:
 
 fn invalid(field: &str) -> ApiError {
     ApiError::msg(Code::InvalidParameter, format!("[{field}] {field} is invalid"))
-}
-
-fn hex_case(app: &App) -> HexCase {
-    match app.signature_hex {
-        SignatureHex::Lower => HexCase::Lower,
-        SignatureHex::Any => HexCase::Any,
-    }
 }
 
 /// The checks of behaviour.md section 9.1, in order (the first failure answers), then the
@@ -97,7 +88,7 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
     // 6. pay_sig: path & body bytes, with the AppKey of the body's env.
     let env = if request.sandbox { Env::Sandbox } else { Env::Official };
     let digest = sign::v2::pay_sig_digest(app.key_for(env), op.uri(), &bytes);
-    if !hex_matches_case(&digest, signatures.pay_sig, hex_case(&app)) {
+    if !hex_matches_case(&digest, signatures.pay_sig, pipeline::hex_case(&app)) {
         return Err(ApiError::msg(
             Code::PaySigInvalid,
             v2::signature_errmsg("pay_sig", &bytes),
@@ -109,7 +100,7 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
         .await?
         .ok_or(Code::SessionNotFound)?;
     let digest = sign::v2::signature_digest(&session.session_key, &bytes);
-    if !hex_matches_case(&digest, signatures.signature, hex_case(&app)) {
+    if !hex_matches_case(&digest, signatures.signature, pipeline::hex_case(&app)) {
         return Err(ApiError::msg(
             Code::SignatureInvalid,
             v2::signature_errmsg("signature", &bytes),
