@@ -9,7 +9,8 @@
 //! - [`batch`]: many commands in one transaction, as every store runs them.
 //! - [`auth`]: apps, tokens, login codes and sessions: their rules.
 //! - [`store`]: the storage boundary: the `Store` trait, and the plans of every other write.
-//! - [`clock`]: time as the server sees it (controllable in tests).
+//! - [`clock`]: time as the server sees it, and the emulator's stored clock.
+//! - [`state`]: the whole state as one document (the emulator's export and import).
 //!
 //! Domain types are deliberately not `Serialize`: the server's wire modules convert them.
 
@@ -20,11 +21,12 @@ pub mod clock;
 pub mod command;
 pub mod decide;
 pub mod order;
+pub mod state;
 pub mod store;
 
 pub use account::{Account, AccountKey, Coins, Env};
 pub use auth::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ClockChange, ClockState, ManualClock, SystemClock};
 pub use command::{Command, Goods, Op, Original, Outcome, PurchaseOrder, Refusal};
 pub use decide::{decide, Decision, Effect};
 pub use order::{Book, Order, OrderKey, OrderKind, OrderStatus};

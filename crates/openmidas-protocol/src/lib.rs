@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod common;
+pub mod diagnose;
 pub mod errcode;
 pub mod json;
 pub mod limits;

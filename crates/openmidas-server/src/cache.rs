@@ -7,7 +7,8 @@
 //! Another node's writes are seen within `ttl`: a token it retires stops working here at
 //! most `ttl` late (retirement normally takes effect 300 s after the new token anyway), an
 //! app it updates takes effect here within `ttl`. Unknown tokens and apps are never cached,
-//! so a token minted on another node works here at once.
+//! so a token minted on another node works here at once. An emulator reset or import empties
+//! both maps at once here, and within `ttl` on the other nodes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,8 +18,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{App, Session, TokenRecord};
+use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::JournalEntry;
 use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::state::StateDoc;
 use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 
@@ -99,12 +102,16 @@ impl Store for CachingStore {
             _ => None,
         };
         let tokens = matches!(write, Write::IssueBasicToken { .. } | Write::StableToken { .. });
+        let everything = write.replaces_state();
         let result = self.inner.write(write).await;
         if let Some(appid) = app {
             self.apps.remove(appid.as_str());
         }
-        if tokens {
+        if tokens || everything {
             self.tokens.clear();
+        }
+        if everything {
+            self.apps.clear();
         }
         result
     }
@@ -154,6 +161,14 @@ impl Store for CachingStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.inner.journal(key, after_id, limit).await
+    }
+
+    async fn clock(&self) -> Result<ClockState, StoreError> {
+        self.inner.clock().await
+    }
+
+    async fn export(&self) -> Result<StateDoc, StoreError> {
+        self.inner.export().await
     }
 
     async fn shutdown(&self) {

@@ -34,12 +34,14 @@ impl ApiError {
             errmsg: errmsg.into(),
         }
     }
+}
 
-    /// Ends the errmsg with ` rid: <request id>`, as every 2.0 error does.
-    pub fn with_rid(mut self, rid: &str) -> Self {
-        self.errmsg = format!("{} rid: {rid}", self.errmsg).into();
-        self
-    }
+/// What an error answer said, kept on the response so that [`crate::observe`] can end its
+/// errmsg with the request id without parsing the body.
+#[derive(Debug, Clone)]
+pub struct ErrorAnswer {
+    pub code: i64,
+    pub errmsg: String,
 }
 
 /// Any row of these tables is a failure answer with its default errmsg.
@@ -82,11 +84,18 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let errmsg = self.errmsg.into_owned();
+        let marker = ErrorAnswer {
+            code: self.code,
+            errmsg: errmsg.clone(),
+        };
         let body = ErrorBody {
             errcode: self.code,
-            errmsg: self.errmsg.into_owned(),
+            errmsg,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(marker);
+        response
     }
 }
 

@@ -11,15 +11,19 @@
 //! - [`error::ApiError`]: every failure answer, built from an errcode table.
 //! - [`listener`]: the TCP listener with a bound on open connections.
 //! - [`cache`]: a short-TTL cache of token and app lookups in front of the store.
+//! - [`controls`]: the emulator controls (clock, faults, request log, state); [`observe`]:
+//!   what runs around every WeChat request (request id, faults, logging).
 //! - [`serve`]: runs the router until a shutdown signal, then drains and closes the store.
 
 pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod controls;
 pub mod error;
 pub mod health;
 pub mod listener;
+pub mod observe;
 mod pipeline;
 pub mod router;
 pub mod secrets;
@@ -37,6 +41,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use openmidas_ledger::Store;
+use tower::ServiceExt;
 
 /// How long [`serve`] waits for in-flight requests after the shutdown signal.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,6 +78,28 @@ pub async fn serve(
     serve_with(listener, state, shutdown, ServeOptions::default()).await
 }
 
+/// A fault's dropped connection (behaviour.md section 13.2): an error from the service
+/// makes hyper close the connection without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by a fault rule")]
+struct DroppedByFault;
+
+impl From<std::convert::Infallible> for DroppedByFault {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+fn drop_if_faulted(
+    result: Result<axum::response::Response, std::convert::Infallible>,
+) -> Result<axum::response::Response, DroppedByFault> {
+    match result {
+        Ok(response) if response.extensions().get::<observe::DropConnection>().is_some() => Err(DroppedByFault),
+        Ok(response) => Ok(response),
+        Err(never) => match never {},
+    }
+}
+
 /// Serves until `shutdown`, then drains for at most `options.drain_timeout`: connections
 /// still open then are abandoned; what their requests already handed to the store still
 /// completes (as when a client disconnects), and nothing unanswered was promised. Finally
@@ -98,7 +125,9 @@ pub async fn serve_with(
     loop {
         tokio::select! {
             (stream, _addr) = listener.accept() => {
-                let service = TowerToHyperService::new(router.clone());
+                let service = TowerToHyperService::new(
+                    ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted),
+                );
                 let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {

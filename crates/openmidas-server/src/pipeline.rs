@@ -56,7 +56,13 @@ impl From<BodyError> for BodyFailure {
 
 /// Reads a body of at most [`MAX_BODY_BYTES`] within [`BODY_READ_TIMEOUT`].
 pub(crate) async fn read_body(body: Body) -> Result<Bytes, BodyFailure> {
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await;
+    read_body_up_to(body, MAX_BODY_BYTES).await
+}
+
+/// Reads a body of at most `max_bytes` within [`BODY_READ_TIMEOUT`] (the emulator's state
+/// import takes more than API calls).
+pub(crate) async fn read_body_up_to(body: Body, max_bytes: usize) -> Result<Bytes, BodyFailure> {
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max_bytes).collect()).await;
     let Ok(read) = read else {
         return Err(BodyFailure::NotReceived);
     };
@@ -130,20 +136,27 @@ pub(crate) fn ts_in_window(app: &App, ts: i64, now_ms: i64) -> bool {
     }
 }
 
-/// The wall clock, for request ids made outside a handler (which has the app's clock).
-pub(crate) fn wall_clock_ms() -> i64 {
-    use openmidas_ledger::Clock;
-    openmidas_ledger::SystemClock.now_ms()
-}
+static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
 /// A request id in WeChat's shape (`<8 hex>-<8 hex>-<8 hex>`: the second, this process, a
-/// counter): the ` rid: ` that ends a 2.0 errmsg.
+/// counter): the ` rid: ` that ends every error of a WeChat route (behaviour.md section 8).
 pub(crate) fn request_id(now_ms: i64) -> String {
-    static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let process = *PROCESS.get_or_init(rand::random);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:08x}-{process:08x}-{count:08x}", now_ms.div_euclid(1000) as u32)
+}
+
+/// The counter of a request id this process made; `None` for anything else.
+pub(crate) fn counter_of_own_id(id: &str) -> Option<u32> {
+    let mut parts = id.split('-');
+    let (_, process, counter) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || process.len() != 8 || counter.len() != 8 {
+        return None;
+    }
+    let own = *PROCESS.get_or_init(rand::random);
+    (u32::from_str_radix(process, 16).ok()? == own).then_some(())?;
+    u32::from_str_radix(counter, 16).ok()
 }
 
 /// Maps a body failure with the dialect's parameter code (`invalid`) and its 413 twin.

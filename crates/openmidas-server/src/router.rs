@@ -8,19 +8,27 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use openmidas_protocol::common::Code;
 use openmidas_protocol::route::{Operation, ROUTES};
 
 use crate::error::ApiError;
-use crate::{admin, auth, client, health, v1, v2, AppState};
+use crate::observe::Ctx;
+use crate::{admin, auth, client, controls, health, observe, v1, v2, AppState};
 
 /// The routes that take GET only (a wrong method there answers 43001; on any other route,
 /// 43002: behaviour.md section 5).
-const GET_ONLY: [&str; 4] = ["/healthz", "/cgi-bin/token", "/sns/jscode2session", "/admin/journal"];
+const GET_ONLY: [&str; 5] = [
+    "/healthz",
+    "/cgi-bin/token",
+    "/sns/jscode2session",
+    "/admin/journal",
+    "/admin/requests",
+];
 
-/// Every route, with the fallbacks that keep unknown paths and methods on JSON answers.
+/// Every route, with the fallbacks that keep unknown paths and methods on JSON answers. The
+/// emulator controls exist only in emulator mode (in ledger mode they are unknown paths).
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route(GET_ONLY[0], get(health::get))
@@ -35,16 +43,34 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/client/game_item", post(client::game_item::post))
         .route("/admin/client/purchases/pay", post(client::purchases::pay))
         .route("/admin/client/purchases/close", post(client::purchases::close));
+    if state.emulator.is_some() {
+        router = router
+            .route("/admin/clock", get(controls::clock::get).post(controls::clock::post))
+            .route(
+                "/admin/faults",
+                post(controls::faults::post)
+                    .get(controls::faults::list)
+                    .delete(controls::faults::delete_all),
+            )
+            .route("/admin/faults/{id}", delete(controls::faults::delete_one))
+            .route(GET_ONLY[4], get(controls::log::list))
+            .route("/admin/requests/{id}", get(controls::log::get))
+            .route("/admin/reset", post(controls::state::reset))
+            .route(
+                "/admin/state",
+                get(controls::state::export).post(controls::state::import),
+            );
+    }
     for route in ROUTES {
         let handler = match route.operation {
             Operation::V1(endpoint) => post(
-                move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
-                    v1::handle(state, endpoint, query, body)
+                move |State(state): State<AppState>, Ctx(ctx): Ctx, RawQuery(query): RawQuery, body: Body| {
+                    v1::handle(state, ctx, endpoint, query, body)
                 },
             ),
             Operation::V2(op) => post(
-                move |State(state): State<AppState>, RawQuery(query): RawQuery, body: Body| {
-                    v2::handle(state, op, query, body)
+                move |State(state): State<AppState>, Ctx(ctx): Ctx, RawQuery(query): RawQuery, body: Body| {
+                    v2::handle(state, ctx, op, query, body)
                 },
             ),
         };
@@ -53,33 +79,25 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .layer(middleware::from_fn(log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }
 
-/// A failure outside any handler: 2.0's paths end it with a request id too
-/// (behaviour.md section 9.3).
-fn routing_error(uri: &Uri, code: Code) -> ApiError {
-    let error = ApiError::new(code);
-    if uri.path().starts_with("/wxa/") {
-        error.with_rid(&crate::pipeline::request_id(crate::pipeline::wall_clock_ms()))
-    } else {
-        error
-    }
-}
-
-async fn not_found(uri: Uri) -> ApiError {
-    routing_error(&uri, Code::InvalidUrl)
+// A failure outside any handler. On a WeChat path it ends with a request id like any other
+// (`observe` appends it).
+async fn not_found() -> ApiError {
+    ApiError::new(Code::InvalidUrl)
 }
 
 async fn method_not_allowed(uri: Uri) -> ApiError {
-    let code = if GET_ONLY.contains(&uri.path()) {
+    let get_only = GET_ONLY.contains(&uri.path()) || uri.path().starts_with("/admin/requests/");
+    ApiError::new(if get_only {
         Code::RequireGetMethod
     } else {
         Code::RequirePostMethod
-    };
-    routing_error(&uri, code)
+    })
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

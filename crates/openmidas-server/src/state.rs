@@ -1,16 +1,50 @@
 use std::fmt;
 use std::sync::Arc;
 
-use openmidas_ledger::{Clock, Store};
+use openmidas_ledger::{Clock, Store, StoreError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::controls::{Emulator, EmulatorOptions};
 
 /// What every route shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The time every rule reads: the emulator's clock in emulator mode.
     pub clock: Arc<dyn Clock>,
     pub admin_token: AdminToken,
+    /// The emulator controls; `None` in ledger mode (behaviour.md section 13).
+    pub emulator: Option<Arc<Emulator>>,
+}
+
+impl AppState {
+    /// Ledger mode: the machine's clock, no controls.
+    pub fn ledger(store: Arc<dyn Store>, clock: Arc<dyn Clock>, admin_token: AdminToken) -> AppState {
+        AppState {
+            store,
+            clock,
+            admin_token,
+            emulator: None,
+        }
+    }
+
+    /// Emulator mode: the stored clock over `machine_clock`, fault rules and the request
+    /// log.
+    pub async fn emulator(
+        store: Arc<dyn Store>,
+        machine_clock: Arc<dyn Clock>,
+        admin_token: AdminToken,
+        options: EmulatorOptions,
+    ) -> Result<AppState, StoreError> {
+        let emulator = Emulator::start(&store, machine_clock, options).await?;
+        Ok(AppState {
+            store,
+            clock: emulator.clock.clone(),
+            admin_token,
+            emulator: Some(emulator),
+        })
+    }
 }
 
 /// The admin bearer token. Compared through SHA-256 digests in constant time, so neither

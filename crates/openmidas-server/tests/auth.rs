@@ -5,7 +5,7 @@ use openmidas_testkit::*;
 use serde_json::{json, Value};
 
 fn snapshot(name: &str, status: StatusCode, body: &Value) {
-    insta::assert_json_snapshot!(name, json!({"status": status.as_u16(), "body": body}));
+    insta::assert_json_snapshot!(name, json!({"status": status.as_u16(), "body": redact_rid(body)}));
 }
 
 async fn token_endpoint(server: TestServer) {

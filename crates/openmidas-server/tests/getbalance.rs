@@ -6,7 +6,10 @@ use openmidas_testkit::*;
 use serde_json::{json, Value};
 
 fn snapshot(name: &str, status: StatusCode, body: &Value) {
-    insta::assert_json_snapshot!(name, json!({"status": status.as_u16(), "body": body}));
+    insta::assert_json_snapshot!(
+        name,
+        json!({"status": status.as_u16(), "body": redact_required_rid(body)})
+    );
 }
 
 async fn happy_path(server: TestServer) {
@@ -123,8 +126,8 @@ async fn new_token_retires_the_old_after_overlap(server: TestServer) {
     let (_, answer) = server.midas(GETBALANCE, &old, &old_body).await;
     assert_eq!(answer["errcode"], 40001);
     assert_eq!(
-        answer["errmsg"],
-        "invalid credential, access_token is invalid or not latest"
+        redact_required_rid(&answer)["errmsg"],
+        "invalid credential, access_token is invalid or not latest rid: <rid>"
     );
     assert_eq!(server.midas(GETBALANCE, &new, &new_body).await.1["errcode"], 0);
 }

@@ -394,7 +394,7 @@ impl Player<'_> {
         let body = self
             .app
             .signed(endpoint, self.token, with(self.app.fields(openid), extra), None);
-        self.server.midas(endpoint, self.token, &body).await.1
+        strip_rid(&self.server.midas(endpoint, self.token, &body).await.1)
     }
 
     async fn v2(&self, op: V2Op, extra: Value) -> Result<Value, TestCaseError> {

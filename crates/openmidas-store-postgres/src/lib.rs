@@ -34,6 +34,7 @@ mod error;
 pub mod migrations;
 mod pool;
 mod rows;
+mod state;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -45,8 +46,10 @@ use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{App, Session, TokenRecord};
 use openmidas_ledger::batch::Batch;
+use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::{Command, JournalEntry, Outcome};
 use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::state::StateDoc;
 use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -627,6 +630,14 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         read!(self, c => rows::journal(c, key, after_id, limit))
+    }
+
+    async fn clock(&self) -> Result<ClockState, StoreError> {
+        read!(self, c => state::clock(c, false))
+    }
+
+    async fn export(&self) -> Result<StateDoc, StoreError> {
+        read!(self, c => state::export(c))
     }
 
     async fn shutdown(&self) {

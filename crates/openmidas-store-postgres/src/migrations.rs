@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_one_ledger",
         include_str!("../../../migrations/postgres/0002_one_ledger.sql"),
     ),
+    (
+        3,
+        "0003_emulator",
+        include_str!("../../../migrations/postgres/0003_emulator.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

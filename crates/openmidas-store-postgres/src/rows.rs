@@ -169,6 +169,7 @@ pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowVa
             };
             Ok(RowValue::Code(stored))
         }
+        RowRead::Clock => crate::state::clock(conn, true).await.map(RowValue::Clock),
     }
 }
 
@@ -247,6 +248,9 @@ pub(crate) async fn row_write(conn: &mut Conn, write: &RowWrite<'_>) -> Result<(
             .await?;
             Ok(())
         }
+        RowWrite::SetClock(state) => crate::state::set_clock(conn, state).await,
+        RowWrite::Reset(scope) => crate::state::reset(conn, scope).await,
+        RowWrite::ReplaceState(doc) => crate::state::replace(conn, doc).await,
     }
 }
 

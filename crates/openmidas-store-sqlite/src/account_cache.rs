@@ -64,6 +64,16 @@ impl AccountCache {
     }
 }
 
+impl AccountCache {
+    /// Forgets every account (after a reset or an import replaced them), counting as a
+    /// publication so that no read begun before it fills the cache.
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.accounts.clear();
+        inner.published += 1;
+    }
+}
+
 /// The key's fields in one buffer: the environment, then each string with its length
 /// first, so distinct keys never pack alike.
 fn packed(key: &AccountKey) -> Box<[u8]> {

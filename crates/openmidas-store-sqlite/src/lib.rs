@@ -17,6 +17,7 @@ mod account_cache;
 mod checkpoint;
 mod migrations;
 mod rows;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,8 +28,10 @@ use async_trait::async_trait;
 use openmidas_ledger::account::{Account, AccountKey};
 use openmidas_ledger::auth::{App, Session, TokenRecord};
 use openmidas_ledger::batch::Batch;
+use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::{Command, JournalEntry};
 use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::state::StateDoc;
 use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -309,6 +312,9 @@ fn run_writer(
         }
         // Before anyone is answered, so no answer precedes the cache.
         accounts.publish(updates);
+        if batch.iter().any(|job| job.write.replaces_state()) {
+            accounts.clear();
+        }
         for (job, result) in batch.drain(..).zip(results) {
             // The requester may have gone away (client disconnected); the write stands.
             let _ = job.reply.send(result);
@@ -455,6 +461,14 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.read(|c| rows::journal(c, key, after_id, limit))
+    }
+
+    async fn clock(&self) -> Result<ClockState, StoreError> {
+        self.read(state::clock)
+    }
+
+    async fn export(&self) -> Result<StateDoc, StoreError> {
+        self.read(state::export)
     }
 
     async fn shutdown(&self) {

@@ -10,6 +10,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     // 2: one ledger for every dialect: order status, refunds, purchases, 2.0 app options.
     include_str!("../../../migrations/sqlite/0002_one_ledger.sql"),
+    // 3: the emulator's clock; the journal can be emptied by reset and import.
+    include_str!("../../../migrations/sqlite/0003_emulator.sql"),
 ];
 
 #[cfg(test)]

@@ -163,6 +163,7 @@ pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowVal
             })
             .optional()
             .map(RowValue::Code),
+        RowRead::Clock => crate::state::clock(conn).map(RowValue::Clock),
     }
 }
 
@@ -216,6 +217,9 @@ pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()
             )?
             .execute(params![s.appid, s.openid, s.session_key, s.created_at_ms])
             .map(drop),
+        RowWrite::SetClock(state) => crate::state::set_clock(conn, state),
+        RowWrite::Reset(scope) => crate::state::reset(conn, scope),
+        RowWrite::ReplaceState(doc) => crate::state::replace(conn, doc),
     }
 }
 

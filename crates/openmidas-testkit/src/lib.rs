@@ -23,6 +23,7 @@ use openmidas_ledger::{Clock, ManualClock, Store};
 use openmidas_protocol::sign;
 use openmidas_protocol::v1::{Endpoint, Op};
 use openmidas_protocol::v2;
+use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::LimitedListener;
 use openmidas_server::{AdminToken, AppState};
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
@@ -109,11 +110,14 @@ impl TestServer {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let state = AppState {
-            store: store.clone(),
-            clock: clock.clone() as Arc<dyn Clock>,
-            admin_token: AdminToken::new(ADMIN_TOKEN),
-        };
+        let state = AppState::emulator(
+            store.clone(),
+            clock.clone() as Arc<dyn Clock>,
+            AdminToken::new(ADMIN_TOKEN),
+            EmulatorOptions::default(),
+        )
+        .await
+        .expect("read the emulator clock");
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = openmidas_server::serve(listener, state, async move {
@@ -464,4 +468,58 @@ macro_rules! backend_tests {
             }
         )*
     };
+}
+
+/// The answer with its request id shown as `<rid>`, for snapshots (an errmsg without one is
+/// left as it is: the snapshot then shows that it has none). Panics on a malformed id.
+pub fn redact_rid(body: &Value) -> Value {
+    let mut body = body.clone();
+    let errmsg = body["errmsg"].as_str().unwrap_or_default().to_string();
+    if let Some((head, rid)) = errmsg.rsplit_once(" rid: ") {
+        assert!(is_request_id(rid), "rid {rid:?} is not <8 hex>-<8 hex>-<8 hex>");
+        body["errmsg"] = json!(format!("{head} rid: <rid>"));
+    }
+    body
+}
+
+/// [`redact_rid`], first checking that a nonzero errcode's errmsg ends with a request id, as
+/// every error of a WeChat route does (behaviour.md section 8).
+pub fn redact_required_rid(body: &Value) -> Value {
+    if body["errcode"] != 0 {
+        let errmsg = body["errmsg"].as_str().unwrap_or_default();
+        assert!(
+            errmsg.rsplit_once(" rid: ").is_some_and(|(_, rid)| is_request_id(rid)),
+            "no request id at the end of {errmsg:?}"
+        );
+    }
+    redact_rid(body)
+}
+
+/// The request id of an error answer (the ` rid: ` that ends its errmsg).
+pub fn rid_of(body: &Value) -> String {
+    let errmsg = body["errmsg"].as_str().unwrap_or_default();
+    let (_, rid) = errmsg
+        .rsplit_once(" rid: ")
+        .unwrap_or_else(|| panic!("no request id in {body}"));
+    assert!(is_request_id(rid), "{rid:?}");
+    rid.to_string()
+}
+
+/// `<8 hex>-<8 hex>-<8 hex>`.
+pub fn is_request_id(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 8 && p.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+}
+
+/// The answer without the ` rid: ...` that ends a nonzero errcode's errmsg (checked to be
+/// there), for comparing with a model's answer.
+pub fn strip_rid(answer: &Value) -> Value {
+    let mut answer = redact_required_rid(answer);
+    if let Some(head) = answer["errmsg"].as_str().and_then(|m| m.strip_suffix(" rid: <rid>")) {
+        answer["errmsg"] = json!(head);
+    }
+    answer
 }

@@ -21,8 +21,13 @@ pub struct FileConfig {
     /// "full" (default) or "relaxed".
     pub durability: Option<String>,
     pub max_connections: Option<usize>,
-    /// Create the demo app when the database has no app (default true).
+    /// Create the demo app when the database has no app (default true; never in ledger mode).
     pub demo_app: Option<bool>,
+    /// "emulator" (default) or "ledger".
+    pub mode: Option<String>,
+    /// Bounds of the emulator's request log (default 10,000 entries, 64 MiB).
+    pub request_log_entries: Option<usize>,
+    pub request_log_mib: Option<usize>,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
 }

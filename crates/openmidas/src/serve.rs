@@ -2,12 +2,14 @@
 //! use it, serve until SIGTERM / Ctrl-C, drain, exit 0.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use openmidas_ledger::{App, Clock, Store, StoreExt, SystemClock};
+use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::{LimitedListener, DEFAULT_MAX_CONNECTIONS};
 use openmidas_server::{secrets, AdminToken, AppState};
 use openmidas_store_postgres::{Durability as PgDurability, PgConfig, PostgresStore};
@@ -49,6 +51,17 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, env = "OPENMIDAS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// emulator: clock, faults, request log, reset (for tests and CI); ledger: none of
+    /// them, for production [default: emulator].
+    #[arg(long, value_enum, env = "OPENMIDAS_MODE")]
+    mode: Option<Mode>,
+}
+
+/// What the server is for (behaviour.md section 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Emulator,
+    Ledger,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -108,12 +121,42 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .or(file.admin_token.clone())
         .filter(|t| !t.is_empty());
+    let mode = match (args.mode, file.mode.as_deref()) {
+        (Some(mode), _) => mode,
+        (None, None | Some("emulator")) => Mode::Emulator,
+        (None, Some("ledger")) => Mode::Ledger,
+        (None, Some(other)) => bail!("mode must be \"emulator\" or \"ledger\", not {other:?}"),
+    };
+    let emulator_options = {
+        let defaults = EmulatorOptions::default();
+        let entries = file.request_log_entries.unwrap_or(defaults.log_entries);
+        let mib = file.request_log_mib.unwrap_or(defaults.log_bytes >> 20);
+        if entries == 0 || mib == 0 {
+            bail!("request_log_entries and request_log_mib must be at least 1");
+        }
+        EmulatorOptions {
+            log_entries: entries,
+            log_bytes: mib.saturating_mul(1 << 20),
+        }
+    };
+    let database_url = DatabaseUrl::parse(&database)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start tokio")?;
-    let store: Arc<dyn Store> = match DatabaseUrl::parse(&database)? {
+    // Listen first: a server that cannot bind leaves no database behind.
+    let listener = runtime
+        .block_on(LimitedListener::bind(&listen, max_connections))
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let (admin_token, token_origin) = match configured_admin_token {
+        Some(token) => (token, TokenOrigin::Configured),
+        None => match &database_url {
+            DatabaseUrl::Sqlite(path) => kept_admin_token(path)?,
+            DatabaseUrl::Postgres(_) => (secrets::alphanumeric(32), TokenOrigin::ThisRun),
+        },
+    };
+    let store: Arc<dyn Store> = match database_url {
         DatabaseUrl::Sqlite(path) => {
             let config = SqliteConfig {
                 durability,
@@ -148,33 +191,40 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     runtime.block_on(async move {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let machine_clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let state = match mode {
+            Mode::Emulator => {
+                AppState::emulator(
+                    store.clone(),
+                    machine_clock,
+                    AdminToken::new(&admin_token),
+                    emulator_options,
+                )
+                .await?
+            }
+            Mode::Ledger => AppState::ledger(store.clone(), machine_clock, AdminToken::new(&admin_token)),
+        };
+        // Apps are stamped with the server's time (the emulator's clock in emulator mode).
+        let now_ms = state.clock.now_ms();
         for app in &file.apps {
-            store.upsert_app(app.to_app()?, clock.now_ms()).await?;
+            store.upsert_app(app.to_app()?, now_ms).await?;
             tracing::info!(appid = %app.appid, "app from config");
         }
-        if file.demo_app.unwrap_or(true) && store.apps().await?.is_empty() {
-            store.upsert_app(demo_app(), clock.now_ms()).await?;
+        if mode == Mode::Emulator && file.demo_app.unwrap_or(true) && store.apps().await?.is_empty() {
+            store.upsert_app(demo_app(), now_ms).await?;
             tracing::info!(appid = DEMO_APPID, "created the demo app");
         }
-        let (admin_token, generated) = match configured_admin_token {
-            Some(token) => (token, false),
-            None => (secrets::alphanumeric(32), true),
-        };
 
-        let listener = LimitedListener::bind(&listen, max_connections)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let demo = if generated { store.app(DEMO_APPID).await? } else { None };
-        print_banner(addr, generated.then_some(admin_token.as_str()), demo.as_deref())?;
-        tracing::info!(%addr, max_connections, "listening");
-
-        let state = AppState {
-            store,
-            clock,
-            admin_token: AdminToken::new(&admin_token),
+        let development = token_origin != TokenOrigin::Configured;
+        let demo = if development {
+            store.app(DEMO_APPID).await?
+        } else {
+            None
         };
+        print_banner(addr, mode, &admin_token, token_origin, demo.as_deref())?;
+        tracing::info!(%addr, max_connections, ?mode, "listening");
+
         openmidas_server::serve_with(listener, state, shutdown_signal(), serve_options).await?;
         tracing::info!("stopped cleanly");
         Ok(())
@@ -216,12 +266,50 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal: draining in-flight requests");
 }
 
+/// Where the admin token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenOrigin {
+    /// A flag, the environment or the config file: never printed.
+    Configured,
+    /// Generated on a first run and kept beside the SQLite database.
+    Kept,
+    /// Generated for this run only (PostgreSQL has no file beside it).
+    ThisRun,
+}
+
+/// The admin token kept in `<database>.admin-token` (owner-only), made on the first run: the
+/// token a CLI exported stays valid across restarts.
+fn kept_admin_token(database: &Path) -> anyhow::Result<(String, TokenOrigin)> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".admin-token");
+    let path = PathBuf::from(path);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_string(), TokenOrigin::Kept)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read the admin token file {}", path.display())),
+    }
+    let token = secrets::alphanumeric(32);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write the admin token file {}", path.display()))?;
+    file.write_all(format!("{token}\n").as_bytes())?;
+    file.sync_all()?;
+    Ok((token, TokenOrigin::Kept))
+}
+
 /// What a newcomer sees on stdout. Secrets are printed only when the admin token was
 /// generated (a development run); with a configured admin token nothing secret is printed.
 /// Logs (stderr) never carry them.
 fn print_banner(
     addr: std::net::SocketAddr,
-    generated_admin_token: Option<&str>,
+    mode: Mode,
+    admin_token: &str,
+    origin: TokenOrigin,
     demo: Option<&App>,
 ) -> anyhow::Result<()> {
     let mut out = String::new();
@@ -229,13 +317,33 @@ fn print_banner(
         "OpenMidas {} listening on http://{addr}\n",
         env!("CARGO_PKG_VERSION")
     ));
-    match generated_admin_token {
-        Some(token) => out.push_str(&format!(
-            "admin token (generated for this run; set OPENMIDAS_ADMIN_TOKEN to fix it): {token}\n"
+    out.push_str(match mode {
+        Mode::Emulator => {
+            "mode: emulator (clock, faults, request log and reset under /admin; run production with --mode ledger)\n"
+        }
+        Mode::Ledger => "mode: ledger (no emulator controls)\n",
+    });
+    match origin {
+        TokenOrigin::Configured => out.push_str("admin token: configured (not printed)\n"),
+        TokenOrigin::Kept => out.push_str(&format!(
+            "admin token (generated on the first run, kept beside the database; set OPENMIDAS_ADMIN_TOKEN to choose it): {admin_token}\n"
         )),
-        None => out.push_str("admin token: configured (not printed)\n"),
+        TokenOrigin::ThisRun => out.push_str(&format!(
+            "admin token (generated for this run; set OPENMIDAS_ADMIN_TOKEN to fix it, the same on every node): {admin_token}\n"
+        )),
     }
-    if let (Some(token), Some(app)) = (generated_admin_token, demo) {
+    if origin != TokenOrigin::Configured {
+        out.push_str("\n# for the openmidas CLI:\n");
+        out.push_str(&format!("export OPENMIDAS_URL=http://{addr}\n"));
+        out.push_str(&format!("export OPENMIDAS_ADMIN_TOKEN={admin_token}\n"));
+        if let Some(app) = demo {
+            out.push_str(&format!(
+                "export OPENMIDAS_APPID={} OPENMIDAS_SECRET={} OPENMIDAS_OFFER_ID={} OPENMIDAS_APP_KEY={} OPENMIDAS_SANDBOX_APP_KEY={}\n",
+                app.appid, app.secret, app.offer_id, app.app_key, app.sandbox_app_key
+            ));
+        }
+    }
+    if let (TokenOrigin::Kept | TokenOrigin::ThisRun, Some(app)) = (origin, demo) {
         let exe = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "openmidas".into());
@@ -243,7 +351,7 @@ fn print_banner(
             "\ndemo app: appid={} secret={} offer_id={} app_key={} sandbox_app_key={}\n",
             app.appid, app.secret, app.offer_id, app.app_key, app.sandbox_app_key
         ));
-        out.push_str(&walkthrough(&format!("http://{addr}"), token, app, &exe));
+        out.push_str(&walkthrough(&format!("http://{addr}"), admin_token, app, &exe));
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;

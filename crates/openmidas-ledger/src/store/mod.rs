@@ -24,8 +24,10 @@ use async_trait::async_trait;
 
 use crate::account::{Account, AccountKey, InvariantViolation};
 use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
+use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::order::{Order, OrderKey};
+use crate::state::{ResetScope, StateDoc, StateProblem};
 
 /// A storage failure. Every one is answered `-1 system error`; none is the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,12 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+
+    /// The emulator's clock as stored (behaviour.md section 13.1).
+    async fn clock(&self) -> Result<ClockState, StoreError>;
+    /// Every row of every table of [`crate::state::TABLES`], read in one transaction, in
+    /// key order; [`StoreError::Backend`] past [`crate::state::MAX_STATE_ROWS`] rows.
+    async fn export(&self) -> Result<StateDoc, StoreError>;
 
     /// Finishes queued writes and stops accepting new ones.
     async fn shutdown(&self);
@@ -147,6 +155,34 @@ pub trait StoreExt: Store {
         match self.write(write).await? {
             Written::Redeemed(result) => Ok(result),
             _ => Err(unexpected("redeem_login_code")),
+        }
+    }
+
+    /// Moves the emulator's clock; answers where it now stands.
+    async fn move_clock(&self, change: ClockChange, real_ms: i64) -> Result<ClockState, StoreError> {
+        match self.write(Write::Clock { change, real_ms }).await? {
+            Written::Clock(state) => Ok(state),
+            _ => Err(unexpected("move_clock")),
+        }
+    }
+
+    /// Empties the state of one app or all (emulator mode only).
+    async fn reset(&self, scope: ResetScope) -> Result<(), StoreError> {
+        match self.write(Write::Reset(scope)).await? {
+            Written::Done => Ok(()),
+            _ => Err(unexpected("reset")),
+        }
+    }
+
+    /// Replaces the whole state with `doc`, if it passes [`StateDoc::check`] (emulator mode
+    /// only). Nothing changes when it does not.
+    async fn replace_state(&self, doc: StateDoc) -> Result<Result<(), StateProblem>, StoreError> {
+        if let Err(problem) = doc.check() {
+            return Ok(Err(problem));
+        }
+        match self.write(Write::ReplaceState(Box::new(doc))).await? {
+            Written::Done => Ok(Ok(())),
+            _ => Err(unexpected("replace_state")),
         }
     }
 }

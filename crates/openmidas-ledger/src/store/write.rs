@@ -6,7 +6,9 @@
 use crate::auth::{
     self, App, CodeRefusal, LoginCode, Session, StablePlan, StoredCode, TokenIssue, TokenKind, TokenRecord,
 };
+use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, Outcome};
+use crate::state::{ResetScope, StateDoc};
 
 /// Tokens that expired this long ago are deleted when the app's next token is issued:
 /// they can only answer 40001 now, as an unknown token does.
@@ -39,6 +41,13 @@ pub enum Write {
     },
     /// A ledger command (applied in batches: [`crate::batch::Batch`]).
     Ledger(Command),
+    /// Moves the emulator's clock (behaviour.md section 13.1), read and written in one
+    /// transaction so that changes from several nodes add up.
+    Clock { change: ClockChange, real_ms: i64 },
+    /// Empties the state of one app or all (behaviour.md section 13.4).
+    Reset(ResetScope),
+    /// Replaces the whole state with a document that passed [`StateDoc::check`].
+    ReplaceState(Box<StateDoc>),
 }
 
 /// What a write did.
@@ -48,6 +57,7 @@ pub enum Written {
     Token(TokenRecord),
     Redeemed(Result<Session, CodeRefusal>),
     Outcome(Outcome),
+    Clock(ClockState),
 }
 
 /// The one row a write reads before deciding, in its transaction.
@@ -65,6 +75,8 @@ pub enum RowRead<'a> {
     LoginCode {
         code: &'a str,
     },
+    /// The emulator's clock, locked where the database locks rows.
+    Clock,
 }
 
 /// What a [`RowRead`] found.
@@ -73,6 +85,7 @@ pub enum RowValue {
     Nothing,
     Token(Option<TokenRecord>),
     Code(Option<StoredCode>),
+    Clock(ClockState),
 }
 
 /// One row operation, carried out in order, in the write's transaction.
@@ -105,6 +118,11 @@ pub enum RowWrite<'a> {
     },
     /// The player's session becomes this one (the newest session_key wins).
     UpsertSession(Session),
+    SetClock(ClockState),
+    /// Deletes the rows of the scope (the journal included: emulator mode only).
+    Reset(&'a ResetScope),
+    /// Deletes every row, then inserts the document's.
+    ReplaceState(&'a StateDoc),
 }
 
 /// A write that is not a ledger command reached [`Write::plan`]: a store bug.
@@ -125,7 +143,12 @@ impl Write {
                 kind: TokenKind::Stable,
             },
             Write::RedeemLoginCode { code, .. } => RowRead::LoginCode { code },
-            Write::UpsertApp { .. } | Write::InsertLoginCode(_) | Write::Ledger(_) => RowRead::Nothing,
+            Write::Clock { .. } => RowRead::Clock,
+            Write::UpsertApp { .. }
+            | Write::InsertLoginCode(_)
+            | Write::Ledger(_)
+            | Write::Reset(_)
+            | Write::ReplaceState(_) => RowRead::Nothing,
         }
     }
 
@@ -192,8 +215,24 @@ impl Write {
                     (Ok(()), None) => (Vec::new(), Written::Redeemed(Err(CodeRefusal::Invalid))),
                 }
             }
+            Write::Clock { change, real_ms } => {
+                let current = match read {
+                    RowValue::Clock(current) => current,
+                    _ => ClockState::default(),
+                };
+                let next = current.apply(change, *real_ms);
+                (vec![RowWrite::SetClock(next)], Written::Clock(next))
+            }
+            Write::Reset(scope) => (vec![RowWrite::Reset(scope)], Written::Done),
+            Write::ReplaceState(doc) => (vec![RowWrite::ReplaceState(doc)], Written::Done),
             Write::Ledger(_) => return Err(NotPlannable),
         })
+    }
+
+    /// Whether the write replaces or removes rows wholesale: caches in front of a store
+    /// forget everything they hold once it is applied.
+    pub fn replaces_state(&self) -> bool {
+        matches!(self, Write::Reset(_) | Write::ReplaceState(_))
     }
 }
 

@@ -6,7 +6,7 @@ pub mod apps;
 pub mod journal;
 pub mod login;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use openmidas_ledger::Env;
 use openmidas_protocol::common::Code;
@@ -14,7 +14,7 @@ use openmidas_protocol::ErrorCode;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::pipeline;
+use crate::pipeline::{self, BodyFailure};
 use crate::AppState;
 
 /// 401 unless the request carries the admin token.
@@ -35,9 +35,12 @@ pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<
 
 /// The body as a JSON object: 47001 otherwise, 413 over the size limit.
 pub(crate) async fn json_object(body: Body) -> ApiResult<Map<String, Value>> {
-    let bytes = pipeline::read_body(body)
-        .await
-        .map_err(|e| pipeline::body_error(e, Code::DataFormatError, Code::BodyTooLarge))?;
+    json_object_of(pipeline::read_body(body).await)
+}
+
+/// [`json_object`] of a body already read (an observed route's, from its context).
+pub(crate) fn json_object_of(read: Result<Bytes, BodyFailure>) -> ApiResult<Map<String, Value>> {
+    let bytes = read.map_err(|e| pipeline::body_error(e, Code::DataFormatError, Code::BodyTooLarge))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::msg(

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::token::check_client_credential;
 use crate::error::{ApiError, ApiResult};
+use crate::observe::Ctx;
 use crate::pipeline;
 use crate::{secrets, AppState};
 use openmidas_ledger::StoreExt;
@@ -17,8 +18,9 @@ fn data_format_error(detail: &str) -> ApiError {
     ApiError::msg(Code::DataFormatError, format!("data format error: {detail}"))
 }
 
-pub async fn post(State(state): State<AppState>, body: Body) -> ApiResult<Json<AccessTokenOk>> {
-    let bytes = pipeline::read_body(body)
+pub(crate) async fn post(State(state): State<AppState>, Ctx(ctx): Ctx, body: Body) -> ApiResult<Json<AccessTokenOk>> {
+    let bytes = ctx
+        .body(body)
         .await
         .map_err(|e| pipeline::body_error(e, Code::DataFormatError, Code::BodyTooLarge))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| data_format_error(&e.to_string()))?;

@@ -19,8 +19,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::paid_at_once;
-use crate::admin::{json_object, require_admin, Fields};
+use crate::admin::{json_object_of, require_admin, Fields};
 use crate::error::{ApiError, ApiResult};
+use crate::observe::Ctx;
 use crate::{pipeline, secrets, AppState};
 
 /// The answer: the purchase's number and where it stands.
@@ -49,9 +50,14 @@ fn signature_invalid(detail: &str) -> ApiError {
     ApiError::new(Code::SignatureInvalid)
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     require_admin(&state, &headers)?;
-    let map = json_object(body).await?;
+    let map = json_object_of(ctx.body(body).await)?;
     let fields = Fields {
         map: &map,
         invalid: Code::ParamError,
@@ -67,7 +73,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     };
     let pay_sig = fields.text("pay_sig", 128)?.ok_or_else(|| missing("pay_sig"))?;
     let signature = fields.text("signature", 128)?.ok_or_else(|| missing("signature"))?;
-    let paid = paid_at_once(&fields)?;
+    let paid = paid_at_once(&state, &fields)?;
     let data = game_item::parse_sign_data(sign_data).map_err(|e| ApiError::msg(e.code, e.errmsg()))?;
     let app = state.store.app(appid).await?.ok_or(common::Code::InvalidAppid)?;
     if data.offer_id != app.offer_id {

@@ -17,8 +17,9 @@ use openmidas_protocol::limits::{MAX_AMOUNT, MAX_ID_BYTES};
 use serde::Serialize;
 
 use super::paid_at_once;
-use crate::admin::{json_object, require_admin, Fields};
+use crate::admin::{json_object_of, require_admin, Fields};
 use crate::error::{ApiError, ApiResult};
+use crate::observe::Ctx;
 use crate::{secrets, AppState};
 
 /// The answer: the purchase's number and the balance after it.
@@ -34,9 +35,14 @@ fn missing(field: &str) -> ApiError {
     ApiError::msg(Code::MissingParameter, format!("[{field}] {field} is required"))
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     require_admin(&state, &headers)?;
-    let map = json_object(body).await?;
+    let map = json_object_of(ctx.body(body).await)?;
     let fields = Fields {
         map: &map,
         invalid: Code::InvalidParameter,
@@ -59,7 +65,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         None => secrets::out_trade_no(),
     };
     let offer_id = fields.text("offer_id", MAX_ID_BYTES)?;
-    let paid = paid_at_once(&fields)?;
+    let paid = paid_at_once(&state, &fields)?;
     let app = state.store.app(appid).await?.ok_or(common::Code::InvalidAppid)?;
     if offer_id.is_some_and(|o| o != app.offer_id) {
         return Err(fields.problem("offer_id", "is not the app's offer_id"));

@@ -12,21 +12,28 @@ use openmidas_protocol::common::Code;
 use openmidas_protocol::limits::MAX_ID_BYTES;
 use serde_json::{json, Value};
 
-use crate::admin::{json_object, require_admin, Fields};
+use crate::admin::{json_object_of, require_admin, Fields};
 use crate::error::{ApiError, ApiResult};
+use crate::observe::Ctx;
 use crate::AppState;
 
-pub async fn pay(state: State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
-    settle(state, headers, body, true).await
+pub(crate) async fn pay(state: State<AppState>, ctx: Ctx, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+    settle(state, ctx, headers, body, true).await
 }
 
-pub async fn close(state: State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
-    settle(state, headers, body, false).await
+pub(crate) async fn close(state: State<AppState>, ctx: Ctx, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+    settle(state, ctx, headers, body, false).await
 }
 
-async fn settle(State(state): State<AppState>, headers: HeaderMap, body: Body, pay: bool) -> ApiResult<Json<Value>> {
+async fn settle(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    body: Body,
+    pay: bool,
+) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
-    let map = json_object(body).await?;
+    let map = json_object_of(ctx.body(body).await)?;
     let fields = Fields {
         map: &map,
         invalid: Code::InvalidArgs,

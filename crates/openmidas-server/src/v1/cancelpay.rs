@@ -14,5 +14,5 @@ pub(super) async fn run(state: &AppState, v: Verified, bill_no: &str) -> ApiResu
         window_ms: v.app.cancel_window_ms(),
     };
     let outcome = state.store.execute(Command::new(v.account, v.now_ms, op)).await?;
-    answer(outcome, &v.app)
+    answer(outcome, &v.app, &v.rid)
 }

@@ -14,14 +14,17 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use openmidas_ledger::auth::Session;
 use openmidas_ledger::{AccountKey, App, DuplicateBillPolicy, Env, Original, Outcome, Refusal};
 use openmidas_protocol::common;
+use openmidas_protocol::diagnose::{self, Secrets};
 use openmidas_protocol::json::RawObject;
 use openmidas_protocol::sign::{self, hex_matches};
 use openmidas_protocol::v1::answer::{CancelPayOk, PayOk, PresentOk};
 use openmidas_protocol::v1::{self, Call, Code, Endpoint};
 
 use crate::error::{ApiError, ApiResult};
+use crate::observe::RequestContext;
 use crate::pipeline::{self, query_value};
 use crate::AppState;
 
@@ -30,11 +33,19 @@ pub(crate) struct Verified {
     pub account: AccountKey,
     pub app: Arc<App>,
     pub now_ms: i64,
+    /// This request's id: a repeat's 90012 carries the original result and ends with it.
+    pub rid: String,
 }
 
 /// Serves one v1 request.
-pub(crate) async fn handle(state: AppState, endpoint: Endpoint, query: Option<String>, body: Body) -> Response {
-    match run(&state, endpoint, query.as_deref(), body).await {
+pub(crate) async fn handle(
+    state: AppState,
+    ctx: Arc<RequestContext>,
+    endpoint: Endpoint,
+    query: Option<String>,
+    body: Body,
+) -> Response {
+    match run(&state, &ctx, endpoint, query.as_deref(), body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -42,14 +53,21 @@ pub(crate) async fn handle(state: AppState, endpoint: Endpoint, query: Option<St
 
 /// The checks of behaviour.md section 3, in order (the first failure answers), then the
 /// operation.
-async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Body) -> ApiResult<Response> {
+async fn run(
+    state: &AppState,
+    ctx: &RequestContext,
+    endpoint: Endpoint,
+    query: Option<&str>,
+    body: Body,
+) -> ApiResult<Response> {
     // 1. The access token.
     let access_token = query_value(query, "access_token");
     let now_ms = state.clock.now_ms();
     let token = pipeline::access_token(state, access_token.as_deref(), now_ms).await?;
 
     // 2. The body: a JSON object within the size limit.
-    let bytes = pipeline::read_body(body)
+    let bytes = ctx
+        .body(body)
         .await
         .map_err(|e| pipeline::body_error(e, Code::InvalidParameter, Code::BodyTooLarge))?;
     let object = RawObject::parse(&bytes)
@@ -84,6 +102,19 @@ async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Bo
         &sign::v1::sig_digest(request.signed_pairs(), uri, app.key_for(env)),
         &request.sig,
     ) {
+        let session = pipeline::session(state, &app, &request.openid, now_ms).await?;
+        ctx.diagnose(|| {
+            let pairs: Vec<(&str, &str)> = request.signed_pairs().collect();
+            let secrets = diagnose_secrets(&app, &request.openid, session.as_ref());
+            diagnose::v1::sig(
+                &pairs,
+                uri,
+                endpoint.sandbox,
+                access_token.as_deref().unwrap_or_default(),
+                &secrets,
+                &request.sig,
+            )
+        });
         return Err(Code::SigError.into());
     }
 
@@ -101,6 +132,18 @@ async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Bo
                 &session.session_key,
             );
             if !hex_matches(&digest, mp_sig.as_ref()) {
+                ctx.diagnose(|| {
+                    let pairs: Vec<(&str, &str)> = request.signed_pairs().collect();
+                    let secrets = diagnose_secrets(&app, &request.openid, Some(&session));
+                    diagnose::v1::mp_sig(
+                        &pairs,
+                        uri,
+                        access_token.as_deref().unwrap_or_default(),
+                        &request.sig,
+                        &secrets,
+                        mp_sig,
+                    )
+                });
                 return Err(Code::MpSigError.into());
             }
         }
@@ -132,6 +175,7 @@ async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Bo
         },
         app,
         now_ms,
+        rid: ctx.rid.clone(),
     };
     match request.call {
         Call::GetBalance => getbalance::run(state, verified).await,
@@ -144,8 +188,19 @@ async fn run(state: &AppState, endpoint: Endpoint, query: Option<&str>, body: Bo
     }
 }
 
+/// What a diagnosis may try: the app's keys and secret, the player's session_key.
+pub(crate) fn diagnose_secrets<'a>(app: &'a App, openid: &'a str, session: Option<&'a Session>) -> Secrets<'a> {
+    Secrets {
+        app_key: &app.app_key,
+        sandbox_app_key: &app.sandbox_app_key,
+        app_secret: &app.secret,
+        openid,
+        session_key: session.map(|s| s.session_key.as_str()),
+    }
+}
+
 /// Renders a ledger outcome as the v1 answer, applying the app's duplicate policy.
-pub(crate) fn answer(outcome: Outcome, app: &App) -> ApiResult<Response> {
+pub(crate) fn answer(outcome: Outcome, app: &App, rid: &str) -> ApiResult<Response> {
     let ok = common::Code::Ok;
     Ok(match outcome {
         Outcome::Paid { number, balance, gift } => Json(PayOk {
@@ -169,7 +224,7 @@ pub(crate) fn answer(outcome: Outcome, app: &App) -> ApiResult<Response> {
             bill_no: pay_number,
         })
         .into_response(),
-        Outcome::Refused(refusal) => return refused(refusal, app),
+        Outcome::Refused(refusal) => return refused(refusal, app, rid),
         other => return Err(impossible(&other)),
     })
 }
@@ -180,17 +235,19 @@ fn impossible(what: &dyn std::fmt::Debug) -> ApiError {
     ApiError::new(common::Code::SystemError)
 }
 
-fn refused(refusal: Refusal, app: &App) -> ApiResult<Response> {
+fn refused(refusal: Refusal, app: &App, rid: &str) -> ApiResult<Response> {
     let code = match refusal {
         Refusal::Repeated {
             original: Some(original),
         } => {
             // Same parameters: the original result rides along (or, under "replay", is the answer).
             let (errcode, errmsg) = match app.duplicate_bill_no {
-                DuplicateBillPolicy::Reject => (Code::BillNoRepeated.code(), Code::BillNoRepeated.errmsg()),
-                DuplicateBillPolicy::Replay => (common::Code::Ok.code(), common::Code::Ok.errmsg()),
+                DuplicateBillPolicy::Reject => (
+                    Code::BillNoRepeated.code(),
+                    format!("{} rid: {rid}", Code::BillNoRepeated.errmsg()),
+                ),
+                DuplicateBillPolicy::Replay => (common::Code::Ok.code(), common::Code::Ok.errmsg().to_string()),
             };
-            let errmsg = errmsg.to_string();
             return Ok(match original {
                 Original::Paid { number, balance, gift } => Json(PayOk {
                     errcode,

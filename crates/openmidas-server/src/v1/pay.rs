@@ -12,5 +12,5 @@ pub(super) async fn run(state: &AppState, v: Verified, bill_no: &str, amt: i64) 
         .store
         .execute(Command::pay(v.account, bill_no, amt, v.now_ms))
         .await?;
-    answer(outcome, &v.app)
+    answer(outcome, &v.app, &v.rid)
 }

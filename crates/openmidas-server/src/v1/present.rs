@@ -10,5 +10,5 @@ use crate::AppState;
 pub(super) async fn run(state: &AppState, v: Verified, bill_no: &str, present_counts: i64) -> ApiResult<Response> {
     let command = Command::present(v.account, bill_no, present_counts, v.now_ms);
     let outcome = state.store.execute(command).await?;
-    answer(outcome, &v.app)
+    answer(outcome, &v.app, &v.rid)
 }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use openmidas_ledger::{AccountKey, App, BillNoCharset, DuplicateBillPolicy, Env, Original, Outcome, Refusal};
 use openmidas_protocol::common;
+use openmidas_protocol::diagnose;
 use openmidas_protocol::json::RawObject;
 use openmidas_protocol::sign::{self, hex_matches_case};
 use openmidas_protocol::v2::answer::{CancelPayOk, PayOk, PresentOk};
@@ -24,7 +25,9 @@ use openmidas_protocol::v2::{self, BillNoRule, Call, Code, Op, Query};
 use openmidas_protocol::ErrorCode;
 
 use crate::error::{ApiError, ApiResult};
+use crate::observe::RequestContext;
 use crate::pipeline::{self, query_pairs, query_param};
+use crate::v1::diagnose_secrets;
 use crate::AppState;
 
 /// A request that passed every check.
@@ -37,12 +40,17 @@ pub(crate) struct Verified {
 }
 
 /// Serves one 2.0 request.
-pub(crate) async fn handle(state: AppState, op: Op, query: Option<String>, body: Body) -> Response {
+pub(crate) async fn handle(
+    state: AppState,
+    ctx: Arc<RequestContext>,
+    op: Op,
+    query: Option<String>,
+    body: Body,
+) -> Response {
     let now_ms = state.clock.now_ms();
-    let rid = pipeline::request_id(now_ms);
-    match run(&state, op, query.as_deref(), body, now_ms, &rid).await {
+    match run(&state, &ctx, op, query.as_deref(), body, now_ms).await {
         Ok(response) => response,
-        Err(e) => e.with_rid(&rid).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -52,7 +60,14 @@ fn invalid(field: &str) -> ApiError {
 
 /// The checks of behaviour.md section 9.1, in order (the first failure answers), then the
 /// operation.
-async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: i64, rid: &str) -> ApiResult<Response> {
+async fn run(
+    state: &AppState,
+    ctx: &RequestContext,
+    op: Op,
+    query: Option<&str>,
+    body: Body,
+    now_ms: i64,
+) -> ApiResult<Response> {
     // 1. The access token.
     let pairs = query_pairs(query);
     let token = pipeline::access_token(state, query_param(&pairs, "access_token"), now_ms).await?;
@@ -66,7 +81,8 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
     .map_err(|e| ApiError::msg(Code::InvalidParameter, e.errmsg()))?;
 
     // 3. The body: a JSON object within the size limit.
-    let bytes = pipeline::read_body(body)
+    let bytes = ctx
+        .body(body)
         .await
         .map_err(|e| pipeline::body_error(e, Code::InvalidParameter, Code::BodyTooLarge))?;
     let object = RawObject::parse(&bytes)
@@ -89,6 +105,18 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
     let env = if request.sandbox { Env::Sandbox } else { Env::Official };
     let digest = sign::v2::pay_sig_digest(app.key_for(env), op.uri(), &bytes);
     if !hex_matches_case(&digest, signatures.pay_sig, pipeline::hex_case(&app)) {
+        let session = pipeline::session(state, &app, &request.openid, now_ms).await?;
+        ctx.diagnose(|| {
+            let secrets = diagnose_secrets(&app, &request.openid, session.as_ref());
+            diagnose::v2::pay_sig(
+                op.uri(),
+                &bytes,
+                request.sandbox,
+                &secrets,
+                signatures.pay_sig,
+                pipeline::hex_case(&app),
+            )
+        });
         return Err(ApiError::msg(
             Code::PaySigInvalid,
             v2::signature_errmsg("pay_sig", &bytes),
@@ -101,6 +129,10 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
         .ok_or(Code::SessionNotFound)?;
     let digest = sign::v2::signature_digest(&session.session_key, &bytes);
     if !hex_matches_case(&digest, signatures.signature, pipeline::hex_case(&app)) {
+        ctx.diagnose(|| {
+            let secrets = diagnose_secrets(&app, &request.openid, Some(&session));
+            diagnose::v2::signature(&bytes, &secrets, signatures.signature, pipeline::hex_case(&app))
+        });
         return Err(ApiError::msg(
             Code::SignatureInvalid,
             v2::signature_errmsg("signature", &bytes),
@@ -122,7 +154,7 @@ async fn run(state: &AppState, op: Op, query: Option<&str>, body: Body, now_ms: 
         },
         app,
         now_ms,
-        rid: rid.to_string(),
+        rid: ctx.rid.clone(),
     };
     match request.call {
         Call::GetBalance { .. } => getbalance::run(state, verified).await,

@@ -1,0 +1,470 @@
+//! What happens around every request to a WeChat route or a simulated client route
+//! (behaviour.md sections 8 and 13), in one middleware, [`observe`]:
+//!
+//! 1. the request gets its id; every nonzero errcode's errmsg then ends with ` rid: <id>`
+//!    (handlers answer [`ApiError`]s without it; [`with_rid`] appends it here, once);
+//! 2. in emulator mode, the body is read first (so the log has it; the handler takes it from
+//!    the [`RequestContext`], in its own check order), a fault rule may fire before or after
+//!    the handler, and the request, its answer and any signature diagnosis are logged with
+//!    every secret masked ([`Masks`]).
+//!
+//! Other routes (the admin API, `/healthz`) pass through untouched.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use openmidas_protocol::diagnose::Diagnosis;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::controls::faults::{Firing, Subject, When};
+use crate::controls::log::{Entry, FaultNote};
+use crate::controls::Emulator;
+use crate::error::{ApiError, ErrorAnswer};
+use crate::pipeline::{self, BodyFailure};
+use crate::AppState;
+
+/// The API family of a path: how faults match it and how the log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// `/cgi-bin/midas/...`
+    V1,
+    /// `/wxa/...`
+    V2,
+    /// `/xpay/...` (not served yet: unknown paths there are logged).
+    Xpay,
+    /// The other `/cgi-bin/...` routes (token, stable_token) and `/sns/...`.
+    Auth,
+    /// The simulated player: `/admin/client/...` and `/admin/recharge`.
+    Client,
+}
+
+impl Dialect {
+    /// The names a fault rule may match.
+    pub fn parse(name: &str) -> Option<Dialect> {
+        match name {
+            "v1" => Some(Dialect::V1),
+            "v2" => Some(Dialect::V2),
+            "auth" => Some(Dialect::Auth),
+            "client" => Some(Dialect::Client),
+            _ => None,
+        }
+    }
+
+    /// The family of an observed path; `None` for routes that are not observed.
+    pub fn of_path(path: &str) -> Option<Dialect> {
+        if path.starts_with("/cgi-bin/midas/") {
+            Some(Dialect::V1)
+        } else if path.starts_with("/wxa/") {
+            Some(Dialect::V2)
+        } else if path.starts_with("/xpay/") {
+            Some(Dialect::Xpay)
+        } else if path.starts_with("/cgi-bin/") || path.starts_with("/sns/") {
+            Some(Dialect::Auth)
+        } else if path.starts_with("/admin/client/") || path == "/admin/recharge" {
+            Some(Dialect::Client)
+        } else {
+            None
+        }
+    }
+
+    /// The errmsg of `code` in this family's table (a fault without its own errmsg).
+    fn errmsg_of(self, code: i64) -> &'static str {
+        use openmidas_protocol::route::Dialect as Table;
+        let described = match self {
+            Dialect::V1 => openmidas_protocol::errcode::describe(Table::V1, code),
+            Dialect::V2 | Dialect::Xpay => openmidas_protocol::errcode::describe(Table::V2, code),
+            Dialect::Auth | Dialect::Client => {
+                openmidas_protocol::common::Code::from_code(code).map(openmidas_protocol::errcode::Described::of)
+            }
+        };
+        described.map_or("system error", |d| d.errmsg)
+    }
+}
+
+/// What a handler shares with [`observe`] about its request.
+pub(crate) struct RequestContext {
+    /// The request id (section 8's ` rid: `).
+    pub rid: String,
+    /// Whether the request is logged (emulator mode): only then is a diagnosis worth making.
+    logged: bool,
+    /// The body, when [`observe`] read it first.
+    body: Mutex<Option<Result<Bytes, BodyFailure>>>,
+    diagnosis: Mutex<Option<Diagnosis>>,
+}
+
+impl RequestContext {
+    fn new(rid: String, logged: bool, body: Option<Result<Bytes, BodyFailure>>) -> RequestContext {
+        RequestContext {
+            rid,
+            logged,
+            body: Mutex::new(body),
+            diagnosis: Mutex::new(None),
+        }
+    }
+
+    /// The request body: as [`observe`] read it, or read now (within the usual limits).
+    pub(crate) async fn body(&self, body: Body) -> Result<Bytes, BodyFailure> {
+        let read = self.body.lock().take();
+        match read {
+            Some(read) => read,
+            None => pipeline::read_body(body).await,
+        }
+    }
+
+    /// Records why a signature failed, when the request is logged (`make` runs only then).
+    pub(crate) fn diagnose(&self, make: impl FnOnce() -> Diagnosis) {
+        if self.logged {
+            *self.diagnosis.lock() = Some(make());
+        }
+    }
+}
+
+/// A handler's view of its [`RequestContext`]. A route [`observe`] does not cover gets a
+/// fresh one (its own id, nothing logged).
+pub(crate) struct Ctx(pub Arc<RequestContext>);
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Ctx(parts
+            .extensions
+            .get::<Arc<RequestContext>>()
+            .cloned()
+            .unwrap_or_else(|| {
+                Arc::new(RequestContext::new(
+                    pipeline::request_id(state.clock.now_ms()),
+                    false,
+                    None,
+                ))
+            })))
+    }
+}
+
+/// Marks a response whose connection is to be closed without sending it (a fault's
+/// `drop_connection`): the server's connection loop drops it.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// The middleware of the module doc.
+pub(crate) async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(dialect) = Dialect::of_path(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let rid = pipeline::request_id(state.clock.now_ms());
+    match state.emulator.clone() {
+        None => {
+            request
+                .extensions_mut()
+                .insert(Arc::new(RequestContext::new(rid.clone(), false, None)));
+            with_rid(next.run(request).await, &rid)
+        }
+        Some(emulator) => emulate(&state, &emulator, dialect, rid, request, next).await,
+    }
+}
+
+/// Ends an error answer's errmsg with ` rid: <rid>`.
+fn with_rid(response: Response, rid: &str) -> Response {
+    match response.extensions().get::<ErrorAnswer>() {
+        Some(error) => ApiError {
+            status: response.status(),
+            code: error.code,
+            errmsg: format!("{} rid: {rid}", error.errmsg).into(),
+        }
+        .into_response(),
+        None => response,
+    }
+}
+
+/// The largest answer a handler gives, buffered for the log.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+async fn emulate(
+    state: &AppState,
+    emulator: &Emulator,
+    dialect: Dialect,
+    rid: String,
+    request: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let time_ms = state.clock.now_ms();
+    let (parts, body) = request.into_parts();
+    let body = pipeline::read_body(body).await;
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let body_json: Option<Value> = body.as_ref().ok().and_then(|b| serde_json::from_slice(b).ok());
+    let body_text = match &body {
+        Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Err(failure) => format!("<not kept: {}>", failure.errmsg()),
+    };
+    let named = Named::of(state, &query, body_json.as_ref()).await;
+    let firing = emulator.faults.draw(&Subject {
+        dialect,
+        path: &path,
+        appid: named.appid.as_deref(),
+        openid: named.openid.as_deref(),
+    });
+
+    let ctx = Arc::new(RequestContext::new(rid.clone(), true, Some(body)));
+    let mut request = Request::from_parts(parts, Body::empty());
+    request.extensions_mut().insert(ctx.clone());
+    let method = request.method().to_string();
+
+    if let Some(firing) = &firing {
+        if firing.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(firing.delay_ms)).await;
+        }
+    }
+    let (response, replaced) = match &firing {
+        Some(f) if f.answers() && f.when == When::Before => (fault_answer(dialect, f, &rid), None),
+        Some(f) if f.answers() => {
+            let real = buffer(with_rid(next.run(request).await, &rid)).await;
+            (fault_answer(dialect, f, &rid), Some(real.1))
+        }
+        _ => (with_rid(next.run(request).await, &rid), None),
+    };
+    let dropped = firing.as_ref().is_some_and(|f| f.drop_connection);
+    let (status, answer) = buffer(response).await;
+
+    let answer_json: Option<Value> = serde_json::from_slice(&answer).ok();
+    let mut masks = Masks::default();
+    masks.add_request_secrets(state, &named, &query, body_json.as_ref()).await;
+    masks.add_answer_secrets(answer_json.as_ref());
+    let errcode = match answer_json.as_ref().and_then(|a| a.get("errcode")) {
+        Some(code) => code.as_i64(),
+        None if status.is_success() => Some(0),
+        None => None,
+    };
+    let openid = named.openid.clone().or_else(|| {
+        answer_json
+            .as_ref()
+            .and_then(|a| a.get("openid"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let answer_text = String::from_utf8_lossy(&answer).into_owned();
+    let entry = Entry {
+        id: rid,
+        time_ms,
+        method,
+        path,
+        query: masks.apply(&query),
+        body: masks.apply(&body_text),
+        status: (!dropped).then_some(status.as_u16()),
+        answer: if dropped {
+            String::new()
+        } else {
+            masks.apply(&answer_text)
+        },
+        errcode: if dropped { None } else { errcode },
+        latency_us: start.elapsed().as_micros() as u64,
+        dialect,
+        appid: named.appid,
+        openid,
+        diagnosis: ctx.diagnosis.lock().take(),
+        fault: firing.map(|f| FaultNote {
+            id: f.rule,
+            when: f.when,
+            errcode: f.errcode,
+            delay_ms: f.delay_ms,
+            drop_connection: f.drop_connection,
+            replaced_answer: replaced.map(|r| masks.apply(&String::from_utf8_lossy(&r))),
+        }),
+    };
+    emulator.log.push(entry);
+
+    let mut response = (status, answer).into_response();
+    if dropped {
+        response.extensions_mut().insert(DropConnection);
+    }
+    response
+}
+
+/// A fault's answer: HTTP 200, its errcode and errmsg, and the request id.
+fn fault_answer(dialect: Dialect, firing: &Firing, rid: &str) -> Response {
+    let Some(code) = firing.errcode else {
+        // A dropped connection: nothing is sent.
+        return StatusCode::OK.into_response();
+    };
+    let errmsg = firing
+        .errmsg
+        .clone()
+        .unwrap_or_else(|| dialect.errmsg_of(code).to_string());
+    let body = openmidas_protocol::wire::ErrorBody {
+        errcode: code,
+        errmsg: format!("{errmsg} rid: {rid}"),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// A response's status and body bytes, read into memory (answers are small).
+async fn buffer(response: Response) -> (StatusCode, Bytes) {
+    let status = response.status();
+    match axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES).await {
+        Ok(bytes) => (status, bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "an answer could not be buffered for the request log");
+            let error = ApiError::new(openmidas_protocol::common::Code::SystemError);
+            let body = serde_json::json!({"errcode": error.code, "errmsg": error.errmsg});
+            (StatusCode::OK, Bytes::from(body.to_string()))
+        }
+    }
+}
+
+/// The app and player a request names, as fault rules match them: the query's `appid`, the
+/// body's `appid`, or the access token's app; the body's `openid`.
+struct Named {
+    appid: Option<String>,
+    openid: Option<String>,
+}
+
+impl Named {
+    async fn of(state: &AppState, query: &str, body: Option<&Value>) -> Named {
+        let field = |name: &str| {
+            body.and_then(|b| b.get(name))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let pairs = pipeline::query_pairs(Some(query));
+        let mut appid = pipeline::query_param(&pairs, "appid")
+            .map(str::to_string)
+            .or_else(|| field("appid"));
+        if appid.is_none() {
+            if let Some(token) = pipeline::query_param(&pairs, "access_token") {
+                appid = match state.store.token(token).await {
+                    Ok(record) => record.map(|r| r.appid.clone()),
+                    Err(_) => None,
+                };
+            }
+        }
+        Named {
+            appid,
+            openid: field("openid"),
+        }
+    }
+}
+
+/// The secrets a log entry might show, each with what shows instead.
+#[derive(Default)]
+struct Masks {
+    replacements: Vec<(String, String)>,
+}
+
+/// Shorter values are not masked: they could not be secrets OpenMidas accepts, and masking
+/// them would garble unrelated text.
+const MIN_MASKED_CHARS: usize = 6;
+
+/// An access token cut to its first 6 characters.
+fn cut_token(token: &str) -> String {
+    let head: String = token.chars().take(6).collect();
+    format!("{head}...")
+}
+
+impl Masks {
+    fn add(&mut self, secret: &str, shown: impl Into<String>) {
+        if secret.chars().count() >= MIN_MASKED_CHARS && !self.replacements.iter().any(|(s, _)| s == secret) {
+            self.replacements.push((secret.to_string(), shown.into()));
+        }
+    }
+
+    /// The token and secret of the query (raw, as they appear in it), a secret in the body,
+    /// the named app's secret and keys, and the named player's session_key.
+    async fn add_request_secrets(&mut self, state: &AppState, named: &Named, query: &str, body: Option<&Value>) {
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "access_token" => self.add(value, cut_token(value)),
+                "secret" => self.add(value, "<AppSecret>"),
+                _ => {}
+            }
+            // The decoded form too, in case it differs.
+            let decoded: String = form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            match key {
+                "access_token" => self.add(&decoded, cut_token(&decoded)),
+                "secret" => self.add(&decoded, "<AppSecret>"),
+                _ => {}
+            }
+        }
+        if let Some(secret) = body.and_then(|b| b.get("secret")).and_then(Value::as_str) {
+            self.add(secret, "<AppSecret>");
+        }
+        let Some(appid) = &named.appid else { return };
+        if let Ok(Some(app)) = state.store.app(appid).await {
+            self.add(&app.secret, "<AppSecret>");
+            self.add(&app.app_key, "<AppKey official>");
+            self.add(&app.sandbox_app_key, "<AppKey sandbox>");
+        }
+        if let Some(openid) = &named.openid {
+            if let Ok(Some(session)) = state.store.session(appid, openid).await {
+                self.add(&session.session_key, format!("<session_key of openid {openid}>"));
+            }
+        }
+    }
+
+    /// The access token and session_key an answer hands out.
+    fn add_answer_secrets(&mut self, answer: Option<&Value>) {
+        let field = |name: &str| answer.and_then(|a| a.get(name)).and_then(Value::as_str);
+        if let Some(token) = field("access_token") {
+            self.add(token, cut_token(token));
+        }
+        if let Some(key) = field("session_key") {
+            self.add(key, "<session_key>");
+        }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut replacements: Vec<&(String, String)> = self.replacements.iter().collect();
+        // Longest first, so a secret containing another is masked whole.
+        replacements.sort_by_key(|(secret, _)| std::cmp::Reverse(secret.len()));
+        let mut out = text.to_string();
+        for (secret, shown) in replacements {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), shown);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_belong_to_families() {
+        assert_eq!(Dialect::of_path("/cgi-bin/midas/sandbox/pay"), Some(Dialect::V1));
+        assert_eq!(Dialect::of_path("/cgi-bin/token"), Some(Dialect::Auth));
+        assert_eq!(Dialect::of_path("/sns/jscode2session"), Some(Dialect::Auth));
+        assert_eq!(Dialect::of_path("/wxa/game/pya"), Some(Dialect::V2));
+        assert_eq!(Dialect::of_path("/admin/recharge"), Some(Dialect::Client));
+        assert_eq!(Dialect::of_path("/admin/client/game_item"), Some(Dialect::Client));
+        assert_eq!(Dialect::of_path("/admin/apps"), None);
+        assert_eq!(Dialect::of_path("/healthz"), None);
+    }
+
+    #[test]
+    fn masks_cover_every_occurrence_longest_first() {
+        let mut masks = Masks::default();
+        masks.add("ACCESSTOKEN1234567890", cut_token("ACCESSTOKEN1234567890"));
+        masks.add("ACCESSTOKEN1234567890XYZ", "<long>");
+        masks.add("abc", "<short>");
+        assert_eq!(
+            masks.apply("a=ACCESSTOKEN1234567890XYZ&b=ACCESSTOKEN1234567890&c=abc"),
+            "a=<long>&b=ACCESS...&c=abc"
+        );
+    }
+}
