@@ -238,7 +238,9 @@ async fn emulate(
 
     let answer_json: Option<Value> = serde_json::from_slice(&answer).ok();
     let mut masks = Masks::default();
-    masks.add_request_secrets(state, &named, &query, body_json.as_ref()).await;
+    masks
+        .add_request_secrets(state, &named, &query, body_json.as_ref())
+        .await;
     masks.add_answer_secrets(answer_json.as_ref());
     let errcode = match answer_json.as_ref().and_then(|a| a.get("errcode")) {
         Some(code) => code.as_i64(),

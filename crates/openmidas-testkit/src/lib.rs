@@ -23,7 +23,7 @@ use openmidas_ledger::{Clock, ManualClock, Store};
 use openmidas_protocol::sign;
 use openmidas_protocol::v1::{Endpoint, Op};
 use openmidas_protocol::v2;
-use openmidas_server::controls::EmulatorOptions;
+pub use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::LimitedListener;
 use openmidas_server::{AdminToken, AppState};
 use openmidas_store_sqlite::{SqliteConfig, SqliteStore};
@@ -103,21 +103,28 @@ impl TestServer {
         server
     }
 
-    /// A server on the given store.
+    /// A server on the given store, in emulator mode.
     pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
+        TestServer::start_on_mode(store, Mode::Emulator(EmulatorOptions::default())).await
+    }
+
+    /// A server on the given store, in the given mode. Its machine clock is a
+    /// [`ManualClock`] at [`START_MS`].
+    pub async fn start_on_mode(store: Arc<dyn Store>, mode: Mode) -> TestServer {
         let clock = Arc::new(ManualClock::new(START_MS));
         let listener = LimitedListener::bind("127.0.0.1:0", 1024)
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let state = AppState::emulator(
-            store.clone(),
-            clock.clone() as Arc<dyn Clock>,
-            AdminToken::new(ADMIN_TOKEN),
-            EmulatorOptions::default(),
-        )
-        .await
-        .expect("read the emulator clock");
+        let admin_token = AdminToken::new(ADMIN_TOKEN);
+        let state = match mode {
+            Mode::Emulator(options) => {
+                AppState::emulator(store.clone(), clock.clone() as Arc<dyn Clock>, admin_token, options)
+                    .await
+                    .expect("read the emulator clock")
+            }
+            Mode::Ledger => AppState::ledger(store.clone(), clock.clone() as Arc<dyn Clock>, admin_token),
+        };
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = openmidas_server::serve(listener, state, async move {
@@ -401,6 +408,15 @@ pub fn with(mut fields: Map<String, Value>, extra: Value) -> Map<String, Value> 
     fields
 }
 
+/// How a test server runs (behaviour.md section 13).
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// The default: clock, faults, request log and state controls, within these bounds.
+    Emulator(EmulatorOptions),
+    /// No emulator controls.
+    Ledger,
+}
+
 /// The storage backends a test can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -415,31 +431,71 @@ pub enum Backend {
 }
 
 impl TestServer {
-    /// A server on a fresh database of the given backend.
+    /// A server on a fresh database of the given backend, in emulator mode.
     pub async fn start_backend(backend: Backend) -> TestServer {
+        TestServer::start_backend_mode(backend, Mode::Emulator(EmulatorOptions::default())).await
+    }
+
+    /// A server on a fresh database of the given backend, in the given mode.
+    pub async fn start_backend_mode(backend: Backend, mode: Mode) -> TestServer {
         match backend {
-            Backend::Sqlite => TestServer::start().await,
-            Backend::Postgres => TestServer::start_postgres(false).await,
-            Backend::PostgresSerializable => TestServer::start_postgres(true).await,
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store =
+                    SqliteStore::open(SqliteConfig::new(dir.path().join("openmidas.db"))).expect("open SQLite store");
+                let mut server = TestServer::start_on_mode(Arc::new(store), mode).await;
+                server._dir = Some(dir);
+                server
+            }
+            Backend::Postgres => TestServer::start_postgres_mode(false, mode).await,
+            Backend::PostgresSerializable => TestServer::start_postgres_mode(true, mode).await,
         }
     }
 
     /// A server on a fresh PostgreSQL database. Fails (never skips) when PostgreSQL cannot
     /// be had.
     pub async fn start_postgres(serializable: bool) -> TestServer {
+        TestServer::start_postgres_mode(serializable, Mode::Emulator(EmulatorOptions::default())).await
+    }
+
+    async fn start_postgres_mode(serializable: bool, mode: Mode) -> TestServer {
         let database = postgres::fresh_database(serializable).await;
-        let config = openmidas_store_postgres::PgConfig {
-            writers: 2,
-            pool_size: 8,
-            ..openmidas_store_postgres::PgConfig::new(&database.url)
-        };
-        let store = openmidas_store_postgres::PostgresStore::open(config)
-            .await
-            .unwrap_or_else(|e| panic!("open the PostgreSQL store on {}: {e}", database.name));
-        let mut server = TestServer::start_on(Arc::new(store)).await;
+        let store = open_postgres(&database.url).await;
+        let mut server = TestServer::start_on_mode(Arc::new(store), mode).await;
         server.database = Some(database);
         server
     }
+
+    /// Another server (node) on this server's PostgreSQL database, in emulator mode; `None`
+    /// on SQLite, which one process owns.
+    pub async fn another_node(&self) -> Option<TestServer> {
+        let database = self.database.as_ref()?;
+        let store = open_postgres(&database.url).await;
+        Some(TestServer::start_on(Arc::new(store)).await)
+    }
+
+    /// DELETE of an admin route with the admin token.
+    pub async fn delete_admin(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin DELETE");
+        read(response).await
+    }
+}
+
+async fn open_postgres(url: &str) -> openmidas_store_postgres::PostgresStore {
+    let config = openmidas_store_postgres::PgConfig {
+        writers: 2,
+        pool_size: 8,
+        ..openmidas_store_postgres::PgConfig::new(url)
+    };
+    openmidas_store_postgres::PostgresStore::open(config)
+        .await
+        .unwrap_or_else(|e| panic!("open the PostgreSQL store on {url}: {e}"))
 }
 
 /// Runs each named `async fn NAME(server: TestServer)` once per backend, as tests
