@@ -89,6 +89,7 @@ impl Process {
             "OPENMIDAS_LOG_FORMAT",
             "OPENMIDAS_DRAIN_TIMEOUT_SECS",
             "OPENMIDAS_HEADER_READ_TIMEOUT_SECS",
+            "OPENMIDAS_MODE",
             "RUST_LOG",
         ] {
             command.env_remove(var);
@@ -243,6 +244,17 @@ impl Api {
         let text = response.text().await.expect("answer body");
         assert_eq!(status, reqwest::StatusCode::OK, "{text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {text}"))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("admin GET");
+        Api::json(response).await
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> Value {
