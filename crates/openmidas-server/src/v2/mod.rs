@@ -108,8 +108,9 @@ async fn run(
         let session = pipeline::session(state, &app, &request.openid, now_ms).await?;
         ctx.diagnose(|| {
             let secrets = diagnose_secrets(&app, &request.openid, session.as_ref());
-            diagnose::v2::pay_sig(
+            diagnose::v2::pay_sig_with_query(
                 op.uri(),
+                query.unwrap_or_default(),
                 &bytes,
                 request.sandbox,
                 &secrets,
