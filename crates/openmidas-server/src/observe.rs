@@ -260,7 +260,7 @@ async fn emulate(
         time_ms,
         method,
         path,
-        query: masks.apply(&query),
+        query: masks.apply_to_query(&query),
         body: masks.apply(&body_text),
         status: (!dropped).then_some(status.as_u16()),
         answer: if dropped {
@@ -374,6 +374,27 @@ fn cut_token(token: &str) -> String {
 }
 
 impl Masks {
+    /// Masks `text` wherever it appears, however short.
+    fn add_exact(&mut self, text: String, shown: &str) {
+        if !text.is_empty() && !self.replacements.iter().any(|(s, _)| *s == text) {
+            self.replacements.push((text, shown.to_string()));
+        }
+    }
+
+    /// The query with `access_token` cut and `secret` masked by name, whatever their
+    /// length, then every other mask applied.
+    fn apply_to_query(&self, query: &str) -> String {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("access_token", value)) => format!("access_token={}", cut_token(value)),
+                Some(("secret", _)) => "secret=<AppSecret>".to_string(),
+                _ => pair.to_string(),
+            })
+            .collect();
+        self.apply(&pairs.join("&"))
+    }
+
     fn add(&mut self, secret: &str, shown: impl Into<String>) {
         if secret.chars().count() >= MIN_MASKED_CHARS && !self.replacements.iter().any(|(s, _)| s == secret) {
             self.replacements.push((secret.to_string(), shown.into()));
@@ -403,6 +424,11 @@ impl Masks {
         }
         if let Some(secret) = body.and_then(|b| b.get("secret")).and_then(Value::as_str) {
             self.add(secret, "<AppSecret>");
+            // However short (a wrong secret may be a near miss of the right one): as a
+            // JSON string, which cannot garble other text.
+            if let Ok(quoted) = serde_json::to_string(secret) {
+                self.add_exact(quoted, "\"<AppSecret>\"");
+            }
         }
         let Some(appid) = &named.appid else { return };
         if let Ok(Some(app)) = state.store.app(appid).await {
@@ -456,6 +482,15 @@ mod tests {
         assert_eq!(Dialect::of_path("/admin/client/game_item"), Some(Dialect::Client));
         assert_eq!(Dialect::of_path("/admin/apps"), None);
         assert_eq!(Dialect::of_path("/healthz"), None);
+    }
+
+    #[test]
+    fn the_query_masks_by_name_whatever_the_length() {
+        let masks = Masks::default();
+        assert_eq!(
+            masks.apply_to_query("appid=wx1&secret=wrong&access_token=abcdefghij&x=1"),
+            "appid=wx1&secret=<AppSecret>&access_token=abcdef...&x=1"
+        );
     }
 
     #[test]

@@ -579,7 +579,22 @@ async fn request_log_holds_no_secret(server: TestServer) {
     let body = g.v2_body(json!({"note": g.app.app_key, "key2": g.session, "t": g.token}));
     g.server.v2(&g.app, Op::GetBalance, &g.token, &body, &g.session).await;
 
+    // A wrong secret, however short, is masked too: it may be a near miss of the right one.
+    g.server
+        .get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret=Zq9xW",
+            g.app.appid
+        ))
+        .await;
+    g.server
+        .post_raw(
+            "/cgi-bin/stable_token",
+            json!({"grant_type": "client_credential", "appid": g.app.appid, "secret": "Zq9xW"}).to_string(),
+        )
+        .await;
+
     let log = serde_json::to_string(&g.requests("limit=1000").await).unwrap();
+    assert!(!log.contains("Zq9xW"), "a wrong secret in the log: {log}");
     assert!(
         log.contains("/sns/jscode2session") && log.contains("/cgi-bin/stable_token"),
         "{log}"
