@@ -876,6 +876,20 @@ async fn game_item_purchases(server: TestServer) {
     let (wrong_pay_sig, _) = signed(&data, &g.app.sandbox_app_key, &g.session);
     let (status, answer) = buy(data.clone(), wrong_pay_sig, signature, "p").await;
     snapshot_client("game_item_pay_sig_invalid", status, &answer);
+    // The request log explains it (behaviour.md section 13.3).
+    let (_, logged) = g
+        .server
+        .get_admin(&format!("/admin/requests/{}", rid_of(&answer)))
+        .await;
+    let diagnosis = &logged["request"]["diagnosis"];
+    assert_eq!(diagnosis["key"], "<AppKey official>", "{logged}");
+    assert!(
+        diagnosis["likely_cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sandbox AppKey"),
+        "{logged}"
+    );
     let (pay_sig, _) = signed(&data, &g.app.app_key, &g.session);
     let (status, answer) = buy(data.clone(), pay_sig.clone(), "00".repeat(32), "p").await;
     snapshot_client("game_item_signature_invalid", status, &answer);

@@ -13,6 +13,7 @@ use axum::Json;
 use openmidas_ledger::{AccountKey, Command, Env, Goods, Op, Outcome, PurchaseOrder, Refusal, StoreExt};
 use openmidas_protocol::client::game_item::{self, Code};
 use openmidas_protocol::common;
+use openmidas_protocol::diagnose;
 use openmidas_protocol::limits::MAX_ID_BYTES;
 use openmidas_protocol::sign::{self, hex_matches_case};
 use serde::Serialize;
@@ -86,14 +87,30 @@ pub(crate) async fn post(
     let env = if data.sandbox { Env::Sandbox } else { Env::Official };
     let case = pipeline::hex_case(&app);
     let digest = sign::v2::pay_sig_digest(app.key_for(env), game_item::PAY_SIG_URI, sign_data.as_bytes());
+    let session = pipeline::session(&state, &app, openid, state.clock.now_ms()).await?;
     if !hex_matches_case(&digest, pay_sig, case) {
+        // The request log's diagnosis, as for 2.0 (the client signs the same way, with the
+        // API's name for a path).
+        ctx.diagnose(|| {
+            let secrets = crate::v1::diagnose_secrets(&app, openid, session.as_ref());
+            diagnose::v2::pay_sig(
+                game_item::PAY_SIG_URI,
+                sign_data.as_bytes(),
+                data.sandbox,
+                &secrets,
+                pay_sig,
+                case,
+            )
+        });
         return Err(signature_invalid("paySig does not match"));
     }
-    let session = pipeline::session(&state, &app, openid, state.clock.now_ms())
-        .await?
-        .ok_or_else(|| signature_invalid("the player has no session: log in first"))?;
+    let session = session.ok_or_else(|| signature_invalid("the player has no session: log in first"))?;
     let digest = sign::v2::signature_digest(&session.session_key, sign_data.as_bytes());
     if !hex_matches_case(&digest, signature, case) {
+        ctx.diagnose(|| {
+            let secrets = crate::v1::diagnose_secrets(&app, openid, Some(&session));
+            diagnose::v2::signature(sign_data.as_bytes(), &secrets, signature, case)
+        });
         return Err(signature_invalid("signature does not match"));
     }
 
