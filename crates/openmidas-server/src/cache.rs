@@ -30,20 +30,21 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 /// Most entries per map; a full map is cleared (simple, and bounded).
 const MAX_ENTRIES: usize = 65_536;
 
-struct TtlMap<K, V> {
+/// A map whose entries live `ttl`, bounded by clearing when full.
+pub(crate) struct TtlMap<K, V> {
     entries: Mutex<HashMap<K, (V, Instant), foldhash::fast::RandomState>>,
     ttl: Duration,
 }
 
 impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
-    fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         TtlMap {
             entries: Mutex::new(HashMap::default()),
             ttl,
         }
     }
 
-    fn get<Q>(&self, key: &Q) -> Option<V>
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -55,7 +56,7 @@ impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
             .map(|(v, _)| v.clone())
     }
 
-    fn put(&self, key: K, value: V) {
+    pub(crate) fn put(&self, key: K, value: V) {
         let mut entries = self.entries.lock();
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
@@ -63,7 +64,7 @@ impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
-    fn remove<Q>(&self, key: &Q)
+    pub(crate) fn remove<Q>(&self, key: &Q)
     where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -71,7 +72,7 @@ impl<K: Hash + Eq, V: Clone> TtlMap<K, V> {
         self.entries.lock().remove(key);
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.entries.lock().clear();
     }
 }

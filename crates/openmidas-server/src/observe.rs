@@ -239,9 +239,9 @@ async fn emulate(
     let answer_json: Option<Value> = serde_json::from_slice(&answer).ok();
     let mut masks = Masks::default();
     masks
-        .add_request_secrets(state, &named, &query, body_json.as_ref())
+        .add_request_secrets(state, emulator, &named, &query, body_json.as_ref())
         .await;
-    masks.add_answer_secrets(answer_json.as_ref());
+    masks.add_answer_secrets(emulator, named.appid.as_deref(), answer_json.as_ref());
     let errcode = match answer_json.as_ref().and_then(|a| a.get("errcode")) {
         Some(code) => code.as_i64(),
         None if status.is_success() => Some(0),
@@ -403,7 +403,14 @@ impl Masks {
 
     /// The token and secret of the query (raw, as they appear in it), a secret in the body,
     /// the named app's secret and keys, and the named player's session_key.
-    async fn add_request_secrets(&mut self, state: &AppState, named: &Named, query: &str, body: Option<&Value>) {
+    async fn add_request_secrets(
+        &mut self,
+        state: &AppState,
+        emulator: &Emulator,
+        named: &Named,
+        query: &str,
+        body: Option<&Value>,
+    ) {
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
@@ -437,20 +444,38 @@ impl Masks {
             self.add(&app.sandbox_app_key, "<AppKey sandbox>");
         }
         if let Some(openid) = &named.openid {
-            if let Ok(Some(session)) = state.store.session(appid, openid).await {
-                self.add(&session.session_key, format!("<session_key of openid {openid}>"));
+            let key = format!("{appid}\n{openid}");
+            let session_key = match emulator.session_keys.get(key.as_str()) {
+                Some(known) => known,
+                None => {
+                    let read = match state.store.session(appid, openid).await {
+                        Ok(session) => session.map(|s| Arc::from(s.session_key.as_str())),
+                        Err(_) => None,
+                    };
+                    emulator.session_keys.put(key, read.clone());
+                    read
+                }
+            };
+            if let Some(session_key) = session_key {
+                self.add(&session_key, format!("<session_key of openid {openid}>"));
             }
         }
     }
 
-    /// The access token and session_key an answer hands out.
-    fn add_answer_secrets(&mut self, answer: Option<&Value>) {
+    /// The access token and session_key an answer hands out (a new session_key is the
+    /// player's from now on: remembered for masking).
+    fn add_answer_secrets(&mut self, emulator: &Emulator, appid: Option<&str>, answer: Option<&Value>) {
         let field = |name: &str| answer.and_then(|a| a.get(name)).and_then(Value::as_str);
         if let Some(token) = field("access_token") {
             self.add(token, cut_token(token));
         }
         if let Some(key) = field("session_key") {
             self.add(key, "<session_key>");
+            if let (Some(appid), Some(openid)) = (appid, field("openid")) {
+                emulator
+                    .session_keys
+                    .put(format!("{appid}\n{openid}"), Some(Arc::from(key)));
+            }
         }
     }
 

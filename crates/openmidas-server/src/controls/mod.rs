@@ -21,6 +21,7 @@ use openmidas_ledger::{Clock, Store, StoreError};
 use openmidas_protocol::common::Code;
 
 use crate::admin::require_admin;
+use crate::cache::TtlMap;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -49,6 +50,10 @@ pub struct Emulator {
     pub clock: Arc<EmulatorClock>,
     pub faults: faults::Faults,
     pub log: log::RequestLog,
+    /// Players' session keys, `"<appid>\n<openid>"` to the newest, for masking the request
+    /// log: read from the store at most once a second per player, updated at once by the
+    /// jscode2session answers this node serves.
+    pub(crate) session_keys: TtlMap<String, Option<Arc<str>>>,
     follower: tokio::task::JoinHandle<()>,
 }
 
@@ -65,6 +70,7 @@ impl Emulator {
             clock,
             faults: faults::Faults::default(),
             log: log::RequestLog::new(options.log_entries, options.log_bytes),
+            session_keys: TtlMap::new(crate::cache::DEFAULT_TTL),
             follower,
         }))
     }
