@@ -135,6 +135,20 @@ async fn clock_moves_every_rule(server: TestServer) {
         .await;
     assert_eq!(answer["errcode"], 90014, "{answer}");
 
+    // A session with a lifetime (the app option) ends with the clock too.
+    let short = g.server.create_app_with(900, json!({"session_ttl_secs": 60})).await;
+    let short_token = g.server.token(&short).await;
+    let short_session = g.server.login(&short, "p").await;
+    let body = Value::Object(short.v2_fields("p")).to_string();
+    let call = || g.server.v2(&short, Op::GetBalance, &short_token, &body, &short_session);
+    assert_eq!(call().await.1["errcode"], 0);
+    g.clock(json!({"advance_secs": 61})).await;
+    assert_eq!(
+        call().await.1["errcode"],
+        90016,
+        "the session is older than its lifetime"
+    );
+
     // Frozen: the machine's time passes, the server's does not; advance still moves it.
     let frozen = g.clock(json!({"freeze": true})).await;
     assert_eq!(frozen["frozen"], true);
@@ -939,7 +953,69 @@ async fn control_routes_need_the_admin_token(server: TestServer) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
 }
 
+/// What issue 11 promised a game team, in the order a test suite would do it, through HTTP
+/// alone: reset, seed a state, move the clock past token expiry and the cancel window,
+/// inject "debited, then -1", and read why the last request failed.
+async fn a_game_teams_integration_test(server: TestServer) {
+    // A state saved earlier by the team (here: made, exported, then wiped).
+    let g = Game::new(server).await;
+    g.server.recharge(&g.app, "p", "official", 500).await;
+    let (_, seed) = g.server.get_admin("/admin/state").await;
+    g.v2(Op::Pay, json!({"bill_no": "noise", "amount": 1})).await;
+
+    // 1. Reset, 2. seed.
+    assert_eq!(g.server.admin("/admin/reset", json!({})).await.1["errcode"], 0);
+    assert_eq!(g.server.admin("/admin/state", seed).await.1["errcode"], 0);
+    assert_eq!(g.balance().await, 500);
+
+    // 3. Past token expiry: the game server must get a new token.
+    g.clock(json!({"advance_secs": 7201})).await;
+    assert_eq!(g.v2(Op::GetBalance, json!({})).await.1["errcode"], 42001);
+    let g = Game {
+        token: g.server.token(&g.app).await,
+        ..g
+    };
+
+    // 4. Debited, then -1: the retry is answered 90012 with the original result.
+    g.fault(json!({"match": {"path": "/wxa/game/pay"}, "errcode": -1, "when": "after", "times": 1}))
+        .await;
+    let ts = json!(START_MS / 1000 + 7201);
+    let pay = json!({"bill_no": "order-1", "amount": 100, "ts": ts});
+    assert_eq!(g.v2(Op::Pay, pay.clone()).await.1["errcode"], -1);
+    let (_, retry) = g.v2(Op::Pay, pay).await;
+    assert_eq!((&retry["errcode"], &retry["balance"]), (&json!(90012), &json!(400)));
+
+    // 5. Past the cancel window: the refund is refused.
+    g.clock(json!({"advance_secs": 48 * 3600 + 1})).await;
+    let g = Game {
+        token: g.server.token(&g.app).await,
+        ..g
+    };
+    let (_, refused) = g
+        .v2(
+            Op::CancelPay,
+            json!({"bill_no": "refund-1", "pay_bill_no": "order-1", "amount": 100}),
+        )
+        .await;
+    assert_eq!(refused["errcode"], 90014, "{refused}");
+
+    // 6. Why did the last request fail? Its errmsg names it in the log.
+    let body = g.v2_body(json!({"bill_no": "order-2", "amount": 1}));
+    let query = openmidas_protocol::sign::v2::sign(Op::Pay.uri(), &body, &g.app.sandbox_app_key, Some(&g.session))
+        .query(&g.token);
+    let (_, failed) = g.server.post_raw(&format!("{}?{query}", Op::Pay.uri()), body).await;
+    let entry = g.logged(&rid_of(&failed)).await;
+    assert_eq!(entry["errcode"], 90011);
+    assert!(
+        entry["diagnosis"]["likely_cause"]
+            .as_str()
+            .is_some_and(|cause| cause.contains("sandbox AppKey")),
+        "{entry}"
+    );
+}
+
 backend_tests!(
+    a_game_teams_integration_test,
     clock_moves_every_rule,
     faults_before_and_after,
     dropped_connections,
