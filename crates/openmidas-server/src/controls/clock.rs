@@ -31,23 +31,35 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 pub struct EmulatorClock {
     /// The machine's clock (a manual one in tests).
     base: Arc<dyn Clock>,
-    state: RwLock<ClockState>,
+    /// The stored clock, and how many changes this node made to it: a reread that began
+    /// before a change made here must not undo it.
+    state: RwLock<(ClockState, u64)>,
 }
 
 impl EmulatorClock {
     pub fn new(base: Arc<dyn Clock>, state: ClockState) -> EmulatorClock {
         EmulatorClock {
             base,
-            state: RwLock::new(state),
+            state: RwLock::new((state, 0)),
         }
     }
 
     pub fn state(&self) -> ClockState {
-        *self.state.read()
+        self.state.read().0
     }
 
+    /// The clock as this node just changed (and stored) it.
     pub fn set_state(&self, state: ClockState) {
-        *self.state.write() = state;
+        let mut guard = self.state.write();
+        *guard = (state, guard.1 + 1);
+    }
+
+    /// The clock as reread from the store, unless this node changed it since `changes`.
+    fn refresh(&self, state: ClockState, changes: u64) {
+        let mut guard = self.state.write();
+        if guard.1 == changes {
+            guard.0 = state;
+        }
     }
 
     pub fn base_ms(&self) -> i64 {
@@ -67,8 +79,9 @@ impl EmulatorClock {
                 let (Some(clock), Some(store)) = (clock.upgrade(), store.upgrade()) else {
                     return;
                 };
+                let changes = clock.state.read().1;
                 match store.clock().await {
-                    Ok(state) => clock.set_state(state),
+                    Ok(state) => clock.refresh(state, changes),
                     Err(e) => tracing::warn!(error = %e, "cannot reread the emulator clock; keeping the last one"),
                 }
             }
