@@ -80,6 +80,20 @@ pub enum Error {
     /// The client is missing a setting this call needs (e.g. the sandbox AppKey).
     #[error("configuration: {0}")]
     Config(String),
+    /// An emulator control route (`/admin/clock`, `/admin/faults`, `/admin/requests`,
+    /// `/admin/reset`, `/admin/state`) answered 404 with errcode 40066: the server runs in
+    /// ledger mode, where these routes do not exist (behaviour.md section 13), or is an
+    /// OpenMidas older than them.
+    #[error(
+        "the server has no emulator controls (404, errcode 40066): it runs in ledger mode \
+         (start it with `openmidas serve --mode emulator`), or is older than the controls"
+    )]
+    LedgerMode,
+    /// An id in an emulator control route names nothing on this node (404, errcode 40097):
+    /// a request no longer (or never) in this node's request log, a deleted fault rule.
+    /// [`Error::api`] answers its [`ApiError`] too.
+    #[error("errcode {} ({})", .0.errcode, .0.errmsg)]
+    NotFound(ApiError),
 }
 
 impl Error {
@@ -91,14 +105,16 @@ impl Error {
             // A request that could not even be built (a bad URL) fails the same way again.
             Error::Transport(e) => !e.is_builder(),
             Error::Http { status, .. } => *status >= 500,
-            Error::Decode(_) | Error::InvalidRequest(_) | Error::Config(_) => false,
+            Error::NotFound(_) | Error::LedgerMode | Error::Decode(_) | Error::InvalidRequest(_) | Error::Config(_) => {
+                false
+            }
         }
     }
 
     /// The API error, if the service answered one.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(e) => Some(e),
+            Error::Api(e) | Error::NotFound(e) => Some(e),
             _ => None,
         }
     }

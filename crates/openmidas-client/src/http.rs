@@ -21,12 +21,20 @@ impl Http {
     /// Sends and answers the JSON object of the answer, whatever its errcode. HTTP errors
     /// without a JSON errcode body become [`Error::Http`].
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+        Ok(self.send_with_status(request).await?.1)
+    }
+
+    /// The same, with the HTTP status of the answer (the emulator controls tell an unknown
+    /// id and a server without controls by their 404).
+    pub async fn send_with_status(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
         // The URL carries the access_token (or the AppSecret): never keep it in an error.
         let response = request.send().await.map_err(|e| Error::Transport(e.without_url()))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| Error::Transport(e.without_url()))?;
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value @ Value::Object(_)) if status.is_success() || value.get("errcode").is_some() => Ok(value),
+            Ok(value @ Value::Object(_)) if status.is_success() || value.get("errcode").is_some() => {
+                Ok((status.as_u16(), value))
+            }
             _ if !status.is_success() => Err(Error::Http {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned(),

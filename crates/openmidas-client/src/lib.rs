@@ -16,8 +16,10 @@
 //!   and `retryable()`, read in the call's dialect; match it against [`codes`]).
 //! - Secrets (AppSecret, AppKey, session_key, access_token) never appear in `Debug` output
 //!   or logs.
-//! - [`openmidas::AdminClient`]: OpenMidas-only calls: login codes, and the simulated
-//!   player's purchases (coins, items, paid later or never).
+//! - [`openmidas::AdminClient`]: OpenMidas-only calls: login codes, the simulated
+//!   player's purchases (coins, items, paid later or never), and the emulator controls
+//!   (the server's clock, fault rules, the request log with signature diagnoses, reset,
+//!   state export and import).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), openmidas_client::Error> {

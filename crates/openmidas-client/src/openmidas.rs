@@ -1,7 +1,16 @@
 //! OpenMidas-only administration: the simulated client side (`wx.login` codes,
 //! `wx.requestMidasPayment` recharges, `wx.requestMidasPaymentGameItem` item purchases,
-//! paying or closing a purchase later) behind `Authorization: Bearer <admin token>`.
-//! These routes do not exist on the real service.
+//! paying or closing a purchase later) and, on a server in emulator mode, the emulator
+//! controls (clock, fault rules, request log, reset, state: [`AdminClient::clock`] and the
+//! methods after it), behind
+//! `Authorization: Bearer <admin token>`. These routes do not exist on the real service.
+
+mod controls;
+
+pub use controls::{
+    ClockChange, ClockState, FaultListed, FaultMatch, FaultRule, FaultWhen, FiredFault, RequestEntry, RequestFilter,
+    ResetScope, RouteFamily, SignatureDiagnosis,
+};
 
 use std::time::Duration;
 

@@ -367,8 +367,12 @@ struct Masks {
 /// them would garble unrelated text.
 const MIN_MASKED_CHARS: usize = 6;
 
-/// An access token cut to its first 6 characters.
+/// An access token cut to its first 6 characters (one that short shows nothing of itself,
+/// as in `protocol::diagnose`).
 fn cut_token(token: &str) -> String {
+    if token.chars().count() <= 6 {
+        return "...".to_string();
+    }
     let head: String = token.chars().take(6).collect();
     format!("{head}...")
 }

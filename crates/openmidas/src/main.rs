@@ -6,6 +6,8 @@
 //! - `token`, `login`, `recharge`, `balance`, `pay`, `cancel`, `present`, `refund`, `order`,
 //!   `buy`, `purchase`: a client of the real WeChat API or of an OpenMidas server (see
 //!   [`cli`]).
+//! - `clock`, `faults`, `requests`, `reset`, `state`: the emulator controls of an OpenMidas
+//!   in emulator mode (see [`cli::EmulatorCommand`]).
 
 mod cli;
 mod config;
@@ -59,6 +61,8 @@ enum Command {
     Buy(cli::buy::BuyArgs),
     /// OpenMidas only: pay or close a purchase made with `buy --manual`.
     Purchase(cli::purchase::PurchaseArgs),
+    #[command(flatten)]
+    Emulator(cli::EmulatorCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Order(args) => cli::order::run(args),
         Command::Buy(args) => cli::buy::run(args),
         Command::Purchase(args) => cli::purchase::run(args),
+        Command::Emulator(command) => command.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -46,6 +46,11 @@ impl Drop for Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// The same, with more `serve` flags (`--mode ledger`).
+    fn start_with(serve_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("server.toml");
         std::fs::write(
@@ -65,6 +70,7 @@ impl Server {
             .arg(dir.path().join("x.db"))
             .arg("--config")
             .arg(&config)
+            .args(serve_args)
             .env("OPENMIDAS_ADMIN_TOKEN", ADMIN_TOKEN)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -322,12 +328,13 @@ fn every_failure_names_its_errcode_and_meaning() {
     let server = Server::start();
     let sk = login(&server, "player-3");
     let mut transcript = String::new();
+    // Every errmsg ends with its request id, which changes each run.
     let mut record = |title: &str, (stdout, stderr): (String, String)| {
         transcript.push_str(&format!("$ openmidas {title}\n"));
         if !stdout.is_empty() {
-            transcript.push_str(&format!("stdout: {stdout}"));
+            transcript.push_str(&format!("stdout: {}", redact_rids(&stdout)));
         }
-        transcript.push_str(&format!("stderr: {stderr}\n"));
+        transcript.push_str(&format!("stderr: {}\n", redact_rids(&stderr)));
     };
     let p = |args: &[&str]| -> Vec<String> {
         args.iter()
@@ -1364,4 +1371,408 @@ fn sign_a_client_item_purchase() {
         signed,
         format!("{sign_data}\npay_sig={pay_sig}\nsignature={signature}\n")
     );
+}
+
+// ---- The emulator controls: clock, faults, requests, reset, state ----
+
+/// Whether `text` is a request id: `<8 hex>-<8 hex>-<8 hex>`.
+fn is_rid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The output of `requests`, stable: ` rid: ` of errmsgs and the table's ids as `<rid>`
+/// (padded to an id's width, so columns stay aligned), latencies as `<latency>`.
+fn redact_request_log(text: &str) -> String {
+    let text = redact_rids(text);
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let mut line = line.to_string();
+        // Ids: every word of a rid's shape.
+        let ids: Vec<String> = line
+            .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+            .filter(|word| is_rid(word))
+            .map(str::to_string)
+            .collect();
+        for id in ids {
+            line = line.replace(&id, &format!("{:<26}", "<rid>"));
+        }
+        // Latencies: `<number> ms`, with the spaces that right-align it (one is kept).
+        while let Some(unit) = line.find(" ms") {
+            let head = &line[..unit];
+            let number_start = head
+                .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .map_or(0, |i| i + 1);
+            if number_start == unit {
+                break;
+            }
+            let spaces_start = head[..number_start].trim_end_matches(' ').len();
+            let run_start = (spaces_start + 1).min(number_start);
+            let run_len = unit + 3 - run_start;
+            let replacement = format!("{:>run_len$}", "<latency>");
+            line.replace_range(run_start..unit + 3, &replacement);
+        }
+        // A padded id that ends its line leaves spaces behind.
+        let newline = if line.ends_with('\n') { "\n" } else { "" };
+        out.push_str(line.trim_end());
+        out.push_str(newline);
+    }
+    out
+}
+
+/// Replaces the value of each `label:` line (any indentation) with `[varies]`: the parts
+/// of a request that carry the client's `ts`, its signatures or its access token.
+fn redact_values(text: &str, labels: &[&str]) -> String {
+    text.lines()
+        .map(|line| {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            for label in labels {
+                if let Some(rest) = body.strip_prefix(&format!("{label}:")) {
+                    let gap = rest.len() - rest.trim_start().len();
+                    return format!("{indent}{label}:{}[varies]", " ".repeat(gap));
+                }
+            }
+            line.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if text.ends_with('\n') { "\n" } else { "" }
+}
+
+/// A `clock` output with what depends on the machine's time redacted: `now:` when it is
+/// the machine's time (checked), and a non-zero `offset:` (which the machine's time sets).
+fn redact_clock(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if let Some(rest) = line.strip_prefix("now:    ") {
+                let ms: i64 = rest
+                    .split("epoch ms ")
+                    .nth(1)
+                    .and_then(|r| r.trim_end_matches(')').parse().ok())
+                    .unwrap_or_else(|| panic!("{line}"));
+                if (unix_now() * 1000 - ms).abs() < 600_000 {
+                    "now:    [the machine's time]".to_string()
+                } else {
+                    line.to_string()
+                }
+            } else if line.starts_with("offset: ") && line.contains("ahead of") {
+                "offset: [to the machine's time] (ahead of the server machine's clock)".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn emulator_controls_in_human_output() {
+    let server = Server::start();
+    let mut transcript = String::new();
+    let mut step = |title: &str, output: String| {
+        transcript.push_str(&format!("$ openmidas {title}\n{output}\n"));
+    };
+
+    // A frozen clock: every time below is known.
+    let set = server.ok(&["clock", "--set", "2030-01-01T08:00:00+08:00", "--freeze"]);
+    step("clock --set 2030-01-01T08:00:00+08:00 --freeze", redact_clock(&set));
+    step(
+        "clock --advance 48h",
+        redact_clock(&server.ok(&["clock", "--advance", "48h"])),
+    );
+
+    step(
+        "faults add --path /cgi-bin/midas/pay --errcode -1 --when after --times 1",
+        server.ok(&[
+            "faults",
+            "add",
+            "--path",
+            "/cgi-bin/midas/pay",
+            "--errcode",
+            "-1",
+            "--when",
+            "after",
+            "--times",
+            "1",
+        ]),
+    );
+    step(
+        "faults add --dialect v2 --drop-connection --delay-ms 100 --probability 0.5 --seed 7",
+        server.ok(&[
+            "faults",
+            "add",
+            "--dialect",
+            "v2",
+            "--drop-connection",
+            "--delay-ms",
+            "100",
+            "--probability",
+            "0.5",
+            "--seed",
+            "7",
+        ]),
+    );
+    step(
+        "faults add --openid player-9 --delay-ms 20",
+        server.ok(&["faults", "add", "--openid", "player-9", "--delay-ms", "20"]),
+    );
+    step("faults", server.ok(&["faults"]));
+    step("faults delete 2", server.ok(&["faults", "delete", "2"]));
+    let (_, stderr) = server.fails(&["faults", "delete", "2"]);
+    step("faults delete 2   (again)", stderr);
+
+    // The player's traffic: a pay the fault answers -1 after applying (the CLI retries and
+    // gets the original result), and a balance signed with the sandbox AppKey.
+    login(&server, "player-1");
+    server.ok(&[
+        "recharge",
+        "--openid",
+        "player-1",
+        "--amount",
+        "100",
+        "--out-trade-no",
+        "first-100",
+    ]);
+    step(
+        "pay --openid player-1 --amount 30 --bill-no order-1",
+        server.ok(&["pay", "--openid", "player-1", "--amount", "30", "--bill-no", "order-1"]),
+    );
+    let (_, stderr) = server.fails(&["balance", "--openid", "player-1", "--app-key", SANDBOX_APP_KEY]);
+    step(
+        "balance --openid player-1 --app-key <the sandbox AppKey>",
+        redact_rids(&stderr),
+    );
+    step("faults", server.ok(&["faults"]));
+
+    let log = server.ok(&["requests"]);
+    assert!(log.contains("2030-01-03T00:00:00.000Z"), "{log}");
+    step("requests", redact_request_log(&log));
+    step(
+        "requests --openid player-1 --errcode -1",
+        redact_request_log(&server.ok(&["requests", "--openid", "player-1", "--errcode", "-1"])),
+    );
+    let id_of = |errcode: &str| {
+        let listed = json(&server.ok(&["requests", "--errcode", errcode, "--json"]));
+        listed["items"][0]["id"].as_str().expect("an id").to_string()
+    };
+    let varies = ["query", "body", "signed", "expected", "received"];
+    let faulted = server.ok(&["requests", &id_of("-1")]);
+    step(
+        "requests <the pay's id>",
+        redact_values(&redact_request_log(&faulted), &varies),
+    );
+    let diagnosed = server.ok(&["requests", &id_of("90011")]);
+    assert!(!diagnosed.contains(APP_KEY) && !diagnosed.contains(SANDBOX_APP_KEY));
+    step(
+        "requests <the balance's id>",
+        redact_values(&redact_request_log(&diagnosed), &varies),
+    );
+    let (_, stderr) = server.fails(&["requests", "00000000-00000000-00000000"]);
+    step("requests 00000000-00000000-00000000", stderr);
+
+    // State: export, reset, import.
+    let in_dir = |args: &[&str]| {
+        let mut command = server.command(args);
+        command.current_dir(server.dir.path());
+        run_ok(command)
+    };
+    step(
+        "state export --output state.json",
+        in_dir(&["state", "export", "--output", "state.json"]),
+    );
+    step(
+        "reset   (OPENMIDAS_APPID is set: it is not a reset option)",
+        server.ok(&["reset"]),
+    );
+    step("requests", server.ok(&["requests"]));
+    step("state import state.json", in_dir(&["state", "import", "state.json"]));
+    step(
+        "balance --openid player-1",
+        server
+            .ok(&["balance", "--openid", "player-1"])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+            + "\n",
+    );
+    step(
+        "reset --appid wxclitest --drop-apps",
+        server.ok(&["reset", "--appid", APPID, "--drop-apps"]),
+    );
+    step("clock --reset", redact_clock(&server.ok(&["clock", "--reset"])));
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn emulator_controls_json_for_scripts() {
+    let server = Server::start();
+    let clock = json(&server.ok(&["clock", "--set", "1893456000000", "--freeze", "--json"]));
+    assert_eq!(
+        (clock["now_ms"].as_i64(), clock["frozen"].as_bool()),
+        (Some(1_893_456_000_000), Some(true))
+    );
+    let clock = json(&server.ok(&["clock", "--advance", "-90m", "--json"]));
+    assert_eq!(clock["now_ms"].as_i64(), Some(1_893_456_000_000 - 5_400_000));
+    let clock = json(&server.ok(&["clock", "--resume", "--json"]));
+    assert_eq!(clock["frozen"], false);
+
+    let added = json(&server.ok(&[
+        "faults",
+        "add",
+        "--path",
+        "/cgi-bin/token",
+        "--dialect",
+        "auth",
+        "--errcode",
+        "40013",
+        "--errmsg",
+        "invalid appid",
+        "--times",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(added, serde_json::json!({"id": 1}));
+    let listed = json(&server.ok(&["faults", "--json"]));
+    assert_eq!(
+        listed["items"][0],
+        serde_json::json!({
+            "id": 1,
+            "match": {"dialect": "auth", "path": "/cgi-bin/token", "appid": null, "openid": null},
+            "errcode": 40013, "errmsg": "invalid appid", "when": "before", "delay_ms": 0,
+            "drop_connection": false, "times": 2, "probability": 1.0, "seed": 0, "fired": 0, "remaining": 2,
+        })
+    );
+
+    let (stdout, stderr) = server.fails(&["token", "--classic", "--json"]);
+    assert!(stderr.contains("errcode 40013"), "{stderr}");
+    let failed = json(&stdout);
+    let rid = failed["errmsg"]
+        .as_str()
+        .and_then(|m| m.strip_prefix("invalid appid rid: "))
+        .expect("the fault's errmsg and rid");
+
+    let log = json(&server.ok(&["requests", "--errcode", "40013", "--json"]));
+    assert_eq!(log["items"].as_array().map(Vec::len), Some(1), "{log}");
+    let entry = &log["items"][0];
+    assert_eq!(
+        (entry["id"].as_str(), entry["path"].as_str()),
+        (Some(rid), Some("/cgi-bin/token"))
+    );
+    assert_eq!(entry["fault"]["id"], 1);
+    assert!(!entry["query"].as_str().unwrap_or_default().contains(SECRET), "{entry}");
+    assert_eq!(&json(&server.ok(&["requests", rid, "--json"])), entry);
+    let (stdout, _) = server.fails(&["requests", "nope", "--json"]);
+    assert_eq!(json(&stdout)["errcode"], 40097);
+
+    assert_eq!(
+        json(&server.ok(&["faults", "delete", "1", "--json"])),
+        serde_json::json!({"deleted": 1})
+    );
+    assert_eq!(
+        json(&server.ok(&["faults", "delete", "--all", "--json"])),
+        serde_json::json!({"deleted": "all"})
+    );
+
+    // The document goes through stdout and stdin unchanged.
+    let document = server.ok(&["state", "export", "--json"]);
+    assert_eq!(json(&document)["version"], 1);
+    assert_eq!(
+        json(&server.ok(&["reset", "--json"])),
+        serde_json::json!({"appid": null, "keep_apps": true})
+    );
+    let mut import = server.command(&["state", "import", "-", "--json"]);
+    import
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = import.spawn().expect("spawn state import");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(document.as_bytes()).expect("write the document");
+    }
+    let out = child.wait_with_output().expect("state import");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let imported = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        (imported["imported"].as_str(), imported["rows"]["apps"].as_i64()),
+        (Some("-"), Some(1))
+    );
+    assert_eq!(server.ok(&["state", "export", "--json"]), document);
+}
+
+#[test]
+fn requests_follow_prints_requests_made_after_it_started() {
+    let server = Server::start();
+    let mut follow = server
+        .command(&["requests", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn requests --follow");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .expect("a line from requests --follow")
+    };
+    assert!(next().starts_with("TIME (UTC)"), "the header first");
+
+    // A request made now: --follow prints its row on its next poll.
+    let (stdout, _) = server.fails(&["token", "--appid", "wxnosuchapp", "--classic", "--json"]);
+    let rid = json(&stdout)["errmsg"]
+        .as_str()
+        .and_then(|m| m.rsplit(" rid: ").next())
+        .expect("a rid")
+        .to_string();
+    let row = loop {
+        let line = next();
+        if line.contains("/cgi-bin/token") {
+            break line;
+        }
+    };
+    assert!(
+        row.contains(&rid) && row.contains("40013") && row.contains("GET"),
+        "{row}"
+    );
+    follow.kill().expect("kill requests --follow");
+    let _ = follow.wait();
+}
+
+#[test]
+fn emulator_commands_against_a_ledger_mode_server() {
+    let server = Server::start_with(&["--mode", "ledger"]);
+    for args in [
+        &["clock"][..],
+        &["clock", "--advance", "1h"],
+        &["faults"],
+        &["faults", "add", "--errcode", "-1"],
+        &["requests"],
+        &["requests", "--follow"],
+        &["reset"],
+        &["state", "export"],
+    ] {
+        let (_, stderr) = server.fails(args);
+        assert!(
+            stderr.contains("the server has no emulator controls (404, errcode 40066): it runs in ledger mode"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Without an admin token, nothing is sent.
+    let (_, stderr) = run_fails(server.bare(&["clock", "--url", &server.base_url]));
+    assert!(stderr.contains("the admin token is not set"), "{stderr}");
 }

@@ -144,7 +144,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     {
         return Err(fields.problem(unknown, "is not a clock action (reset, set_ms, advance_secs, freeze)"));
     }
-    if change == ClockChange::default() && !map.contains_key("reset") {
+    if change == ClockChange::default() {
         return Err(ApiError::msg(
             Code::InvalidArgs,
             "invalid args: give one or more of reset, set_ms, advance_secs, freeze",

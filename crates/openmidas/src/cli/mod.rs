@@ -5,10 +5,16 @@
 //! `OPENMIDAS_APPID`, `OPENMIDAS_SECRET`, `OPENMIDAS_OFFER_ID`, `OPENMIDAS_APP_KEY`,
 //! `OPENMIDAS_SANDBOX_APP_KEY`, `OPENMIDAS_ADMIN_TOKEN`), then a profile file (TOML with
 //! named profiles). Nothing is cached on disk: tokens are fetched per invocation.
+//!
+//! The emulator commands ([`EmulatorCommand`]: `clock`, `faults`, `requests`, `reset`,
+//! `state`) drive an OpenMidas in emulator mode through its controls; they take only the
+//! server's settings ([`AdminSettings`]).
 
 pub mod balance;
 pub mod buy;
 pub mod cancel;
+pub mod clock;
+pub mod faults;
 pub mod login;
 pub mod order;
 pub mod pay;
@@ -16,6 +22,10 @@ pub mod present;
 pub mod purchase;
 pub mod recharge;
 pub mod refund;
+pub mod requests;
+pub mod reset;
+pub mod state;
+mod time;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -24,7 +34,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::Args;
+use clap::{Args, Subcommand};
 use openmidas_client::openmidas::AdminClient;
 use openmidas_client::{v2, Client, MidasEnv, Player, Secret, SessionKey, TokenEndpoint};
 use openmidas_protocol::Dialect;
@@ -65,6 +75,99 @@ pub struct Settings {
     /// Print JSON (one object on stdout) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The settings of the emulator commands: the server and its admin token, nothing of an
+/// app. Their `--appid` is a filter or a fault rule's match, so it must never be filled
+/// from `OPENMIDAS_APPID`. Global: given before or after a subcommand (`faults add`).
+#[derive(Args, Debug)]
+pub struct AdminSettings {
+    /// Base URL of the OpenMidas server, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "OPENMIDAS_URL", global = true)]
+    url: Option<String>,
+    /// The server's admin token.
+    #[arg(long, env = "OPENMIDAS_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    admin_token: Option<String>,
+    /// Profile file (its url and admin_token are used) [default: as for the other commands].
+    #[arg(long, env = "OPENMIDAS_PROFILE", value_name = "FILE", global = true)]
+    profile: Option<PathBuf>,
+    /// Which profile of the file.
+    #[arg(long, env = "OPENMIDAS_PROFILE_NAME", value_name = "NAME", global = true)]
+    profile_name: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl AdminSettings {
+    /// Flags, then environment, then the profile's `url` and `admin_token`.
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let profile = chosen_profile(self.profile.as_ref(), self.profile_name.as_deref())?;
+        let pick = |flag: &Option<String>, file: Option<String>| flag.clone().filter(|v| !v.is_empty()).or(file);
+        Ok(Resolved {
+            url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
+            appid: None,
+            secret: None,
+            offer_id: None,
+            app_key: None,
+            sandbox_app_key: None,
+            admin_token: pick(&self.admin_token, profile.admin_token),
+            json: self.json,
+        })
+    }
+}
+
+/// The commands that drive an OpenMidas in emulator mode (behaviour.md section 13).
+#[derive(Subcommand, Debug)]
+pub enum EmulatorCommand {
+    /// OpenMidas emulator: show the server's clock, or move, freeze, resume or reset it.
+    Clock(clock::ClockArgs),
+    /// OpenMidas emulator: list, add or delete fault rules (errors, delays, dropped connections).
+    Faults(faults::FaultsArgs),
+    /// OpenMidas emulator: the request log with signature diagnoses (`--follow` to watch); one request in full by id.
+    Requests(requests::RequestsArgs),
+    /// OpenMidas emulator: empty the state (accounts, orders, journal, tokens, sessions, request log) of one app or all.
+    Reset(reset::ResetArgs),
+    /// OpenMidas emulator: export or import the whole state as a JSON document.
+    State(state::StateArgs),
+}
+
+impl EmulatorCommand {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            EmulatorCommand::Clock(args) => clock::run(args),
+            EmulatorCommand::Faults(args) => faults::run(args),
+            EmulatorCommand::Requests(args) => requests::run(args),
+            EmulatorCommand::Reset(args) => reset::run(args),
+            EmulatorCommand::State(args) => state::run(args),
+        }
+    }
+}
+
+/// Rows under a header, each column as wide as its widest cell (two spaces between; the
+/// last column is not padded).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut lines = vec![line(header.to_vec())];
+    lines.extend(rows.iter().map(|row| line(row.iter().map(String::as_str).collect())));
+    lines.join("\n")
 }
 
 /// The account a call addresses, and the player's session: what every dialect takes.
@@ -252,6 +355,19 @@ fn load_profile(path: &Path, name: Option<&str>, explicit_file: bool) -> anyhow:
     }
 }
 
+/// The profile of `--profile` / `--profile-name`, or of the default file when it exists.
+fn chosen_profile(file: Option<&PathBuf>, name: Option<&str>) -> anyhow::Result<Profile> {
+    let (path, explicit) = match file {
+        Some(path) => (Some(path.clone()), true),
+        None => (default_profile_path(), false),
+    };
+    match path {
+        Some(path) => load_profile(&path, name, explicit),
+        None if name.is_some() => bail!("--profile-name needs a profile file (--profile FILE)"),
+        None => Ok(Profile::default()),
+    }
+}
+
 /// Settings after flags, environment and profile are merged.
 pub struct Resolved {
     url: String,
@@ -273,15 +389,7 @@ fn missing(what: &str, flag: &str, env: &str) -> anyhow::Error {
 
 impl Settings {
     pub fn resolve(&self) -> anyhow::Result<Resolved> {
-        let (path, explicit) = match &self.profile {
-            Some(path) => (Some(path.clone()), true),
-            None => (default_profile_path(), false),
-        };
-        let profile = match path {
-            Some(path) => load_profile(&path, self.profile_name.as_deref(), explicit)?,
-            None if self.profile_name.is_some() => bail!("--profile-name needs a profile file (--profile FILE)"),
-            None => Profile::default(),
-        };
+        let profile = chosen_profile(self.profile.as_ref(), self.profile_name.as_deref())?;
         let pick = |flag: &Option<String>, file: Option<String>| flag.clone().filter(|v| !v.is_empty()).or(file);
         Ok(Resolved {
             url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
