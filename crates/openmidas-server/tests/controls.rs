@@ -670,6 +670,13 @@ async fn request_log_lists_and_pages(server: TestServer) {
         assert!(entry.get(field).is_some_and(|v| !v.is_null()), "{field} in {entry}");
     }
     assert_eq!(entry["dialect"], "v2");
+    // The newest, oldest first.
+    let last = g.requests("last=2").await;
+    assert_eq!(last, all[all.len() - 2..].to_vec());
+    let refused_last = g.requests("last=5&errcode=90013").await;
+    assert_eq!(refused_last, refused);
+    let (status, answer) = g.server.get_admin("/admin/requests?last=2&limit=3").await;
+    snapshot("requests_last_and_limit", status, &answer);
     // Paging: after an id, at most limit.
     let page = g
         .requests(&format!("after_id={}&limit=2", all[0]["id"].as_str().unwrap()))

@@ -349,6 +349,9 @@ pub struct RequestFilter {
     pub after_id: Option<String>,
     /// At most this many (1 to 1000) [default: 100].
     pub limit: Option<u32>,
+    /// Instead of paging: the newest this many (1 to 1000), oldest first. Excludes
+    /// `after_id` and `limit`.
+    pub last: Option<u32>,
 }
 
 /// Why a signature failed, as the server worked it out (behaviour.md section 13.3). Every
@@ -563,6 +566,9 @@ impl AdminClient {
         }
         if let Some(limit) = filter.limit {
             query.push(("limit", limit.to_string()));
+        }
+        if let Some(last) = filter.last {
+            query.push(("last", last.to_string()));
         }
         let request = self.http.client.get(self.http.url("/admin/requests")).query(&query);
         let items: Items<RequestEntry> = read(self.control(request).await?)?;

@@ -187,6 +187,21 @@ impl RequestLog {
         )
     }
 
+    /// The newest `n` entries that pass `filter`, oldest first.
+    pub fn last(&self, filter: &Filter, n: usize) -> Vec<Arc<Entry>> {
+        let inner = self.inner.lock();
+        let mut newest: Vec<Arc<Entry>> = inner
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| filter.keeps(e))
+            .take(n)
+            .cloned()
+            .collect();
+        newest.reverse();
+        newest
+    }
+
     /// Forgets the entries of one app, or all.
     pub fn clear(&self, appid: Option<&str>) {
         let mut inner = self.inner.lock();
@@ -266,10 +281,32 @@ pub async fn list(
         openid: query_param(&pairs, "openid").map(str::to_string),
         errcode,
     };
-    let items = emulator
-        .log
-        .list(&filter, page.after_id.as_deref(), page.limit)
-        .ok_or_else(|| unknown_id("request", page.after_id.as_deref().unwrap_or_default()))?;
+    // `last=N`: the newest N (what "why did my last request fail" wants), without paging
+    // through the whole log.
+    let items = match query_param(&pairs, "last") {
+        Some(text) => {
+            let n = match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::msg(
+                        Code::InvalidArgs,
+                        format!("[last] last must be an integer from 1 to {MAX_PAGE}"),
+                    ))
+                }
+            };
+            if page.after_id.is_some() || query_param(&pairs, "limit").is_some() {
+                return Err(ApiError::msg(
+                    Code::InvalidArgs,
+                    "[last] last excludes after_id and limit",
+                ));
+            }
+            emulator.log.last(&filter, n)
+        }
+        None => emulator
+            .log
+            .list(&filter, page.after_id.as_deref(), page.limit)
+            .ok_or_else(|| unknown_id("request", page.after_id.as_deref().unwrap_or_default()))?,
+    };
     let items: Vec<&Entry> = items.iter().map(Arc::as_ref).collect();
     Ok(Json(json!({"errcode": 0, "errmsg": "ok", "items": items})))
 }

@@ -37,7 +37,7 @@ pub struct RequestsArgs {
     #[arg(long, allow_negative_numbers = true)]
     errcode: Option<i64>,
     /// Show the newest N matching requests.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
     /// Then keep watching: print each new matching request (polling every 500 ms) until Ctrl-C.
     #[arg(long)]
@@ -61,6 +61,7 @@ pub fn run(args: RequestsArgs) -> anyhow::Result<()> {
             errcode: args.errcode,
             after_id: None,
             limit: Some(PAGE),
+            last: None,
         };
         let newest = newest(&admin, &filter, args.limit as usize)
             .await
@@ -89,32 +90,17 @@ pub fn run(args: RequestsArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The newest `n` entries that pass `filter`. The log lists oldest first only, so this
-/// reads it to its end, a page at a time.
+/// The newest `n` entries that pass `filter`, oldest first.
 async fn newest(admin: &AdminClient, filter: &RequestFilter, n: usize) -> Result<VecDeque<RequestEntry>, Error> {
-    let mut kept = VecDeque::with_capacity(n);
-    let mut after_id = None;
-    loop {
-        let page = admin
-            .requests(&RequestFilter {
-                after_id: after_id.clone(),
-                ..filter.clone()
-            })
-            .await?;
-        let full = page.len() == PAGE as usize;
-        if let Some(last) = page.last() {
-            after_id = Some(last.id.clone());
-        }
-        for entry in page {
-            if kept.len() == n {
-                kept.pop_front();
-            }
-            kept.push_back(entry);
-        }
-        if !full {
-            return Ok(kept);
-        }
-    }
+    let last = admin
+        .requests(&RequestFilter {
+            after_id: None,
+            limit: None,
+            last: Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            ..filter.clone()
+        })
+        .await?;
+    Ok(last.into())
 }
 
 /// Prints each entry logged after `last_seen`, polling until the process is stopped.
