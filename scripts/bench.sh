@@ -2,9 +2,11 @@
 # Reproduces BENCHMARKS.md in one command:
 #   scripts/bench.sh
 # Builds the release binaries, then on this machine:
-#   1. openmidas-bench against OpenMidas on SQLite (ceiling, getbalance, pay, mixed; each
-#      also at half its maximum rate; restart-to-healthz time; peak memory), then the
-#      SQLite store alone (no HTTP) running pays on one core, durable and relaxed;
+#   1. openmidas-bench against OpenMidas on SQLite in ledger mode, as production runs it
+#      (ceiling, getbalance, pay, mixed; each also at half its maximum rate;
+#      restart-to-healthz time; peak memory), then in emulator mode (getbalance, pay: what
+#      the request log costs), then the SQLite store alone (no HTTP) running pays on one
+#      core, durable and relaxed;
 #   2. the same against OpenMidas on a throwaway PostgreSQL 15 cluster (fsync on);
 #   3. pgbench on that same cluster running a single-debit transaction (read the balance,
 #      conditional update, insert the order) at the same client count.
@@ -25,12 +27,17 @@ cargo build --release -p openmidas -p openmidas-bench
 cargo build --release -p openmidas-store-sqlite --example pay_rate
 BENCH="$PWD/target/release/openmidas-bench"
 COMMON=(--duration-secs "$DURATION" --connections "$CONNECTIONS" --server-cpus 0 --client-cpu 1)
+LEDGER=(--server-arg=--mode --server-arg=ledger)
 
 echo "== machine"
 { nproc; grep -m1 'model name' /proc/cpuinfo || true; free -g | sed -n 2p; uname -r; } | tee "$OUT/machine.txt"
 
 echo "== OpenMidas on SQLite ($ACCOUNTS accounts)"
-"$BENCH" "${COMMON[@]}" --accounts "$ACCOUNTS" --half-rate --measure-startup --json "$OUT/sqlite.json" | tee "$OUT/sqlite.md"
+"$BENCH" "${COMMON[@]}" "${LEDGER[@]}" --accounts "$ACCOUNTS" --half-rate --measure-startup --json "$OUT/sqlite.json" | tee "$OUT/sqlite.md"
+
+echo "== OpenMidas on SQLite in emulator mode (request log, fault draws)"
+"$BENCH" "${COMMON[@]}" --accounts "$ACCOUNTS" --workloads ceiling,getbalance,pay --json "$OUT/sqlite-emulator.json" \
+  | tee "$OUT/sqlite-emulator.md"
 
 echo "== the SQLite store alone, no HTTP: durable and relaxed pays/s on one core"
 for durability in durable relaxed; do
@@ -39,7 +46,7 @@ done | tee "$OUT/sqlite-store.txt"
 
 if [ "${SKIP_BIG:-0}" != 1 ]; then
   echo "== OpenMidas on SQLite, $BIG_ACCOUNTS accounts (memory under load, startup)"
-  "$BENCH" "${COMMON[@]}" --accounts "$BIG_ACCOUNTS" --workloads ceiling,getbalance,pay,mixed --measure-startup \
+  "$BENCH" "${COMMON[@]}" "${LEDGER[@]}" --accounts "$BIG_ACCOUNTS" --workloads ceiling,getbalance,pay,mixed --measure-startup \
     --json "$OUT/sqlite-big.json" | tee "$OUT/sqlite-big.md"
 fi
 
@@ -59,7 +66,7 @@ PSQL=(psql -h 127.0.0.1 -p "$PORT" -U openmidas -X -q)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE openmidas_bench" -c "CREATE DATABASE pgbench_debit"
 
 echo "== OpenMidas on PostgreSQL ($ACCOUNTS accounts)"
-"$BENCH" "${COMMON[@]}" --accounts "$ACCOUNTS" --half-rate \
+"$BENCH" "${COMMON[@]}" "${LEDGER[@]}" --accounts "$ACCOUNTS" --half-rate \
   --database "postgres://openmidas@127.0.0.1:$PORT/openmidas_bench" --json "$OUT/postgres.json" | tee "$OUT/postgres.md"
 
 echo "== pgbench: single-debit transaction, $CONNECTIONS clients"
