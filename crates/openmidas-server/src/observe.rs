@@ -21,74 +21,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openmidas_protocol::diagnose::Diagnosis;
 use parking_lot::Mutex;
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::controls::dialect::Dialect;
 use crate::controls::faults::{Firing, Subject, When};
 use crate::controls::log::{Entry, FaultNote};
 use crate::controls::Emulator;
 use crate::error::{ApiError, ErrorAnswer};
 use crate::pipeline::{self, BodyFailure};
 use crate::AppState;
-
-/// The API family of a path: how faults match it and how the log names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// `/cgi-bin/midas/...`
-    V1,
-    /// `/wxa/...`
-    V2,
-    /// `/xpay/...` (not served yet: unknown paths there are logged).
-    Xpay,
-    /// The other `/cgi-bin/...` routes (token, stable_token) and `/sns/...`.
-    Auth,
-    /// The simulated player: `/admin/client/...` and `/admin/recharge`.
-    Client,
-}
-
-impl Dialect {
-    /// The names a fault rule may match.
-    pub fn parse(name: &str) -> Option<Dialect> {
-        match name {
-            "v1" => Some(Dialect::V1),
-            "v2" => Some(Dialect::V2),
-            "auth" => Some(Dialect::Auth),
-            "client" => Some(Dialect::Client),
-            _ => None,
-        }
-    }
-
-    /// The family of an observed path; `None` for routes that are not observed.
-    pub fn of_path(path: &str) -> Option<Dialect> {
-        if path.starts_with("/cgi-bin/midas/") {
-            Some(Dialect::V1)
-        } else if path.starts_with("/wxa/") {
-            Some(Dialect::V2)
-        } else if path.starts_with("/xpay/") {
-            Some(Dialect::Xpay)
-        } else if path.starts_with("/cgi-bin/") || path.starts_with("/sns/") {
-            Some(Dialect::Auth)
-        } else if path.starts_with("/admin/client/") || path == "/admin/recharge" {
-            Some(Dialect::Client)
-        } else {
-            None
-        }
-    }
-
-    /// The errmsg of `code` in this family's table (a fault without its own errmsg).
-    fn errmsg_of(self, code: i64) -> &'static str {
-        use openmidas_protocol::route::Dialect as Table;
-        let described = match self {
-            Dialect::V1 => openmidas_protocol::errcode::describe(Table::V1, code),
-            Dialect::V2 | Dialect::Xpay => openmidas_protocol::errcode::describe(Table::V2, code),
-            Dialect::Auth | Dialect::Client => {
-                openmidas_protocol::common::Code::from_code(code).map(openmidas_protocol::errcode::Described::of)
-            }
-        };
-        described.map_or("system error", |d| d.errmsg)
-    }
-}
 
 /// What a handler shares with [`observe`] about its request.
 pub(crate) struct RequestContext {
@@ -500,18 +441,6 @@ impl Masks {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_belong_to_families() {
-        assert_eq!(Dialect::of_path("/cgi-bin/midas/sandbox/pay"), Some(Dialect::V1));
-        assert_eq!(Dialect::of_path("/cgi-bin/token"), Some(Dialect::Auth));
-        assert_eq!(Dialect::of_path("/sns/jscode2session"), Some(Dialect::Auth));
-        assert_eq!(Dialect::of_path("/wxa/game/pya"), Some(Dialect::V2));
-        assert_eq!(Dialect::of_path("/admin/recharge"), Some(Dialect::Client));
-        assert_eq!(Dialect::of_path("/admin/client/game_item"), Some(Dialect::Client));
-        assert_eq!(Dialect::of_path("/admin/apps"), None);
-        assert_eq!(Dialect::of_path("/healthz"), None);
-    }
 
     #[test]
     fn the_query_masks_by_name_whatever_the_length() {

@@ -17,10 +17,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::dialect::Dialect;
 use super::emulator;
+use super::page::{unknown_id, Page};
 use crate::admin::{json_object, Fields};
 use crate::error::{ApiError, ApiResult};
-use crate::observe::Dialect;
 use crate::AppState;
 
 /// Most rules at once.
@@ -334,7 +335,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let emulator = emulator(&state, &headers)?;
-    let page = super::log::Page::parse(query.as_deref())?;
+    let page = Page::parse(query.as_deref())?;
     let after_id = match page.after_id.as_deref() {
         None => 0,
         Some(text) => text
@@ -353,7 +354,7 @@ pub async fn delete_one(
     let emulator = emulator(&state, &headers)?;
     let removed = id.parse::<u64>().is_ok_and(|id| emulator.faults.remove(id));
     if !removed {
-        return Err(super::log::unknown_id("fault rule", &id));
+        return Err(unknown_id("fault rule", &id));
     }
     Ok(Json(json!({"errcode": 0, "errmsg": "ok"})))
 }

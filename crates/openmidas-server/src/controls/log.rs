@@ -16,19 +16,17 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::dialect::Dialect;
 use super::emulator;
 use super::faults::When;
+use super::page::{unknown_id, Page, MAX_PAGE};
 use crate::error::{ApiError, ApiResult};
-use crate::observe::Dialect;
 use crate::pipeline::{query_pairs, query_param};
 use crate::AppState;
 
 /// Default bounds: 10,000 entries, 64 MiB.
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
-/// Default and largest page of a list.
-pub const DEFAULT_PAGE: usize = 100;
-pub const MAX_PAGE: usize = 1000;
 
 /// What a fault did to a request.
 #[derive(Debug, Clone, Serialize)]
@@ -215,49 +213,6 @@ impl RequestLog {
                 inner.bytes = inner.entries.iter().map(|e| e.size()).sum();
             }
         }
-    }
-}
-
-/// `after_id` and `limit` of a list.
-pub(crate) struct Page {
-    pub after_id: Option<String>,
-    pub limit: usize,
-}
-
-impl Page {
-    pub(crate) fn parse(query: Option<&str>) -> ApiResult<Page> {
-        let pairs = query_pairs(query);
-        let limit = match query_param(&pairs, "limit") {
-            None => DEFAULT_PAGE,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::msg(
-                        Code::InvalidArgs,
-                        format!("[limit] limit must be an integer from 1 to {MAX_PAGE}"),
-                    ))
-                }
-            },
-        };
-        Ok(Page {
-            after_id: query_param(&pairs, "after_id").map(str::to_string),
-            limit,
-        })
-    }
-}
-
-/// 404 with 40097: a path's id names nothing here.
-pub(crate) fn unknown_id(what: &str, id: &str) -> ApiError {
-    let mut shown: String = id.chars().take(64).collect();
-    if shown.len() < id.len() {
-        shown.push_str("...");
-    }
-    ApiError {
-        status: axum::http::StatusCode::NOT_FOUND,
-        ..ApiError::msg(
-            Code::InvalidArgs,
-            format!("invalid args: no {what} {shown:?} on this node"),
-        )
     }
 }
 

@@ -10,8 +10,10 @@
 //! The per-request side (request id, faults firing, log entries) is [`crate::observe`].
 
 pub mod clock;
+pub mod dialect;
 pub mod faults;
 pub mod log;
+pub mod page;
 pub mod state;
 
 use std::sync::Arc;
