@@ -132,6 +132,9 @@ pub struct App {
     pub coin_price_fen: u32,
     /// When set, a session older than this no longer signs (the player logs in again).
     pub session_ttl_secs: Option<u32>,
+    /// How long an xpay `refund_order` stays in progress before it completes (behaviour.md
+    /// section 10.2), on the server's clock.
+    pub refund_delay_secs: u32,
 }
 
 impl App {
@@ -151,6 +154,7 @@ impl App {
             bill_no_charset: BillNoCharset::default(),
             coin_price_fen: DEFAULT_COIN_PRICE_FEN,
             session_ttl_secs: None,
+            refund_delay_secs: 0,
         }
     }
 
@@ -184,6 +188,7 @@ impl App {
             ("ts_window_secs", self.ts_window_secs, 1),
             ("session_ttl_secs", self.session_ttl_secs, 1),
             ("cancel_window_secs", Some(self.cancel_window_secs), 0),
+            ("refund_delay_secs", Some(self.refund_delay_secs), 0),
         ];
         for (name, value, min) in durations {
             if value.is_some_and(|v| v < min || v > MAX_OPTION_SECS) {
@@ -213,6 +218,7 @@ impl fmt::Debug for App {
             .field("bill_no_charset", &self.bill_no_charset)
             .field("coin_price_fen", &self.coin_price_fen)
             .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("refund_delay_secs", &self.refund_delay_secs)
             .finish()
     }
 }

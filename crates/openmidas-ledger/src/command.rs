@@ -42,6 +42,27 @@ pub enum Op {
     PayPurchase { number: String },
     /// The player walks away from an unpaid purchase.
     ClosePurchase { number: String },
+    /// Money back from a paid purchase (xpay `refund_order`), as an order of its own.
+    RefundPurchase(PurchaseRefund),
+    /// A paid item purchase's goods were delivered (xpay `notify_provide_goods`).
+    DeliverPurchase { number: String },
+}
+
+/// A money refund of a purchase (behaviour.md section 10.2, `refund_order`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseRefund {
+    /// `refund_order_id`: the refund's own number in the purchase book.
+    pub number: String,
+    /// The purchase it gives money back from.
+    pub purchase_number: String,
+    /// What the caller believes is left to refund; must be what is left.
+    pub left_fee: i64,
+    pub refund_fee: i64,
+    /// The platform's id for the refund (unique).
+    pub wx_order_id: String,
+    pub biz_meta: String,
+    /// How long until the refund completes (the app's `refund_delay_secs`).
+    pub delay_ms: i64,
 }
 
 /// A new client purchase.
@@ -101,7 +122,7 @@ impl Command {
     /// How many orders [`Command::reads`] names.
     pub fn read_count(&self) -> usize {
         match &self.op {
-            Op::Refund { .. } => 2,
+            Op::Refund { .. } | Op::RefundPurchase(_) => 2,
             _ => 1,
         }
     }
@@ -117,7 +138,13 @@ impl Command {
             ],
             Op::CancelPay { pay_number, .. } => vec![OrderKey::currency(account, pay_number)],
             Op::Purchase(order) => vec![OrderKey::purchase(account, &order.number)],
-            Op::PayPurchase { number } | Op::ClosePurchase { number } => vec![OrderKey::purchase(account, number)],
+            Op::PayPurchase { number } | Op::ClosePurchase { number } | Op::DeliverPurchase { number } => {
+                vec![OrderKey::purchase(account, number)]
+            }
+            Op::RefundPurchase(refund) => vec![
+                OrderKey::purchase(account, &refund.number),
+                OrderKey::purchase(account, &refund.purchase_number),
+            ],
         }
     }
 }
@@ -205,6 +232,16 @@ pub enum Refusal {
     PurchaseNotFound,
     /// Paying or closing a purchase that is not waiting to be paid.
     PurchaseNotPending { status: OrderStatus },
+    /// Refunding or delivering a purchase that is not paid (or, delivering, not an item
+    /// waiting for delivery).
+    PurchaseNotPaid { status: OrderStatus },
+    /// A purchase refund with this number is still in progress (xpay 268490014).
+    RefundInProgress,
+    /// The number was used before: a refund that completed, or another order (xpay
+    /// 268490004).
+    RefundRepeated,
+    /// `left_fee` is not what is left of the purchase (xpay 268490016).
+    LeftFeeMismatch { left_fee: i64 },
 }
 
 /// What a command did.
@@ -242,6 +279,17 @@ pub enum Outcome {
         status: OrderStatus,
     },
     PurchaseClosed {
+        number: String,
+    },
+    /// A purchase refund started (it completes at `completes_at_ms`).
+    PurchaseRefundStarted {
+        number: String,
+        wx_order_id: String,
+        purchase_number: String,
+        purchase_wx_order_id: String,
+        completes_at_ms: i64,
+    },
+    PurchaseDelivered {
         number: String,
     },
     Refused(Refusal),

@@ -3,7 +3,7 @@
 //! can disagree with another about money (behaviour.md sections 4 and 8).
 
 use crate::account::{Account, Coins, InvariantViolation, RuleError};
-use crate::command::{Command, Goods, JournalEntry, MovementKind, Op, Original, Outcome, Refusal};
+use crate::command::{Command, Goods, JournalEntry, MovementKind, Op, Original, Outcome, PurchaseRefund, Refusal};
 use crate::order::{Order, OrderKind, OrderStatus, Purchase};
 
 /// What a command changes, all in its transaction.
@@ -55,6 +55,8 @@ pub fn decide(command: &Command, orders: &[Option<&Order>], account: &Account) -
         Op::Purchase(order) => purchase(command, order, orders[0], account),
         Op::PayPurchase { number } => pay_purchase(command, number, orders[0], account),
         Op::ClosePurchase { number } => close_purchase(command, number, orders[0]),
+        Op::RefundPurchase(refund) => refund_purchase(command, refund, orders[0], orders[1]),
+        Op::DeliverPurchase { number } => deliver_purchase(command, number, orders[0]),
     };
     if let Decision::Apply(effect) = &decision {
         if let Some(next) = &effect.account {
@@ -356,6 +358,8 @@ fn purchase(
             attach: new.attach.clone(),
             paid_at_ms: None,
             delivered_at_ms: None,
+            refunded_fee: 0,
+            completes_at_ms: None,
         }),
     };
     if !new.paid {
@@ -441,6 +445,149 @@ fn close_purchase(command: &Command, number: &str, order: Option<&Order>) -> Dec
         orders: vec![(0, closed)],
         journal: None,
         outcome: Outcome::PurchaseClosed {
+            number: number.to_string(),
+        },
+    })
+}
+
+/// The purchase `number` of this account, whatever its status.
+fn purchase_of<'a>(command: &Command, order: Option<&'a Order>) -> Result<&'a Order, Refusal> {
+    order
+        .filter(|o| matches!(o.kind, OrderKind::CoinPurchase | OrderKind::ItemPurchase) && o.is_of(&command.account))
+        .ok_or(Refusal::PurchaseNotFound)
+}
+
+/// xpay `refund_order` (behaviour.md section 10.2): a refund with the same number answers
+/// by its state (in progress, or done: repeated) before `left_fee` is looked at; then the
+/// purchase must be paid and `left_fee` must be what is left. Money only: no coins move.
+fn refund_purchase(
+    command: &Command,
+    refund: &PurchaseRefund,
+    existing: Option<&Order>,
+    purchase: Option<&Order>,
+) -> Decision {
+    if let Some(existing) = existing {
+        let same = existing.kind == OrderKind::PurchaseRefund
+            && existing.pay_number.as_deref() == Some(refund.purchase_number.as_str());
+        let in_progress = existing
+            .purchase
+            .as_ref()
+            .is_some_and(|p| p.refund_in_progress(command.now_ms));
+        return refused(if same && in_progress {
+            Refusal::RefundInProgress
+        } else {
+            Refusal::RefundRepeated
+        });
+    }
+    let purchase = match purchase_of(command, purchase) {
+        Ok(order) => order,
+        Err(refusal) => return refused(refusal),
+    };
+    let Some(details) = purchase.purchase.as_ref() else {
+        return refused(Refusal::PurchaseNotFound);
+    };
+    if !matches!(purchase.status, OrderStatus::Paid | OrderStatus::Delivered) {
+        return refused(Refusal::PurchaseNotPaid {
+            status: purchase.status,
+        });
+    }
+    let left_fee = details.left_fee();
+    if refund.left_fee != left_fee {
+        return refused(Refusal::LeftFeeMismatch { left_fee });
+    }
+    if refund.refund_fee < 1 || refund.refund_fee > left_fee {
+        return refused(Refusal::RefundTooLarge);
+    }
+    let now_ms = command.now_ms;
+    let refunded_fee = details.refunded_fee + refund.refund_fee;
+    let updated = Order {
+        status: if refunded_fee == details.fee_fen {
+            OrderStatus::Refunded
+        } else {
+            purchase.status
+        },
+        updated_at_ms: now_ms.max(purchase.created_at_ms),
+        purchase: Some(Purchase {
+            refunded_fee,
+            ..details.clone()
+        }),
+        ..purchase.clone()
+    };
+    let completes_at_ms = now_ms.saturating_add(refund.delay_ms.max(0));
+    let refund_order = Order {
+        kind: OrderKind::PurchaseRefund,
+        status: OrderStatus::Done,
+        zone_id: command.account.zone_id.clone(),
+        openid: command.account.openid.clone(),
+        amount: refund.refund_fee,
+        gift: 0,
+        refunded: Coins::default(),
+        pay_number: Some(refund.purchase_number.clone()),
+        balance_after: purchase.balance_after,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+        purchase: Some(Purchase {
+            product_id: details.product_id.clone(),
+            fee_fen: refund.refund_fee,
+            wx_order_id: refund.wx_order_id.clone(),
+            attach: refund.biz_meta.clone(),
+            paid_at_ms: None,
+            delivered_at_ms: None,
+            refunded_fee: 0,
+            completes_at_ms: Some(completes_at_ms),
+        }),
+    };
+    Decision::Apply(Effect {
+        account: None,
+        orders: vec![(0, refund_order), (1, updated)],
+        journal: None,
+        outcome: Outcome::PurchaseRefundStarted {
+            number: refund.number.clone(),
+            wx_order_id: refund.wx_order_id.clone(),
+            purchase_number: refund.purchase_number.clone(),
+            purchase_wx_order_id: details.wx_order_id.clone(),
+            completes_at_ms,
+        },
+    })
+}
+
+/// xpay `notify_provide_goods`: a paid item purchase is delivered. Delivering one already
+/// delivered changes nothing and succeeds (the call may be repeated).
+fn deliver_purchase(command: &Command, number: &str, order: Option<&Order>) -> Decision {
+    let order = match purchase_of(command, order) {
+        Ok(order) => order,
+        Err(refusal) => return refused(refusal),
+    };
+    let delivered_already = order.purchase.as_ref().is_some_and(|p| p.delivered_at_ms.is_some());
+    match order.status {
+        OrderStatus::Paid => {}
+        _ if delivered_already => {
+            return Decision::Apply(Effect {
+                account: None,
+                orders: Vec::new(),
+                journal: None,
+                outcome: Outcome::PurchaseDelivered {
+                    number: number.to_string(),
+                },
+            })
+        }
+        status => return refused(Refusal::PurchaseNotPaid { status }),
+    }
+    let now_ms = command.now_ms.max(order.created_at_ms);
+    let delivered = Order {
+        status: OrderStatus::Delivered,
+        updated_at_ms: now_ms,
+        purchase: order.purchase.clone().map(|p| Purchase {
+            delivered_at_ms: Some(now_ms),
+            ..p
+        }),
+        ..order.clone()
+    };
+    Decision::Apply(Effect {
+        account: None,
+        orders: vec![(0, delivered)],
+        journal: None,
+        outcome: Outcome::PurchaseDelivered {
             number: number.to_string(),
         },
     })
@@ -772,6 +919,95 @@ mod tests {
         let stranger = command("v", 9, Op::PayPurchase { number: "t1".into() });
         assert_eq!(
             refusal(decide(&stranger, &[Some(&order)], &Account::default()).unwrap()),
+            Refusal::PurchaseNotFound
+        );
+    }
+
+    #[test]
+    fn purchase_refunds_give_money_back_once_and_complete_later() {
+        let item = apply(
+            decide(
+                &command(
+                    "u",
+                    5,
+                    Op::Purchase(PurchaseOrder {
+                        number: "t1".into(),
+                        goods: Goods::Item {
+                            product_id: "sword".into(),
+                            quantity: 1,
+                        },
+                        fee_fen: 100,
+                        wx_order_id: "wx1".into(),
+                        attach: String::new(),
+                        paid: true,
+                    }),
+                ),
+                &[None],
+                &Account::default(),
+            )
+            .unwrap(),
+        )
+        .orders[0]
+            .1
+            .clone();
+        let refund = |number: &str, left_fee: i64, refund_fee: i64, now_ms: i64| {
+            command(
+                "u",
+                now_ms,
+                Op::RefundPurchase(PurchaseRefund {
+                    number: number.into(),
+                    purchase_number: "t1".into(),
+                    left_fee,
+                    refund_fee,
+                    wx_order_id: format!("wx-{number}"),
+                    biz_meta: "meta".into(),
+                    delay_ms: 1000,
+                }),
+            )
+        };
+        // left_fee must be what is left.
+        assert_eq!(
+            refusal(decide(&refund("r1", 90, 30, 10), &[None, Some(&item)], &Account::default()).unwrap()),
+            Refusal::LeftFeeMismatch { left_fee: 100 }
+        );
+        let first = apply(decide(&refund("r1", 100, 30, 10), &[None, Some(&item)], &Account::default()).unwrap());
+        assert_eq!(
+            (first.account, first.journal),
+            (None, None),
+            "money only: no coins move"
+        );
+        let (r1, item) = (first.orders[0].1.clone(), first.orders[1].1.clone());
+        assert_eq!(item.purchase.as_ref().unwrap().left_fee(), 70);
+        assert_eq!(item.status, OrderStatus::Paid);
+        assert!(r1.purchase.as_ref().unwrap().refund_in_progress(10));
+        assert!(!r1.purchase.as_ref().unwrap().refund_in_progress(1010));
+        // The same number: in progress, then repeated (before left_fee is looked at).
+        for (now_ms, expected) in [(500, Refusal::RefundInProgress), (1010, Refusal::RefundRepeated)] {
+            let again = refund("r1", 1, 1, now_ms);
+            assert_eq!(
+                refusal(decide(&again, &[Some(&r1), Some(&item)], &Account::default()).unwrap()),
+                expected
+            );
+        }
+        // The rest: the purchase is refunded in full.
+        let rest = apply(decide(&refund("r2", 70, 70, 20), &[None, Some(&item)], &Account::default()).unwrap());
+        assert_eq!(rest.orders[1].1.status, OrderStatus::Refunded);
+        let refunded = rest.orders[1].1.clone();
+        assert_eq!(
+            refusal(decide(&refund("r3", 0, 1, 30), &[None, Some(&refunded)], &Account::default()).unwrap()),
+            Refusal::PurchaseNotPaid {
+                status: OrderStatus::Refunded
+            }
+        );
+        // Delivery: a paid item is delivered once; repeating it changes nothing.
+        let deliver = command("u", 40, Op::DeliverPurchase { number: "t1".into() });
+        let delivered = apply(decide(&deliver, &[Some(&item)], &Account::default()).unwrap());
+        assert_eq!(delivered.orders[0].1.status, OrderStatus::Delivered);
+        let again = apply(decide(&deliver, &[Some(&delivered.orders[0].1)], &Account::default()).unwrap());
+        assert!(again.orders.is_empty());
+        let stranger = command("v", 40, Op::DeliverPurchase { number: "t1".into() });
+        assert_eq!(
+            refusal(decide(&stranger, &[Some(&item)], &Account::default()).unwrap()),
             Refusal::PurchaseNotFound
         );
     }

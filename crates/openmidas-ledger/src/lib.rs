@@ -8,6 +8,7 @@
 //! - [`decide`]: a command and the rows it read → the rows it writes, or a refusal.
 //! - [`batch`]: many commands in one transaction, as every store runs them.
 //! - [`auth`]: apps, tokens, login codes and sessions: their rules.
+//! - [`bill`]: xpay bill downloads: generating, then a link that expires.
 //! - [`store`]: the storage boundary: the `Store` trait, and the plans of every other write.
 //! - [`clock`]: time as the server sees it, and the emulator's stored clock.
 //! - [`state`]: the whole state as one document (the emulator's export and import).
@@ -17,6 +18,7 @@
 pub mod account;
 pub mod auth;
 pub mod batch;
+pub mod bill;
 pub mod clock;
 pub mod command;
 pub mod decide;

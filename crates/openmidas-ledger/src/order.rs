@@ -71,8 +71,10 @@ pub enum OrderKind {
     Refund,
     /// A purchase of coins (`wx.requestMidasPayment`, the admin recharge).
     CoinPurchase,
-    /// A purchase of an item (`wx.requestMidasPaymentGameItem`).
+    /// A purchase of an item (`wx.requestMidasPaymentGameItem`, `wx.requestVirtualPayment`).
     ItemPurchase,
+    /// Gives money (fen, never coins) of a purchase back: xpay `refund_order`.
+    PurchaseRefund,
 }
 
 impl OrderKind {
@@ -84,6 +86,7 @@ impl OrderKind {
             // v1 called coin purchases recharges; stored rows keep the name.
             OrderKind::CoinPurchase => "recharge",
             OrderKind::ItemPurchase => "item",
+            OrderKind::PurchaseRefund => "purchase_refund",
         }
     }
 
@@ -94,6 +97,7 @@ impl OrderKind {
             OrderKind::Refund,
             OrderKind::CoinPurchase,
             OrderKind::ItemPurchase,
+            OrderKind::PurchaseRefund,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -102,7 +106,7 @@ impl OrderKind {
     pub const fn book(self) -> Book {
         match self {
             OrderKind::Pay | OrderKind::Present | OrderKind::Refund => Book::Currency,
-            OrderKind::CoinPurchase | OrderKind::ItemPurchase => Book::Purchase,
+            OrderKind::CoinPurchase | OrderKind::ItemPurchase | OrderKind::PurchaseRefund => Book::Purchase,
         }
     }
 }
@@ -170,9 +174,24 @@ pub struct Purchase {
     pub attach: String,
     pub paid_at_ms: Option<i64>,
     pub delivered_at_ms: Option<i64>,
+    /// A purchase: the fen its refunds gave back so far. A purchase refund: 0.
+    pub refunded_fee: i64,
+    /// A purchase refund: when it completes (its start plus the app's `refund_delay_secs`);
+    /// before then it is in progress. `None` on purchases.
+    pub completes_at_ms: Option<i64>,
 }
 
 impl Purchase {
+    /// The fen a paid purchase's refunds may still give back (xpay `left_fee`).
+    pub fn left_fee(&self) -> i64 {
+        self.fee_fen - self.refunded_fee
+    }
+
+    /// Whether a purchase refund is still in progress at `now_ms`.
+    pub fn refund_in_progress(&self, now_ms: i64) -> bool {
+        self.completes_at_ms.is_some_and(|at| now_ms < at)
+    }
+
     /// The WeChat Pay transaction id of the purchase: `4200` and 24 digits derived from
     /// [`Purchase::wx_order_id`] (the same on every read; two purchases' ids collide only if
     /// their random wx_order_ids agree in about 80 bits).
@@ -299,7 +318,8 @@ impl Order {
             }
             _ => {}
         }
-        if (self.kind == OrderKind::Refund) != self.pay_number.is_some() {
+        let refund = matches!(self.kind, OrderKind::Refund | OrderKind::PurchaseRefund);
+        if refund != self.pay_number.is_some() {
             return broken("only a refund names a pay");
         }
         if self.kind != OrderKind::Pay && self.kind != OrderKind::Refund && self.gift != 0 {
@@ -308,20 +328,50 @@ impl Order {
         let is_purchase = self.kind.book() == Book::Purchase;
         match (&self.purchase, is_purchase) {
             (None, false) => Ok(()),
+            (Some(p), true) if self.kind == OrderKind::PurchaseRefund => {
+                if self.status != OrderStatus::Done
+                    || p.completes_at_ms.is_none()
+                    || p.refunded_fee != 0
+                    || p.fee_fen != self.amount
+                {
+                    return broken("a purchase refund is done, completes at a time, and gives back its amount");
+                }
+                Ok(())
+            }
             (Some(p), true) => {
-                let paid = matches!(self.status, OrderStatus::Paid | OrderStatus::Delivered);
-                let delivered = self.status == OrderStatus::Delivered;
+                // A purchase refunded in full is `Refunded`; it was paid (and perhaps delivered).
+                let paid = matches!(
+                    self.status,
+                    OrderStatus::Paid | OrderStatus::Delivered | OrderStatus::Refunded
+                );
                 if !matches!(
                     self.status,
-                    OrderStatus::Created | OrderStatus::Paid | OrderStatus::Delivered | OrderStatus::Closed
+                    OrderStatus::Created
+                        | OrderStatus::Paid
+                        | OrderStatus::Delivered
+                        | OrderStatus::Closed
+                        | OrderStatus::Refunded
                 ) {
                     return broken("a purchase status that purchases do not have");
                 }
-                if p.paid_at_ms.is_some() != paid || p.delivered_at_ms.is_some() != delivered || p.fee_fen < 0 {
+                if p.paid_at_ms.is_some() != paid
+                    || (p.delivered_at_ms.is_some() && !paid)
+                    || (self.status == OrderStatus::Delivered && p.delivered_at_ms.is_none())
+                    || p.fee_fen < 0
+                {
                     return broken("payment and delivery times disagree with the status");
                 }
                 if self.kind == OrderKind::CoinPurchase && self.status == OrderStatus::Paid {
                     return broken("coins are delivered when paid");
+                }
+                if p.refunded_fee < 0 || p.refunded_fee > p.fee_fen || (p.refunded_fee > 0 && !paid) {
+                    return broken("refunded more than was paid, or refunded unpaid");
+                }
+                if (self.status == OrderStatus::Refunded) != (paid && p.fee_fen > 0 && p.refunded_fee == p.fee_fen) {
+                    return broken("a purchase is refunded exactly when all its fee was given back");
+                }
+                if p.completes_at_ms.is_some() {
+                    return broken("only a purchase refund completes later");
                 }
                 Ok(())
             }

@@ -14,8 +14,9 @@ use crate::account::{Account, Coins};
 use crate::auth::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
 use crate::order::{Book, Order, OrderKind, OrderStatus, Purchase};
 
-/// The document's version: a change of [`TABLES`] is a new version.
-pub const STATE_VERSION: i64 = 1;
+/// The document's version: a change of [`TABLES`] is a new version. Documents of older
+/// versions still import: a column added since is filled with its default.
+pub const STATE_VERSION: i64 = 2;
 /// The most rows a document holds (all tables together): an import or export is held in
 /// memory at once, and this is for emulator-sized states.
 pub const MAX_STATE_ROWS: usize = 1_000_000;
@@ -47,6 +48,20 @@ pub struct Column {
     pub ty: ColumnType,
     pub nullable: bool,
     pub rule: Rule,
+    /// The document version that added the column.
+    pub added_in: i64,
+}
+
+impl Column {
+    /// What the column holds in a document older than the column: null, or zero.
+    pub fn default_cell(&self) -> Cell {
+        match (self.nullable, self.ty) {
+            (true, _) => Cell::Null,
+            (false, ColumnType::Integer) => Cell::Integer(0),
+            (false, ColumnType::Boolean) => Cell::Boolean(false),
+            (false, ColumnType::Text) => Cell::Text(String::new()),
+        }
+    }
 }
 
 /// One table of the document: `name` is its key in the document, `sql` its table in the
@@ -72,7 +87,12 @@ const fn col(name: &'static str, ty: ColumnType, nullable: bool, rule: Rule) -> 
         ty,
         nullable,
         rule,
+        added_in: 1,
     }
+}
+/// A column added by document version 2 (xpay).
+const fn v2(column: Column) -> Column {
+    Column { added_in: 2, ..column }
 }
 const fn text(name: &'static str) -> Column {
     col(name, ColumnType::Text, false, Rule::Any)
@@ -99,7 +119,7 @@ const fn boolean(name: &'static str) -> Column {
 const ENVS: &[&str] = &["official", "sandbox"];
 
 /// The schema of the document, in the order tables are loaded (apps first).
-pub static TABLES: [Table; 7] = [
+pub static TABLES: [Table; 8] = [
     Table {
         name: "apps",
         sql: "apps",
@@ -119,6 +139,7 @@ pub static TABLES: [Table; 7] = [
             count_or_null("session_ttl_secs"),
             count("created_at_ms"),
             count("updated_at_ms"),
+            v2(count("refund_delay_secs")),
         ],
         key: &["appid"],
     },
@@ -188,7 +209,10 @@ pub static TABLES: [Table; 7] = [
             text("offer_id"),
             one_of("namespace", &["bill", "trade"]),
             text("order_no"),
-            one_of("kind", &["pay", "present", "refund", "recharge", "item"]),
+            one_of(
+                "kind",
+                &["pay", "present", "refund", "recharge", "item", "purchase_refund"],
+            ),
             one_of(
                 "status",
                 &["created", "paid", "delivered", "done", "refunded", "closed"],
@@ -210,6 +234,8 @@ pub static TABLES: [Table; 7] = [
             text_or_null("attach"),
             count_or_null("paid_at_ms"),
             count_or_null("delivered_at_ms"),
+            v2(count("refunded_fee")),
+            v2(count_or_null("completes_at_ms")),
         ],
         key: &["env", "appid", "offer_id", "namespace", "order_no"],
     },
@@ -232,6 +258,20 @@ pub static TABLES: [Table; 7] = [
             count("at_ms"),
         ],
         key: &["id"],
+    },
+    Table {
+        name: "bills",
+        sql: "bills",
+        columns: &[
+            v2(text("appid")),
+            v2(one_of("env", ENVS)),
+            v2(count("begin_ds")),
+            v2(count("end_ds")),
+            v2(count("requested_at_ms")),
+            v2(text_or_null("token")),
+            v2(count_or_null("expires_at_ms")),
+        ],
+        key: &["appid", "env", "begin_ds", "end_ds"],
     },
 ];
 
@@ -484,6 +524,7 @@ fn app_from_row(row: &Row) -> Result<App, String> {
         bill_no_charset: BillNoCharset::parse(c.text("bill_no_charset")).unwrap_or_default(),
         coin_price_fen: c.seconds("coin_price_fen")?.unwrap_or_default(),
         session_ttl_secs: c.seconds("session_ttl_secs")?,
+        refund_delay_secs: c.seconds("refund_delay_secs")?.unwrap_or_default(),
         ..App::new(
             c.text("appid"),
             c.text("secret"),
@@ -532,6 +573,8 @@ fn order_from_row(row: &Row) -> Result<Order, String> {
             attach: c.text_or_null("attach").ok_or("a purchase needs attach")?,
             paid_at_ms: c.int_or_null("paid_at_ms"),
             delivered_at_ms: c.int_or_null("delivered_at_ms"),
+            refunded_fee: c.int("refunded_fee"),
+            completes_at_ms: c.int_or_null("completes_at_ms"),
         }),
     };
     let order = Order {
@@ -617,6 +660,7 @@ mod tests {
             Cell::Null,
             Cell::Integer(1),
             Cell::Integer(1),
+            Cell::Integer(0),
         ]
     }
 

@@ -106,6 +106,16 @@ pub fn describe(dialect: crate::route::Dialect, code: i64) -> Option<Described> 
     own.or_else(|| crate::common::Code::from_code(code).map(Described::of))
 }
 
+/// What a number means when an xpay call answers it: xpay's table first
+/// ([`crate::xpay::Code`]), then the platform's. [`describe`] is keyed by
+/// [`crate::route::Dialect`], which has no xpay variant until xpay's routes join the route
+/// table; this is what its xpay arm will call.
+pub fn describe_xpay(code: i64) -> Option<Described> {
+    crate::xpay::Code::from_code(code)
+        .map(Described::of)
+        .or_else(|| crate::common::Code::from_code(code).map(Described::of))
+}
+
 /// A row of some table, erased: what a client shows of an errcode it got back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Described {
@@ -161,6 +171,25 @@ mod tests {
         check_table(
             crate::client::game_item::Code::ALL,
             crate::client::game_item::Code::from_code,
+        );
+        check_table(crate::xpay::Code::ALL, crate::xpay::Code::from_code);
+        check_table(
+            crate::client::virtual_payment::Code::ALL,
+            crate::client::virtual_payment::Code::from_code,
+        );
+    }
+
+    #[test]
+    fn xpay_numbers_mean_what_xpay_says() {
+        let signature = describe_xpay(268490003).expect("xpay knows 268490003");
+        assert_eq!(signature.errmsg, "签名错误");
+        // -1 is xpay's own row (its text is Chinese), before the platform's.
+        assert_eq!(describe_xpay(-1).map(|d| d.errmsg), Some("系统错误"));
+        assert_eq!(describe_xpay(41001).map(|d| d.code), Some(41001));
+        assert!(describe_xpay(90010).is_none(), "2.0's numbers are not xpay's");
+        assert!(
+            describe_xpay(268490007).is_none(),
+            "rows OpenMidas never answers are left out"
         );
     }
 

@@ -7,7 +7,8 @@
 //!   bench and the CLI.
 //! - [`errcode`]: how errcode tables are made and looked up; [`common`] is the platform's.
 //! - one module per dialect, each with its typed requests, answers and errcode table:
-//!   [`v1`] (Midas `/cgi-bin/midas/*`), [`v2`] (virtual payment 2.0 `/wxa/game/*`).
+//!   [`v1`] (Midas `/cgi-bin/midas/*`), [`v2`] (virtual payment 2.0 `/wxa/game/*`),
+//!   [`xpay`] (mini-program virtual payment `/xpay/*`; not in the route table yet).
 //! - [`client`]: what the player's WeChat client checks before a purchase.
 //! - [`wire`]: answers shared by every family (errors, tokens, sessions).
 //!
@@ -25,6 +26,7 @@ pub mod sign;
 pub mod v1;
 pub mod v2;
 pub mod wire;
+pub mod xpay;
 
 pub use errcode::ErrorCode;
 pub use route::{Dialect, Route, ROUTES};

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::account::{Account, AccountKey, Env};
 use openmidas_ledger::auth::{App, Session, TokenRecord};
+use openmidas_ledger::bill::Bill;
 use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::JournalEntry;
 use openmidas_ledger::order::{Order, OrderKey};
@@ -162,6 +163,30 @@ impl Store for CachingStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.inner.journal(key, after_id, limit).await
+    }
+
+    async fn order_by_wx_order_id(
+        &self,
+        appid: &str,
+        env: Env,
+        wx_order_id: &str,
+    ) -> Result<Option<(OrderKey, Order)>, StoreError> {
+        self.inner.order_by_wx_order_id(appid, env, wx_order_id).await
+    }
+
+    async fn purchases(
+        &self,
+        appid: &str,
+        env: Env,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError> {
+        self.inner.purchases(appid, env, from_ms, to_ms, limit).await
+    }
+
+    async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError> {
+        self.inner.bill(token).await
     }
 
     async fn clock(&self) -> Result<ClockState, StoreError> {

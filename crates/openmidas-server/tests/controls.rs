@@ -750,7 +750,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
     g.server.login_code(&g.app, "r").await;
     let (status, exported) = g.server.get_admin("/admin/state").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(exported["version"], 1);
+    assert_eq!(exported["version"], 2);
     for table in ["apps", "tokens", "codes", "sessions", "accounts", "orders", "journal"] {
         assert!(!exported[table].as_array().unwrap().is_empty(), "{table} in {exported}");
     }
@@ -839,7 +839,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
         doc
     };
     for (name, doc) in [
-        ("state_wrong_version", broken(&|d| d["version"] = json!(2))),
+        ("state_wrong_version", broken(&|d| d["version"] = json!(3))),
         ("state_negative_cash", broken(&|d| d["accounts"][0]["cash"] = json!(-5))),
         (
             "state_broken_invariant",
@@ -879,6 +879,26 @@ async fn reset_and_state_round_trip(server: TestServer) {
     snapshot("state_not_an_object", status, &answer);
     let (_, after) = g.server.get_admin("/admin/state").await;
     assert_eq!(after, before, "a refused import changes nothing");
+
+    // A version 1 document (before xpay's columns and bills) still imports: the columns
+    // added since take their defaults.
+    let mut old = exported.clone();
+    old["version"] = json!(1);
+    old.as_object_mut().unwrap().remove("bills");
+    for (table, columns) in [
+        ("apps", &["refund_delay_secs"][..]),
+        ("orders", &["refunded_fee", "completes_at_ms"][..]),
+    ] {
+        for row in old[table].as_array_mut().unwrap() {
+            for column in columns {
+                row.as_object_mut().unwrap().remove(*column);
+            }
+        }
+    }
+    let (status, answer) = g.server.admin("/admin/state", old).await;
+    assert_eq!((status, &answer["errcode"]), (StatusCode::OK, &json!(0)), "{answer}");
+    let (_, again) = g.server.get_admin("/admin/state").await;
+    assert_eq!(again, exported, "the defaults are what the columns held");
 }
 
 async fn ledger_mode_has_no_controls(server: TestServer) {

@@ -27,7 +27,8 @@ use crate::rows::{account_from_row, order_from_row};
 
 const READ_ORDERS: &str = "SELECT k.i, o.kind, o.status, o.zone_id, o.openid, o.amount, o.used_gift, o.refunded_cash,
         o.refunded_gift, o.pay_number, o.balance_after, o.created_at_ms, o.updated_at_ms, o.product_id,
-        o.fee_fen, o.wx_order_id, o.attach, o.paid_at_ms, o.delivered_at_ms, o.cancelled_at_ms
+        o.fee_fen, o.wx_order_id, o.attach, o.paid_at_ms, o.delivered_at_ms, o.cancelled_at_ms,
+        o.refunded_fee, o.completes_at_ms
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
         WITH ORDINALITY AS k (env, appid, offer_id, namespace, order_no, i)
  JOIN orders AS o ON o.env = k.env AND o.appid = k.appid AND o.offer_id = k.offer_id
@@ -66,28 +67,32 @@ const INSERT_ACCOUNTS: &str = "INSERT INTO accounts (env, appid, offer_id, zone_
 const INSERT_ORDERS: &str = "INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, status, zone_id,
         openid, amount, used_gift, refunded_cash, refunded_gift, pay_number, balance_after, created_at_ms,
         updated_at_ms, product_id, fee_fen, wx_order_id, attach, paid_at_ms, delivered_at_ms,
-        cancelled_at_ms)
+        cancelled_at_ms, refunded_fee, completes_at_ms)
  SELECT env, appid, offer_id, namespace, order_no, kind, status, zone_id, openid, amount, used_gift,
         refunded_cash, refunded_gift, pay_number, balance_after, created_at_ms, updated_at_ms, product_id,
-        fee_fen, wx_order_id, attach, paid_at_ms, delivered_at_ms, cancelled_at_ms
+        fee_fen, wx_order_id, attach, paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee,
+        completes_at_ms
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
              $8::TEXT[], $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[],
              $14::TEXT[], $15::BIGINT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[],
-             $20::TEXT[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BIGINT[])
+             $20::TEXT[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BIGINT[], $25::BIGINT[],
+             $26::BIGINT[])
         WITH ORDINALITY AS u (env, appid, offer_id, namespace, order_no, kind, status, zone_id, openid,
                               amount, used_gift, refunded_cash, refunded_gift, pay_number, balance_after,
                               created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-                              paid_at_ms, delivered_at_ms, cancelled_at_ms, i)
+                              paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms, i)
  ORDER BY u.i";
 
 /// What can change of an order after it is made.
 const UPDATE_ORDERS: &str = "UPDATE orders AS o SET status = u.status, refunded_cash = u.refunded_cash,
         refunded_gift = u.refunded_gift, balance_after = u.balance_after, updated_at_ms = u.updated_at_ms,
-        paid_at_ms = u.paid_at_ms, delivered_at_ms = u.delivered_at_ms, cancelled_at_ms = u.cancelled_at_ms
+        paid_at_ms = u.paid_at_ms, delivered_at_ms = u.delivered_at_ms, cancelled_at_ms = u.cancelled_at_ms,
+        refunded_fee = u.refunded_fee
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[],
-             $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[])
+             $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[],
+             $14::BIGINT[])
         AS u (env, appid, offer_id, namespace, order_no, status, refunded_cash, refunded_gift,
-              balance_after, updated_at_ms, paid_at_ms, delivered_at_ms, cancelled_at_ms)
+              balance_after, updated_at_ms, paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee)
  WHERE o.env = u.env AND o.appid = u.appid AND o.offer_id = u.offer_id AND o.namespace = u.namespace
    AND o.order_no = u.order_no";
 
@@ -290,6 +295,8 @@ struct OrderColumns<'a> {
     delivered_at_ms: Vec<Option<i64>>,
     /// What release 0.1 reads of a pay that gave anything back (`Order::legacy_cancelled_at_ms`).
     cancelled_at_ms: Vec<Option<i64>>,
+    refunded_fee: Vec<i64>,
+    completes_at_ms: Vec<Option<i64>>,
 }
 
 impl<'a> OrderColumns<'a> {
@@ -321,6 +328,8 @@ impl<'a> OrderColumns<'a> {
             c.paid_at_ms.push(p.and_then(|p| p.paid_at_ms));
             c.delivered_at_ms.push(p.and_then(|p| p.delivered_at_ms));
             c.cancelled_at_ms.push(o.legacy_cancelled_at_ms());
+            c.refunded_fee.push(p.map_or(0, |p| p.refunded_fee));
+            c.completes_at_ms.push(p.and_then(|p| p.completes_at_ms));
         }
         c
     }
@@ -365,6 +374,8 @@ impl<'a> OrderColumns<'a> {
                     &self.paid_at_ms,
                     &self.delivered_at_ms,
                     &self.cancelled_at_ms,
+                    &self.refunded_fee,
+                    &self.completes_at_ms,
                 ],
             )
             .await?)
@@ -395,6 +406,7 @@ impl<'a> OrderColumns<'a> {
                     &self.paid_at_ms,
                     &self.delivered_at_ms,
                     &self.cancelled_at_ms,
+                    &self.refunded_fee,
                 ],
             )
             .await?)

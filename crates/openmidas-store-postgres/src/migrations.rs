@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_emulator",
         include_str!("../../../migrations/postgres/0003_emulator.sql"),
     ),
+    (
+        4,
+        "0004_xpay",
+        include_str!("../../../migrations/postgres/0004_xpay.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -4,9 +4,10 @@
 //! a concurrent node's transaction on the same row waits (or, under SERIALIZABLE, one of
 //! them fails with 40001 and is re-run).
 
-use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::account::{Account, AccountKey, Env};
 use openmidas_ledger::auth::{App, Session};
 use openmidas_ledger::auth::{BillNoCharset, DuplicateBillPolicy, SignatureHex, StoredCode, TokenKind, TokenRecord};
+use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
 use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase};
 use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
@@ -15,6 +16,21 @@ use tokio_postgres::Row;
 
 use crate::error::TxError;
 use crate::pool::Conn;
+
+/// An order's columns, in the order [`order_from_row`] reads them.
+macro_rules! order_columns {
+    () => {
+        "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift, pay_number,
+         balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
+         paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms"
+    };
+}
+
+macro_rules! bill_columns {
+    () => {
+        "appid, env, begin_ds, end_ds, requested_at_ms, token, expires_at_ms"
+    };
+}
 
 fn corrupt(what: &str) -> TxError {
     TxError::Corrupt(what.to_string())
@@ -28,6 +44,7 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
     let cancel_window: i64 = row.try_get(8)?;
     let coin_price: i64 = row.try_get(11)?;
     let session_ttl: Option<i64> = row.try_get(12)?;
+    let refund_delay: i64 = row.try_get(13)?;
     Ok(App {
         appid: row.try_get(0)?,
         secret: row.try_get(1)?,
@@ -42,6 +59,7 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
         bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| corrupt("apps.bill_no_charset"))?,
         coin_price_fen: u32::try_from(coin_price).map_err(|_| corrupt("apps.coin_price_fen"))?,
         session_ttl_secs: session_ttl.and_then(|t| u32::try_from(t).ok()),
+        refund_delay_secs: u32::try_from(refund_delay).map_err(|_| corrupt("apps.refund_delay_secs"))?,
     })
 }
 
@@ -50,7 +68,7 @@ pub(crate) async fn app(conn: &mut Conn, appid: &str) -> Result<Option<App>, TxE
         .query_opt(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
                     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
-                    session_ttl_secs
+                    session_ttl_secs, refund_delay_secs
              FROM apps WHERE appid = $1",
             &[&appid],
         )
@@ -63,7 +81,7 @@ pub(crate) async fn apps(conn: &mut Conn) -> Result<Vec<App>, TxError> {
         .query(
             "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
                     duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
-                    session_ttl_secs
+                    session_ttl_secs, refund_delay_secs
              FROM apps ORDER BY appid",
             &[],
         )
@@ -76,18 +94,21 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
     let cancel_window = i64::from(app.cancel_window_secs);
     let coin_price = i64::from(app.coin_price_fen);
     let session_ttl = app.session_ttl_secs.map(i64::from);
+    let refund_delay = i64::from(app.refund_delay_secs);
     conn.execute(
         "INSERT INTO apps (appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig,
                            ts_window_secs, duplicate_bill_no, cancel_window_secs, signature_hex,
-                           bill_no_charset, coin_price_fen, session_ttl_secs, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                           bill_no_charset, coin_price_fen, session_ttl_secs, refund_delay_secs,
+                           created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
-            session_ttl_secs = excluded.session_ttl_secs, updated_at_ms = excluded.updated_at_ms",
+            session_ttl_secs = excluded.session_ttl_secs, refund_delay_secs = excluded.refund_delay_secs,
+            updated_at_ms = excluded.updated_at_ms",
         &[
             &app.appid,
             &app.secret,
@@ -103,6 +124,7 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             &coin_price,
             &session_ttl,
             &now_ms,
+            &refund_delay,
         ],
     )
     .await?;
@@ -170,6 +192,24 @@ pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowVa
             Ok(RowValue::Code(stored))
         }
         RowRead::Clock => crate::state::clock(conn, true).await.map(RowValue::Clock),
+        RowRead::Bill {
+            appid,
+            env,
+            begin_ds,
+            end_ds,
+        } => {
+            let row = conn
+                .query_opt(
+                    concat!(
+                        "SELECT ",
+                        bill_columns!(),
+                        " FROM bills WHERE appid = $1 AND env = $2 AND begin_ds = $3 AND end_ds = $4 FOR UPDATE"
+                    ),
+                    &[&appid, &env.as_str(), &begin_ds, &end_ds],
+                )
+                .await?;
+            Ok(RowValue::Bill(row.as_ref().map(bill_from_row).transpose()?))
+        }
     }
 }
 
@@ -251,7 +291,107 @@ pub(crate) async fn row_write(conn: &mut Conn, write: &RowWrite<'_>) -> Result<(
         RowWrite::SetClock(state) => crate::state::set_clock(conn, state).await,
         RowWrite::Reset(scope) => crate::state::reset(conn, scope).await,
         RowWrite::ReplaceState(doc) => crate::state::replace(conn, doc).await,
+        RowWrite::UpsertBill(bill) => {
+            conn.execute(
+                concat!(
+                    "INSERT INTO bills (",
+                    bill_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (appid, env, begin_ds, end_ds) DO UPDATE SET token = excluded.token,
+                        expires_at_ms = excluded.expires_at_ms"
+                ),
+                &[
+                    &bill.appid,
+                    &bill.env.as_str(),
+                    &bill.begin_ds,
+                    &bill.end_ds,
+                    &bill.requested_at_ms,
+                    &bill.token,
+                    &bill.expires_at_ms,
+                ],
+            )
+            .await?;
+            Ok(())
+        }
     }
+}
+
+fn bill_from_row(row: &Row) -> Result<Bill, TxError> {
+    let env: String = row.try_get(1)?;
+    Ok(Bill {
+        appid: row.try_get(0)?,
+        env: Env::parse(&env).ok_or_else(|| corrupt("bills.env"))?,
+        begin_ds: row.try_get(2)?,
+        end_ds: row.try_get(3)?,
+        requested_at_ms: row.try_get(4)?,
+        token: row.try_get(5)?,
+        expires_at_ms: row.try_get(6)?,
+    })
+}
+
+pub(crate) async fn bill(conn: &mut Conn, token: &str) -> Result<Option<Bill>, TxError> {
+    let row = conn
+        .query_opt(
+            concat!("SELECT ", bill_columns!(), " FROM bills WHERE token = $1"),
+            &[&token],
+        )
+        .await?;
+    row.as_ref().map(bill_from_row).transpose()
+}
+
+/// `offer_id, order_no`, then an order's columns.
+fn keyed_order(row: &Row, appid: &str, env: Env) -> Result<(OrderKey, Order), TxError> {
+    let key = OrderKey {
+        env,
+        appid: appid.to_string(),
+        offer_id: row.try_get(0)?,
+        book: Book::Purchase,
+        number: row.try_get(1)?,
+    };
+    Ok((key, order_from_row(row, 2)?))
+}
+
+pub(crate) async fn order_by_wx_order_id(
+    conn: &mut Conn,
+    appid: &str,
+    env: Env,
+    wx_order_id: &str,
+) -> Result<Option<(OrderKey, Order)>, TxError> {
+    let row = conn
+        .query_opt(
+            concat!(
+                "SELECT offer_id, order_no, ",
+                order_columns!(),
+                " FROM orders WHERE appid = $1 AND env = $2 AND wx_order_id = $3 AND namespace = 'trade' LIMIT 1"
+            ),
+            &[&appid, &env.as_str(), &wx_order_id],
+        )
+        .await?;
+    row.as_ref().map(|r| keyed_order(r, appid, env)).transpose()
+}
+
+pub(crate) async fn purchases(
+    conn: &mut Conn,
+    appid: &str,
+    env: Env,
+    from_ms: i64,
+    to_ms: i64,
+    limit: u32,
+) -> Result<Vec<(OrderKey, Order)>, TxError> {
+    let limit = i64::from(limit);
+    let rows = conn
+        .query(
+            concat!(
+                "SELECT offer_id, order_no, ",
+                order_columns!(),
+                " FROM orders WHERE appid = $1 AND env = $2 AND namespace = 'trade'
+                    AND created_at_ms >= $3 AND created_at_ms < $4
+                  ORDER BY created_at_ms, order_no LIMIT $5"
+            ),
+            &[&appid, &env.as_str(), &from_ms, &to_ms, &limit],
+        )
+        .await?;
+    rows.iter().map(|r| keyed_order(r, appid, env)).collect()
 }
 
 pub(crate) async fn session(conn: &mut Conn, appid: &str, openid: &str) -> Result<Option<Session>, TxError> {
@@ -296,8 +436,8 @@ pub(crate) async fn account(conn: &mut Conn, key: &AccountKey) -> Result<Option<
     row.as_ref().map(|r| account_from_row(r, 0)).transpose()
 }
 
-/// An order from its nineteen columns (`kind` ... `cancelled_at_ms`, in the order of
-/// `order`'s SELECT), starting at column `base`.
+/// An order from its twenty-one columns (`kind` ... `completes_at_ms`, as
+/// `order_columns!`), starting at column `base`.
 pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
     let kind: String = r.try_get(base)?;
     let kind = OrderKind::parse(&kind).ok_or_else(|| corrupt("orders.kind"))?;
@@ -311,6 +451,8 @@ pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
             attach: r.try_get::<_, Option<String>>(base + 15)?.unwrap_or_default(),
             paid_at_ms: r.try_get(base + 16)?,
             delivered_at_ms: r.try_get(base + 17)?,
+            refunded_fee: r.try_get(base + 19)?,
+            completes_at_ms: r.try_get(base + 20)?,
         }),
     };
     Ok(Order {
@@ -336,10 +478,11 @@ pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
 pub(crate) async fn order(conn: &mut Conn, key: &OrderKey) -> Result<Option<Order>, TxError> {
     let row = conn
         .query_opt(
-            "SELECT kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift, pay_number,
-                    balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-                    paid_at_ms, delivered_at_ms, cancelled_at_ms
-             FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = $4 AND order_no = $5",
+            concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND namespace = $4 AND order_no = $5"
+            ),
             &[
                 &key.env.as_str(),
                 &key.appid,

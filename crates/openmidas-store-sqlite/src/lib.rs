@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::account::{Account, AccountKey, Env};
 use openmidas_ledger::auth::{App, Session, TokenRecord};
 use openmidas_ledger::batch::Batch;
+use openmidas_ledger::bill::Bill;
 use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::{Command, JournalEntry};
 use openmidas_ledger::order::{Order, OrderKey};
@@ -461,6 +462,30 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.read(|c| rows::journal(c, key, after_id, limit))
+    }
+
+    async fn order_by_wx_order_id(
+        &self,
+        appid: &str,
+        env: Env,
+        wx_order_id: &str,
+    ) -> Result<Option<(OrderKey, Order)>, StoreError> {
+        self.read(|c| rows::order_by_wx_order_id(c, appid, env, wx_order_id))
+    }
+
+    async fn purchases(
+        &self,
+        appid: &str,
+        env: Env,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError> {
+        self.read(|c| rows::purchases(c, appid, env, from_ms, to_ms, limit))
+    }
+
+    async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError> {
+        self.read(|c| rows::bill(c, token))
     }
 
     async fn clock(&self) -> Result<ClockState, StoreError> {

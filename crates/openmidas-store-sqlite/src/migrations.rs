@@ -12,6 +12,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_one_ledger.sql"),
     // 3: the emulator's clock; the journal can be emptied by reset and import.
     include_str!("../../../migrations/sqlite/0003_emulator.sql"),
+    // 4: xpay: refund delay, purchase refunds, lookups by wx_order_id and time, bills.
+    include_str!("../../../migrations/sqlite/0004_xpay.sql"),
 ];
 
 #[cfg(test)]

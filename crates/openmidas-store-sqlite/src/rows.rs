@@ -2,16 +2,23 @@
 //! operations the ledger plans ([`RowRead`], [`RowWrite`], [`Writes`]) and of the reads.
 //! Every statement is prepared once per connection (`prepare_cached`).
 
-use openmidas_ledger::account::{Account, AccountKey};
+use openmidas_ledger::account::{Account, AccountKey, Env};
 use openmidas_ledger::auth::{
     App, BillNoCharset, DuplicateBillPolicy, LoginCode, Session, SignatureHex, StoredCode, TokenKind, TokenRecord,
 };
 use openmidas_ledger::batch::Writes;
+use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
 use openmidas_ledger::order::{Order, OrderKey, OrderKind, OrderStatus, Purchase};
 use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
 use openmidas_ledger::Coins;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+macro_rules! bill_columns {
+    () => {
+        "appid, env, begin_ds, end_ds, requested_at_ms, token, expires_at_ms"
+    };
+}
 
 fn bad_text(column: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.to_string().into())
@@ -36,6 +43,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         bill_no_charset: BillNoCharset::parse(&charset).ok_or_else(|| bad_text(10, "bill_no_charset"))?,
         coin_price_fen: row.get(11)?,
         session_ttl_secs: row.get::<_, Option<i64>>(12)?.and_then(|t| u32::try_from(t).ok()),
+        refund_delay_secs: row.get(13)?,
     })
 }
 
@@ -44,7 +52,8 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
 macro_rules! app_columns {
     () => {
         "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-         duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs"
+         duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs,
+         refund_delay_secs"
     };
 }
 
@@ -65,14 +74,15 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         "INSERT INTO apps (",
         app_columns!(),
         ", created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?14, ?14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
             ts_window_secs = excluded.ts_window_secs, duplicate_bill_no = excluded.duplicate_bill_no,
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
-            session_ttl_secs = excluded.session_ttl_secs, updated_at_ms = excluded.updated_at_ms"
+            session_ttl_secs = excluded.session_ttl_secs, refund_delay_secs = excluded.refund_delay_secs,
+            updated_at_ms = excluded.updated_at_ms"
     ))?
     .execute(params![
         app.appid,
@@ -88,7 +98,8 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         app.bill_no_charset.as_str(),
         app.coin_price_fen,
         app.session_ttl_secs.map(i64::from),
-        now_ms
+        now_ms,
+        app.refund_delay_secs,
     ])?;
     Ok(())
 }
@@ -164,6 +175,20 @@ pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowVal
             .optional()
             .map(RowValue::Code),
         RowRead::Clock => crate::state::clock(conn).map(RowValue::Clock),
+        RowRead::Bill {
+            appid,
+            env,
+            begin_ds,
+            end_ds,
+        } => conn
+            .prepare_cached(concat!(
+                "SELECT ",
+                bill_columns!(),
+                " FROM bills WHERE appid = ?1 AND env = ?2 AND begin_ds = ?3 AND end_ds = ?4"
+            ))?
+            .query_row(params![appid, env.as_str(), begin_ds, end_ds], bill_from_row)
+            .optional()
+            .map(RowValue::Bill),
     }
 }
 
@@ -220,6 +245,24 @@ pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()
         RowWrite::SetClock(state) => crate::state::set_clock(conn, state),
         RowWrite::Reset(scope) => crate::state::reset(conn, scope),
         RowWrite::ReplaceState(doc) => crate::state::replace(conn, doc),
+        RowWrite::UpsertBill(bill) => conn
+            .prepare_cached(concat!(
+                "INSERT INTO bills (",
+                bill_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (appid, env, begin_ds, end_ds) DO UPDATE SET token = excluded.token,
+                    expires_at_ms = excluded.expires_at_ms"
+            ))?
+            .execute(params![
+                bill.appid,
+                bill.env.as_str(),
+                bill.begin_ds,
+                bill.end_ds,
+                bill.requested_at_ms,
+                bill.token,
+                bill.expires_at_ms
+            ])
+            .map(drop),
     }
 }
 
@@ -334,14 +377,20 @@ macro_rules! order_columns {
     () => {
         "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
      pay_number, balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-     paid_at_ms, delivered_at_ms, cancelled_at_ms"
+     paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms"
     };
 }
 
 fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
-    let kind: String = row.get(0)?;
-    let kind = OrderKind::parse(&kind).ok_or_else(|| bad_text(0, "order kind"))?;
-    let status: String = row.get(1)?;
+    order_from_row_at(row, 0)
+}
+
+/// An order from its columns (`order_columns!`), starting at column `base`.
+fn order_from_row_at(row: &Row<'_>, base: usize) -> rusqlite::Result<Order> {
+    let at = |i: usize| base + i;
+    let kind: String = row.get(at(0))?;
+    let kind = OrderKind::parse(&kind).ok_or_else(|| bad_text(at(0), "order kind"))?;
+    let status: String = row.get(at(1))?;
     let purchase = match kind.book() {
         openmidas_ledger::Book::Currency => None,
         openmidas_ledger::Book::Purchase => Some(Purchase {
@@ -349,28 +398,30 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
             fee_fen: row.get::<_, Option<i64>>(13)?.unwrap_or_default(),
             wx_order_id: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
             attach: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
-            paid_at_ms: row.get(16)?,
-            delivered_at_ms: row.get(17)?,
+            paid_at_ms: row.get(at(16))?,
+            delivered_at_ms: row.get(at(17))?,
+            refunded_fee: row.get(at(19))?,
+            completes_at_ms: row.get(at(20))?,
         }),
     };
     Ok(Order {
         kind,
-        status: OrderStatus::parse(&status).ok_or_else(|| bad_text(1, "order status"))?,
-        zone_id: row.get(2)?,
-        openid: row.get(3)?,
-        amount: row.get(4)?,
-        gift: row.get(5)?,
+        status: OrderStatus::parse(&status).ok_or_else(|| bad_text(at(1), "order status"))?,
+        zone_id: row.get(at(2))?,
+        openid: row.get(at(3))?,
+        amount: row.get(at(4))?,
+        gift: row.get(at(5))?,
         refunded: Coins {
-            cash: row.get(6)?,
-            gift: row.get(7)?,
+            cash: row.get(at(6))?,
+            gift: row.get(at(7))?,
         },
-        pay_number: row.get(8)?,
-        balance_after: row.get(9)?,
-        created_at_ms: row.get(10)?,
-        updated_at_ms: row.get(11)?,
+        pay_number: row.get(at(8))?,
+        balance_after: row.get(at(9))?,
+        created_at_ms: row.get(at(10))?,
+        updated_at_ms: row.get(at(11))?,
         purchase,
     }
-    .with_legacy_cancel(row.get(18)?))
+    .with_legacy_cancel(row.get(at(18))?))
 }
 
 pub fn order(conn: &Connection, key: &OrderKey) -> rusqlite::Result<Option<Order>> {
@@ -394,7 +445,7 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         order_columns!(),
         ")
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                 ?22, ?23, ?24)"
+                 ?22, ?23, ?24, ?25, ?26)"
     ))?
     .execute(params![
         key.env.as_str(),
@@ -421,6 +472,8 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         p.and_then(|p| p.paid_at_ms),
         p.and_then(|p| p.delivered_at_ms),
         o.legacy_cancelled_at_ms(),
+        p.map_or(0, |p| p.refunded_fee),
+        p.and_then(|p| p.completes_at_ms),
     ])
     .map(drop)
 }
@@ -431,7 +484,8 @@ fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
     let changed = conn
         .prepare_cached(concat!(
             "UPDATE orders SET status = ?6, refunded_cash = ?7, refunded_gift = ?8, balance_after = ?9,
-                updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12, cancelled_at_ms = ?13
+                updated_at_ms = ?10, paid_at_ms = ?11, delivered_at_ms = ?12, cancelled_at_ms = ?13,
+                refunded_fee = ?14
              WHERE ",
             order_key!()
         ))?
@@ -449,6 +503,7 @@ fn update_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
             p.and_then(|p| p.paid_at_ms),
             p.and_then(|p| p.delivered_at_ms),
             o.legacy_cancelled_at_ms(),
+            p.map_or(0, |p| p.refunded_fee),
         ])?;
     exactly_one(changed)
 }
@@ -536,4 +591,76 @@ pub fn journal(
         },
     )?;
     rows.collect()
+}
+
+fn bill_from_row(row: &Row<'_>) -> rusqlite::Result<Bill> {
+    let env: String = row.get(1)?;
+    Ok(Bill {
+        appid: row.get(0)?,
+        env: Env::parse(&env).ok_or_else(|| bad_text(1, "bill env"))?,
+        begin_ds: row.get(2)?,
+        end_ds: row.get(3)?,
+        requested_at_ms: row.get(4)?,
+        token: row.get(5)?,
+        expires_at_ms: row.get(6)?,
+    })
+}
+
+/// The bill whose link has this token.
+pub fn bill(conn: &Connection, token: &str) -> rusqlite::Result<Option<Bill>> {
+    conn.prepare_cached(concat!("SELECT ", bill_columns!(), " FROM bills WHERE token = ?1"))?
+        .query_row([token], bill_from_row)
+        .optional()
+}
+
+/// The purchase-book order of an app and env with this platform id.
+pub fn order_by_wx_order_id(
+    conn: &Connection,
+    appid: &str,
+    env: Env,
+    wx_order_id: &str,
+) -> rusqlite::Result<Option<(OrderKey, Order)>> {
+    conn.prepare_cached(concat!(
+        "SELECT offer_id, order_no, ",
+        order_columns!(),
+        " FROM orders WHERE appid = ?1 AND env = ?2 AND wx_order_id = ?3 AND namespace = 'trade' LIMIT 1"
+    ))?
+    .query_row(params![appid, env.as_str(), wx_order_id], |row| {
+        keyed_order(row, appid, env)
+    })
+    .optional()
+}
+
+/// Purchase-book orders of an app and env created in `from_ms..to_ms`, oldest first.
+pub fn purchases(
+    conn: &Connection,
+    appid: &str,
+    env: Env,
+    from_ms: i64,
+    to_ms: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<(OrderKey, Order)>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT offer_id, order_no, ",
+        order_columns!(),
+        " FROM orders WHERE appid = ?1 AND env = ?2 AND namespace = 'trade'
+            AND created_at_ms >= ?3 AND created_at_ms < ?4
+          ORDER BY created_at_ms, order_no LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(params![appid, env.as_str(), from_ms, to_ms, limit], |row| {
+        keyed_order(row, appid, env)
+    })?;
+    rows.collect()
+}
+
+/// `offer_id, order_no`, then an order's columns.
+fn keyed_order(row: &Row<'_>, appid: &str, env: Env) -> rusqlite::Result<(OrderKey, Order)> {
+    let key = OrderKey {
+        env,
+        appid: appid.to_string(),
+        offer_id: row.get(0)?,
+        book: openmidas_ledger::Book::Purchase,
+        number: row.get(1)?,
+    };
+    Ok((key, order_from_row_at(row, 2)?))
 }

@@ -55,6 +55,8 @@ pub struct AppConfig {
     pub coin_price_fen: Option<u32>,
     /// When set, a session older than this no longer signs (default: sessions never expire).
     pub session_ttl_secs: Option<u32>,
+    /// How long an xpay refund_order stays in progress (default 0).
+    pub refund_delay_secs: Option<u32>,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -91,6 +93,7 @@ impl AppConfig {
             session_ttl_secs: self.session_ttl_secs,
             cancel_window_secs: self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS),
             coin_price_fen: self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN),
+            refund_delay_secs: self.refund_delay_secs.unwrap_or(0),
             ..App::new(
                 &self.appid,
                 &self.secret,

@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::account::Env;
 use crate::account::{Account, AccountKey, InvariantViolation};
 use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
+use crate::bill::{Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::order::{Order, OrderKey};
@@ -62,6 +64,27 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+
+    /// The purchase-book order (a purchase or a purchase refund) of an app and env with this
+    /// platform id (xpay `wx_order_id`).
+    async fn order_by_wx_order_id(
+        &self,
+        appid: &str,
+        env: Env,
+        wx_order_id: &str,
+    ) -> Result<Option<(OrderKey, Order)>, StoreError>;
+    /// Purchase-book orders of an app and env created in `from_ms..to_ms`, oldest first, at
+    /// most `limit` (xpay bills).
+    async fn purchases(
+        &self,
+        appid: &str,
+        env: Env,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError>;
+    /// The bill whose link has this token.
+    async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError>;
 
     /// The emulator's clock as stored (behaviour.md section 13.1).
     async fn clock(&self) -> Result<ClockState, StoreError>;
@@ -163,6 +186,14 @@ pub trait StoreExt: Store {
         match self.write(Write::Clock { change, real_ms }).await? {
             Written::Clock(state) => Ok(state),
             _ => Err(unexpected("move_clock")),
+        }
+    }
+
+    /// xpay `download_bill`: generating on the first call for the range, then a link.
+    async fn request_bill(&self, bill: Bill, token: String, now_ms: i64) -> Result<BillAnswer, StoreError> {
+        match self.write(Write::RequestBill { bill, token, now_ms }).await? {
+            Written::Bill(answer) => Ok(answer),
+            _ => Err(unexpected("request_bill")),
         }
     }
 

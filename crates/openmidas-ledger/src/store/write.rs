@@ -6,6 +6,7 @@
 use crate::auth::{
     self, App, CodeRefusal, LoginCode, Session, StablePlan, StoredCode, TokenIssue, TokenKind, TokenRecord,
 };
+use crate::bill::{self, Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, Outcome};
 use crate::state::{ResetScope, StateDoc};
@@ -48,6 +49,9 @@ pub enum Write {
     Reset(ResetScope),
     /// Replaces the whole state with a document that passed [`StateDoc::check`].
     ReplaceState(Box<StateDoc>),
+    /// xpay `download_bill` for `bill`'s range ([`bill::bill_plan`]); `token` is the link's
+    /// token should a new link be due.
+    RequestBill { bill: Bill, token: String, now_ms: i64 },
 }
 
 /// What a write did.
@@ -58,6 +62,7 @@ pub enum Written {
     Redeemed(Result<Session, CodeRefusal>),
     Outcome(Outcome),
     Clock(ClockState),
+    Bill(BillAnswer),
 }
 
 /// The one row a write reads before deciding, in its transaction.
@@ -77,6 +82,13 @@ pub enum RowRead<'a> {
     },
     /// The emulator's clock, locked where the database locks rows.
     Clock,
+    /// The bill of an (app, env, range), locked where the database locks rows.
+    Bill {
+        appid: &'a str,
+        env: crate::account::Env,
+        begin_ds: i64,
+        end_ds: i64,
+    },
 }
 
 /// What a [`RowRead`] found.
@@ -86,6 +98,7 @@ pub enum RowValue {
     Token(Option<TokenRecord>),
     Code(Option<StoredCode>),
     Clock(ClockState),
+    Bill(Option<Bill>),
 }
 
 /// One row operation, carried out in order, in the write's transaction.
@@ -123,6 +136,8 @@ pub enum RowWrite<'a> {
     Reset(&'a ResetScope),
     /// Deletes every row, then inserts the document's.
     ReplaceState(&'a StateDoc),
+    /// Inserts or replaces the bill of its (app, env, range).
+    UpsertBill(Bill),
 }
 
 /// A write that is not a ledger command reached [`Write::plan`]: a store bug.
@@ -144,6 +159,12 @@ impl Write {
             },
             Write::RedeemLoginCode { code, .. } => RowRead::LoginCode { code },
             Write::Clock { .. } => RowRead::Clock,
+            Write::RequestBill { bill, .. } => RowRead::Bill {
+                appid: &bill.appid,
+                env: bill.env,
+                begin_ds: bill.begin_ds,
+                end_ds: bill.end_ds,
+            },
             Write::UpsertApp { .. }
             | Write::InsertLoginCode(_)
             | Write::Ledger(_)
@@ -224,6 +245,17 @@ impl Write {
                 (vec![RowWrite::SetClock(next)], Written::Clock(next))
             }
             Write::Reset(scope) => (vec![RowWrite::Reset(scope)], Written::Done),
+            Write::RequestBill { bill, token, now_ms } => {
+                let existing = match read {
+                    RowValue::Bill(existing) => existing,
+                    _ => None,
+                };
+                let (stored, answer) = bill::bill_plan(existing.as_ref(), bill.clone(), token.clone(), *now_ms);
+                (
+                    stored.map(RowWrite::UpsertBill).into_iter().collect(),
+                    Written::Bill(answer),
+                )
+            }
             Write::ReplaceState(doc) => (vec![RowWrite::ReplaceState(doc)], Written::Done),
             Write::Ledger(_) => return Err(NotPlannable),
         })

@@ -5,6 +5,7 @@
 
 pub mod game_item;
 pub mod midas_payment;
+pub mod virtual_payment;
 
 use crate::limits::MAX_AMOUNT;
 

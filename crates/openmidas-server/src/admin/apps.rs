@@ -37,7 +37,7 @@ fn choice<T: Copy>(
 /// one (any subset; the rest is kept). Options: `require_mp_sig`, `ts_window_secs` (null
 /// clears it), `duplicate_bill_no` ("reject" | "replay"), `cancel_window_secs`,
 /// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`,
-/// `session_ttl_secs` (null clears it).
+/// `session_ttl_secs` (null clears it), `refund_delay_secs`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
@@ -105,6 +105,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         .and_then(|v| u32::try_from(v).ok())
         .or(old.map(|a| a.coin_price_fen))
         .unwrap_or(DEFAULT_COIN_PRICE_FEN);
+    let refund_delay_secs = fields
+        .integer("refund_delay_secs", 0, MAX_SECS)?
+        .and_then(|v| u32::try_from(v).ok())
+        .or(old.map(|a| a.refund_delay_secs))
+        .unwrap_or(0);
     let app = App {
         appid: appid.to_string(),
         secret: required("secret", MAX_KEY_BYTES, old.map(|a| a.secret.as_str()))?,
@@ -125,6 +130,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         bill_no_charset,
         coin_price_fen,
         session_ttl_secs,
+        refund_delay_secs,
     };
     // The fields were checked one by one above; the whole app by the rules the config file
     // meets too.
@@ -157,5 +163,6 @@ fn app_summary(app: &App) -> Value {
         "bill_no_charset": app.bill_no_charset.as_str(),
         "coin_price_fen": app.coin_price_fen,
         "session_ttl_secs": app.session_ttl_secs,
+        "refund_delay_secs": app.refund_delay_secs,
     })
 }

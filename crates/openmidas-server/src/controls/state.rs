@@ -106,15 +106,16 @@ pub fn from_json(value: &Value) -> Result<StateDoc, StateProblem> {
     let object = value
         .as_object()
         .ok_or_else(|| StateProblem::new("document", "must be a JSON object"))?;
-    match object.get("version").and_then(Value::as_i64) {
-        Some(STATE_VERSION) => {}
+    // Older documents import too: a column added since takes its default.
+    let version = match object.get("version").and_then(Value::as_i64) {
+        Some(version) if (1..=STATE_VERSION).contains(&version) => version,
         _ => {
             return Err(StateProblem::new(
                 "version",
-                format!("must be {STATE_VERSION} (the document version this server reads)"),
+                format!("must be 1 to {STATE_VERSION} (the document versions this server reads)"),
             ))
         }
-    }
+    };
     if let Some(unknown) = object
         .keys()
         .find(|k| *k != "version" && !TABLES.iter().any(|t| t.name == k.as_str()))
@@ -143,6 +144,7 @@ pub fn from_json(value: &Value) -> Result<StateDoc, StateProblem> {
                 let at = || format!("{at}.{}", column.name);
                 let wrong = || StateProblem::new(at(), format!("must be {}", type_name(column.ty, column.nullable)));
                 let cell = match (fields.get(column.name), column.ty) {
+                    (None, _) if column.added_in > version => column.default_cell(),
                     (None, _) => return Err(StateProblem::new(at(), "is required")),
                     (Some(Value::Null), _) => Cell::Null,
                     (Some(Value::String(s)), ColumnType::Text) => Cell::Text(s.clone()),
