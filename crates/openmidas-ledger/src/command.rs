@@ -250,6 +250,8 @@ pub enum Outcome {
     Presented {
         number: String,
         balance: i64,
+        /// Gift coins in the balance after the present (xpay's `present_balance`).
+        gift: i64,
     },
     Paid {
         number: String,

@@ -157,6 +157,7 @@ fn present(command: &Command, number: &str, amount: i64, existing: Option<&Order
         outcome: Outcome::Presented {
             number: number.to_string(),
             balance: next.balance(),
+            gift: next.gift,
         },
         account: Some(next),
     })
@@ -486,7 +487,12 @@ fn refund_purchase(
     let Some(details) = purchase.purchase.as_ref() else {
         return refused(Refusal::PurchaseNotFound);
     };
-    if !matches!(purchase.status, OrderStatus::Paid | OrderStatus::Delivered) {
+    // A purchase refunded in full has nothing left: its left_fee is 0, which no refund
+    // asking for at least 1 fen can match.
+    if !matches!(
+        purchase.status,
+        OrderStatus::Paid | OrderStatus::Delivered | OrderStatus::Refunded
+    ) {
         return refused(Refusal::PurchaseNotPaid {
             status: purchase.status,
         });
@@ -994,10 +1000,8 @@ mod tests {
         assert_eq!(rest.orders[1].1.status, OrderStatus::Refunded);
         let refunded = rest.orders[1].1.clone();
         assert_eq!(
-            refusal(decide(&refund("r3", 0, 1, 30), &[None, Some(&refunded)], &Account::default()).unwrap()),
-            Refusal::PurchaseNotPaid {
-                status: OrderStatus::Refunded
-            }
+            refusal(decide(&refund("r3", 1, 1, 30), &[None, Some(&refunded)], &Account::default()).unwrap()),
+            Refusal::LeftFeeMismatch { left_fee: 0 }
         );
         // Delivery: a paid item is delivered once; repeating it changes nothing.
         let deliver = command("u", 40, Op::DeliverPurchase { number: "t1".into() });

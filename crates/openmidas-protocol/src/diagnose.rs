@@ -200,7 +200,7 @@ pub mod v1 {
     fn endpoint(uri: &str) -> Option<Endpoint> {
         match Route::find(uri)?.operation {
             Operation::V1(endpoint) => Some(endpoint),
-            Operation::V2(_) => None,
+            Operation::V2(_) | Operation::Xpay(_) => None,
         }
     }
 
@@ -532,6 +532,18 @@ pub mod v2 {
     use crate::sign::v2 as s;
     use crate::v2::Op;
 
+    /// The paths of the family `uri` belongs to (2.0's or xpay's): a client that signed
+    /// another operation's path signed one of these.
+    fn sibling_paths(uri: &str) -> impl Iterator<Item = &'static str> {
+        let xpay = uri.starts_with("/xpay/");
+        let v2_paths = Op::ALL.map(Op::uri).into_iter().filter(move |_| !xpay);
+        let xpay_paths = crate::xpay::Op::ALL
+            .map(crate::xpay::Op::uri)
+            .into_iter()
+            .filter(move |_| xpay);
+        v2_paths.chain(xpay_paths)
+    }
+
     fn lowercase(case: HexCase) -> &'static str {
         match case {
             HexCase::Lower => ", in lowercase hex",
@@ -575,7 +587,7 @@ pub mod v2 {
              or send env {env_other} for the {there} environment"
         );
         v.push((digest(other, uri), cause));
-        for path in Op::ALL.map(Op::uri).into_iter().filter(|&p| p != uri) {
+        for path in sibling_paths(uri).filter(|&p| p != uri) {
             for (k, name) in [(key, here), (other, there)] {
                 let cause = format!(
                     "signed the path {path} with the {name} AppKey, but called {uri}: pay_sig covers the path called"
@@ -674,7 +686,11 @@ pub mod v2 {
         }
         if let Some(session) = session {
             v.extend(reserialized(body, |bytes| s::signature_digest(session, bytes)));
-            for path in Op::ALL.map(Op::uri) {
+            for path in Op::ALL
+                .map(Op::uri)
+                .into_iter()
+                .chain(crate::xpay::Op::ALL.map(crate::xpay::Op::uri))
+            {
                 let cause = format!(
                     "signed {path}&<body> (pay_sig's message) with the session_key: signature covers the body alone"
                 );

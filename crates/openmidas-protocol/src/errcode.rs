@@ -102,6 +102,7 @@ pub fn describe(dialect: crate::route::Dialect, code: i64) -> Option<Described> 
     let own = match dialect {
         Dialect::V1 => crate::v1::Code::from_code(code).map(Described::of),
         Dialect::V2 => crate::v2::Code::from_code(code).map(Described::of),
+        Dialect::Xpay => crate::xpay::Code::from_code(code).map(Described::of),
     };
     own.or_else(|| crate::common::Code::from_code(code).map(Described::of))
 }

@@ -2,7 +2,7 @@
 //! where its environment comes from (behaviour.md section 8). The server registers its
 //! routes from [`ROUTES`]; the client, the test kit and the docs read paths from it.
 
-use crate::{v1, v2};
+use crate::{v1, v2, xpay};
 
 /// A family of WeChat payment APIs. All of them work on the same accounts and order books.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,17 +11,20 @@ pub enum Dialect {
     V1,
     /// Virtual payment 2.0, `/wxa/game/...` (pay_sig / signature over the raw body).
     V2,
+    /// xpay, `/xpay/...` (pay_sig / signature over the raw body, xpay's own codes).
+    Xpay,
 }
 
 impl Dialect {
     /// Every dialect.
-    pub const ALL: [Dialect; 2] = [Dialect::V1, Dialect::V2];
+    pub const ALL: [Dialect; 3] = [Dialect::V1, Dialect::V2, Dialect::Xpay];
 
-    /// `v1` or `v2`: the name used in options, logs and the CLI.
+    /// `v1`, `v2` or `xpay`: the name used in options, logs and the CLI.
     pub const fn as_str(self) -> &'static str {
         match self {
             Dialect::V1 => "v1",
             Dialect::V2 => "v2",
+            Dialect::Xpay => "xpay",
         }
     }
 
@@ -35,7 +38,7 @@ impl Dialect {
 pub enum EnvSource {
     /// Fixed by the path (v1: `/sandbox/` paths are the sandbox).
     Path { sandbox: bool },
-    /// The body's `env` field (2.0: 0 official, 1 sandbox).
+    /// The body's `env` field (2.0 and xpay: 0 official, 1 sandbox).
     Body,
 }
 
@@ -45,6 +48,7 @@ pub enum EnvSource {
 pub enum Operation {
     V1(v1::Endpoint),
     V2(v2::Op),
+    Xpay(xpay::Op),
 }
 
 /// One payment route.
@@ -60,6 +64,7 @@ impl Route {
         match self.operation {
             Operation::V1(_) => Dialect::V1,
             Operation::V2(_) => Dialect::V2,
+            Operation::Xpay(_) => Dialect::Xpay,
         }
     }
 
@@ -69,7 +74,7 @@ impl Route {
             Operation::V1(endpoint) => EnvSource::Path {
                 sandbox: endpoint.sandbox,
             },
-            Operation::V2(_) => EnvSource::Body,
+            Operation::V2(_) | Operation::Xpay(_) => EnvSource::Body,
         }
     }
 
@@ -103,6 +108,20 @@ impl v2::Op {
     }
 }
 
+impl xpay::Op {
+    /// Its row of the route table.
+    pub const fn route(self) -> &'static Route {
+        &ROUTES[XPAY_FIRST + self.index()]
+    }
+}
+
+const fn xpay_route(path: &'static str, op: xpay::Op) -> Route {
+    Route {
+        path,
+        operation: Operation::Xpay(op),
+    }
+}
+
 const fn v1_route(path: &'static str, op: v1::Op, sandbox: bool) -> Route {
     Route {
         path,
@@ -119,10 +138,12 @@ const fn v2_route(path: &'static str, op: v2::Op) -> Route {
 
 /// Where 2.0's routes start in [`ROUTES`].
 const V2_FIRST: usize = 8;
+/// Where xpay's routes start in [`ROUTES`].
+const XPAY_FIRST: usize = V2_FIRST + v2::Op::ALL.len();
 
 /// Every payment route. The first eight are v1's, official then sandbox, each in
 /// [`v1::Op::ALL`] order ([`v1::Endpoint::route`] indexes them); then 2.0's in
-/// [`v2::Op::ALL`] order ([`v2::Op::route`]).
+/// [`v2::Op::ALL`] order ([`v2::Op::route`]); then xpay's in [`xpay::Op::ALL`] order.
 pub const ROUTES: &[Route] = &[
     v1_route("/cgi-bin/midas/getbalance", v1::Op::GetBalance, false),
     v1_route("/cgi-bin/midas/pay", v1::Op::Pay, false),
@@ -137,6 +158,14 @@ pub const ROUTES: &[Route] = &[
     v2_route("/wxa/game/cancelpay", v2::Op::CancelPay),
     v2_route("/wxa/game/present", v2::Op::Present),
     v2_route("/wxa/game/queryorderinfo", v2::Op::QueryOrderInfo),
+    xpay_route("/xpay/query_user_balance", xpay::Op::QueryUserBalance),
+    xpay_route("/xpay/currency_pay", xpay::Op::CurrencyPay),
+    xpay_route("/xpay/cancel_currency_pay", xpay::Op::CancelCurrencyPay),
+    xpay_route("/xpay/present_currency", xpay::Op::PresentCurrency),
+    xpay_route("/xpay/query_order", xpay::Op::QueryOrder),
+    xpay_route("/xpay/refund_order", xpay::Op::RefundOrder),
+    xpay_route("/xpay/notify_provide_goods", xpay::Op::NotifyProvideGoods),
+    xpay_route("/xpay/download_bill", xpay::Op::DownloadBill),
 ];
 
 #[cfg(test)]
@@ -163,10 +192,16 @@ mod tests {
             assert_eq!(op.route().operation, Operation::V2(op), "{op:?}");
             assert_eq!(op.route().env(), EnvSource::Body);
         }
-        assert_eq!(ROUTES.len(), V2_FIRST + v2::Op::ALL.len());
+        for op in xpay::Op::ALL {
+            assert_eq!(op.route().operation, Operation::Xpay(op), "{op:?}");
+            assert_eq!(op.route().path, op.uri(), "{op:?}");
+            assert_eq!(op.route().env(), EnvSource::Body);
+        }
+        assert_eq!(ROUTES.len(), XPAY_FIRST + xpay::Op::ALL.len());
         assert!(ROUTES.iter().all(|r| r.path.ends_with(match r.operation {
             Operation::V1(endpoint) => endpoint.op.path_name(),
             Operation::V2(op) => op.path_name(),
+            Operation::Xpay(op) => op.name(),
         })));
     }
 }

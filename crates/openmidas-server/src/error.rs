@@ -59,6 +59,8 @@ from_codes!(
     Code,
     openmidas_protocol::v1::Code,
     openmidas_protocol::v2::Code,
+    openmidas_protocol::xpay::Code,
+    openmidas_protocol::client::virtual_payment::Code,
     openmidas_protocol::client::midas_payment::Code,
     openmidas_protocol::client::game_item::Code
 );

@@ -5,7 +5,7 @@
 //!
 //! - [`router`]: every route; payment routes come from the protocol's route table.
 //! - [`pipeline`]: the steps every dialect shares.
-//! - [`v1`], [`v2`]: one module per dialect (its check order and renderer), one file per
+//! - [`v1`], [`v2`], [`xpay`]: one module per dialect (its check order and renderer), one file per
 //!   operation (mini-redis style).
 //! - [`auth`]: tokens and sessions; [`client`]: the simulated player; [`admin`]: the rest.
 //! - [`error::ApiError`]: every failure answer, built from an errcode table.
@@ -30,6 +30,7 @@ pub mod secrets;
 mod state;
 mod v1;
 mod v2;
+mod xpay;
 
 pub use state::{AdminToken, AppState};
 

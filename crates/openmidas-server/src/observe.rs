@@ -169,13 +169,14 @@ async fn emulate(
     let (response, replaced) = match &firing {
         Some(f) if f.answers() && f.when == When::Before => (fault_answer(dialect, f, &rid), None),
         Some(f) if f.answers() => {
-            let real = buffer(with_rid(next.run(request).await, &rid)).await;
-            (fault_answer(dialect, f, &rid), Some(real.1))
+            let (_, real) = buffer(with_rid(next.run(request).await, &rid)).await;
+            (fault_answer(dialect, f, &rid), Some(real))
         }
         _ => (with_rid(next.run(request).await, &rid), None),
     };
     let dropped = firing.as_ref().is_some_and(|f| f.drop_connection);
-    let (status, answer) = buffer(response).await;
+    let (head, answer) = buffer(response).await;
+    let status = head.status;
 
     let answer_json: Option<Value> = serde_json::from_slice(&answer).ok();
     let mut masks = Masks::default();
@@ -226,7 +227,8 @@ async fn emulate(
     };
     emulator.log.push(entry);
 
-    let mut response = (status, answer).into_response();
+    // The answer as the handler made it: its status and headers, the bytes logged.
+    let mut response = Response::from_parts(head, Body::from(answer));
     if dropped {
         response.extensions_mut().insert(DropConnection);
     }
@@ -251,15 +253,20 @@ fn fault_answer(dialect: Dialect, firing: &Firing, rid: &str) -> Response {
 }
 
 /// A response's status and body bytes, read into memory (answers are small).
-async fn buffer(response: Response) -> (StatusCode, Bytes) {
-    let status = response.status();
-    match axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES).await {
-        Ok(bytes) => (status, bytes),
+/// A response's head (status, headers: the content type) and body bytes, read into memory
+/// (answers are small).
+async fn buffer(response: Response) -> (axum::http::response::Parts, Bytes) {
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, MAX_ANSWER_BYTES).await {
+        Ok(bytes) => (parts, bytes),
         Err(e) => {
             tracing::error!(error = %e, "an answer could not be buffered for the request log");
+            let (parts, _) = ApiError::new(openmidas_protocol::common::Code::SystemError)
+                .into_response()
+                .into_parts();
             let error = ApiError::new(openmidas_protocol::common::Code::SystemError);
             let body = serde_json::json!({"errcode": error.code, "errmsg": error.errmsg});
-            (StatusCode::OK, Bytes::from(body.to_string()))
+            (parts, Bytes::from(body.to_string()))
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -15,7 +15,7 @@ use openmidas_protocol::route::{Operation, ROUTES};
 
 use crate::error::ApiError;
 use crate::observe::Ctx;
-use crate::{admin, auth, client, controls, health, observe, v1, v2, AppState};
+use crate::{admin, auth, client, controls, health, observe, v1, v2, xpay, AppState};
 
 /// The routes that take GET only (a wrong method there answers 43001; on any other route,
 /// 43002: behaviour.md section 5).
@@ -41,8 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/recharge", post(client::midas_payment::post))
         .route("/admin/client/midas_payment", post(client::midas_payment::post))
         .route("/admin/client/game_item", post(client::game_item::post))
+        .route("/admin/client/virtual_payment", post(client::virtual_payment::post))
         .route("/admin/client/purchases/pay", post(client::purchases::pay))
-        .route("/admin/client/purchases/close", post(client::purchases::close));
+        .route("/admin/client/purchases/close", post(client::purchases::close))
+        .route("/xpay/bills/{token}", get(xpay::bill));
     if state.emulator.is_some() {
         router = router
             .route("/admin/clock", get(controls::clock::get).post(controls::clock::post))
@@ -72,6 +74,13 @@ pub fn router(state: AppState) -> Router {
                 move |State(state): State<AppState>, Ctx(ctx): Ctx, RawQuery(query): RawQuery, body: Body| {
                     v2::handle(state, ctx, op, query, body)
                 },
+            ),
+            Operation::Xpay(op) => post(
+                move |State(state): State<AppState>,
+                      Ctx(ctx): Ctx,
+                      headers: HeaderMap,
+                      RawQuery(query): RawQuery,
+                      body: Body| { xpay::handle(state, ctx, op, headers, query, body) },
             ),
         };
         router = router.route(route.path, handler);

@@ -964,6 +964,21 @@ async fn ledger_mode_postgres() {
     ledger_mode(Backend::Postgres).await
 }
 
+/// Logging an answer keeps it as it was: status, content type, bytes.
+async fn logged_answers_keep_their_headers(server: TestServer) {
+    let app = server.create_app().await;
+    for path in [
+        format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            app.appid, app.secret
+        ),
+        "/cgi-bin/token?grant_type=client_credential".to_string(),
+    ] {
+        let response = server.http.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json", "{path}");
+    }
+}
+
 async fn control_routes_need_the_admin_token(server: TestServer) {
     for (path, body) in [
         ("/admin/clock", "{}"),
@@ -1052,4 +1067,5 @@ backend_tests!(
     request_log_lists_and_pages,
     reset_and_state_round_trip,
     control_routes_need_the_admin_token,
+    logged_answers_keep_their_headers,
 );

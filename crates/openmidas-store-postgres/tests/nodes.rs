@@ -841,6 +841,7 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         Outcome::Presented {
             number: "p-n".into(),
             balance: 14,
+            gift: 4,
         },
         Outcome::Cancelled {
             pay_number: "old".into(),
@@ -850,6 +851,7 @@ async fn a_batch_answers_as_if_its_commands_ran_one_by_one(serializable: bool) {
         Outcome::Presented {
             number: "t-n".into(),
             balance: 53,
+            gift: 3,
         },
     ];
     assert_eq!(outcomes, expected);
@@ -1008,6 +1010,7 @@ async fn a_batch_racing_another_node_on_a_new_account_and_a_bill_no(serializable
             Outcome::Presented {
                 number: "mine".into(),
                 balance: 57,
+                gift: 57,
             },
             Outcome::Refused(Refusal::Repeated {
                 original: Some(Original::Paid {

@@ -394,10 +394,10 @@ fn order_from_row_at(row: &Row<'_>, base: usize) -> rusqlite::Result<Order> {
     let purchase = match kind.book() {
         openmidas_ledger::Book::Currency => None,
         openmidas_ledger::Book::Purchase => Some(Purchase {
-            product_id: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
-            fee_fen: row.get::<_, Option<i64>>(13)?.unwrap_or_default(),
-            wx_order_id: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
-            attach: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+            product_id: row.get::<_, Option<String>>(at(12))?.unwrap_or_default(),
+            fee_fen: row.get::<_, Option<i64>>(at(13))?.unwrap_or_default(),
+            wx_order_id: row.get::<_, Option<String>>(at(14))?.unwrap_or_default(),
+            attach: row.get::<_, Option<String>>(at(15))?.unwrap_or_default(),
             paid_at_ms: row.get(at(16))?,
             delivered_at_ms: row.get(at(17))?,
             refunded_fee: row.get(at(19))?,

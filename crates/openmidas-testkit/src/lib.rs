@@ -22,7 +22,7 @@ use std::sync::Arc;
 use openmidas_ledger::{Clock, ManualClock, Store};
 use openmidas_protocol::sign;
 use openmidas_protocol::v1::{Endpoint, Op};
-use openmidas_protocol::v2;
+use openmidas_protocol::{v2, xpay};
 pub use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::LimitedListener;
 use openmidas_server::{AdminToken, AppState};
@@ -307,6 +307,21 @@ impl TestServer {
         let query = app.v2_query(op, access_token, body, session_key);
         self.post_raw(&format!("{}?{query}", op.uri()), body.to_string()).await
     }
+
+    /// POSTs an xpay body exactly as given, signed as a mini program's server signs it:
+    /// `pay_sig` with the AppKey of the body's `env`, and `signature` with `session_key` on
+    /// the operations that take one.
+    pub async fn xpay(
+        &self,
+        app: &TestApp,
+        op: xpay::Op,
+        access_token: &str,
+        body: &str,
+        session_key: &str,
+    ) -> (StatusCode, Value) {
+        let query = app.xpay_query(op, access_token, body, session_key);
+        self.post_raw(&format!("{}?{query}", op.uri()), body.to_string()).await
+    }
 }
 
 impl Drop for TestServer {
@@ -354,6 +369,20 @@ impl TestApp {
         let sandbox = serde_json::from_str::<Value>(body).ok().and_then(|v| v["env"].as_i64()) == Some(1);
         let key = if sandbox { &self.sandbox_app_key } else { &self.app_key };
         sign::v2::sign(op.uri(), body, key, Some(session_key)).query(access_token)
+    }
+
+    /// The query string of an xpay request: the token, `signature` where the operation
+    /// takes one, and `pay_sig` (the AppKey chosen by the body's `env`).
+    pub fn xpay_query(&self, op: xpay::Op, access_token: &str, body: &str, session_key: &str) -> String {
+        let sandbox = serde_json::from_str::<Value>(body).ok().and_then(|v| v["env"].as_i64()) == Some(1);
+        let key = if sandbox { &self.sandbox_app_key } else { &self.app_key };
+        let signed = sign::v2::sign(op.uri(), body, key, Some(session_key));
+        let mut query = format!("access_token={access_token}");
+        if op.needs_signature() {
+            query.push_str(&format!("&signature={}", signed.signature.unwrap_or_default()));
+        }
+        query.push_str(&format!("&pay_sig={}", signed.pay_sig));
+        query
     }
 
     /// The AppKey for an endpoint's environment.

@@ -60,19 +60,25 @@ enum Scheme {
     V1,
     /// Virtual payment 2.0: `pay_sig` and `signature` over the exact body bytes.
     V2,
+    /// xpay: as 2.0, but its query has no `sig_method`.
+    Xpay,
     /// A client item purchase: `pay_sig` and `signature` over signData.
     ClientPurchase,
 }
 
 fn scheme(uri: &str) -> anyhow::Result<Scheme> {
-    if uri == PAY_SIG_URI {
+    if uri == PAY_SIG_URI || uri == openmidas_protocol::client::virtual_payment::PAY_SIG_URI {
         return Ok(Scheme::ClientPurchase);
     }
     if !uri.starts_with('/') {
-        bail!("--uri must be a path such as /cgi-bin/midas/getbalance or /wxa/game/pay, or {PAY_SIG_URI}");
+        bail!(
+            "--uri must be a path such as /cgi-bin/midas/getbalance, /wxa/game/pay or /xpay/currency_pay, or {PAY_SIG_URI} or {}",
+            openmidas_protocol::client::virtual_payment::PAY_SIG_URI
+        );
     }
     Ok(match Route::find(uri).map(Route::dialect) {
         Some(Dialect::V2) => Scheme::V2,
+        Some(Dialect::Xpay) => Scheme::Xpay,
         // v1 paths, and any other path (v1 signing was never limited to the route table).
         Some(Dialect::V1) | None => Scheme::V1,
     })
@@ -130,7 +136,13 @@ fn run_v2(args: SignArgs, scheme: Scheme) -> anyhow::Result<()> {
         eprintln!("openmidas: no --session-key: the query has no signature, which every 2.0 call needs");
     }
     println!("{body}");
-    println!("{}", signed.query(access_token));
+    let query = signed.query(access_token);
+    if scheme == Scheme::Xpay {
+        // xpay's query is the same without sig_method.
+        println!("{}", query.replace("&sig_method=hmac_sha256", ""));
+    } else {
+        println!("{query}");
+    }
     Ok(())
 }
 

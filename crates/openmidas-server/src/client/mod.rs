@@ -1,5 +1,6 @@
 //! The simulated player (behaviour.md section 11): what a phone does through
-//! `wx.requestMidasPayment` and `wx.requestMidasPaymentGameItem`, as admin calls. Each
+//! `wx.requestMidasPayment`, `wx.requestMidasPaymentGameItem` and `wx.requestVirtualPayment`
+//! (xpay), as admin calls. Each
 //! verifies what the real client verifies and answers its fail codes.
 //!
 //! A purchase is `paid` at once unless the body says `"pay": "manual"`; then it waits for
@@ -8,6 +9,7 @@
 pub mod game_item;
 pub mod midas_payment;
 pub mod purchases;
+pub mod virtual_payment;
 
 use openmidas_protocol::ErrorCode;
 use serde_json::Value;

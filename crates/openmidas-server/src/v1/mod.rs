@@ -211,7 +211,7 @@ pub(crate) fn answer(outcome: Outcome, app: &App, rid: &str) -> ApiResult<Respon
             used_gen_amt: gift,
         })
         .into_response(),
-        Outcome::Presented { number, balance } => Json(PresentOk {
+        Outcome::Presented { number, balance, .. } => Json(PresentOk {
             errcode: ok.code(),
             errmsg: ok.errmsg().into(),
             bill_no: number,

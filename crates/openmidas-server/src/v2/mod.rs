@@ -185,7 +185,7 @@ impl Render<'_> {
             Outcome::Paid { number, balance, gift } => {
                 Ok(self.original(common::Code::Ok, Original::Paid { number, balance, gift }))
             }
-            Outcome::Presented { number, balance } => {
+            Outcome::Presented { number, balance, .. } => {
                 Ok(self.original(common::Code::Ok, Original::Presented { number, balance }))
             }
             Outcome::Refunded { number, balance, gift } => {

@@ -19,6 +19,7 @@ pub fn run(args: BalanceArgs) -> anyhow::Result<()> {
     match args.dialect.dialect {
         Dialect::V1 => run_v1(args),
         Dialect::V2 => run_v2(args),
+        Dialect::Xpay => anyhow::bail!("--dialect xpay is not in the CLI yet: use the server's /xpay/ routes directly"),
     }
 }
 

@@ -47,6 +47,7 @@ pub fn run(args: PayArgs) -> anyhow::Result<()> {
             refuse_v1_flag("--app-remark", args.app_remark.is_some(), Some("--remark"))?;
             run_v2(args)
         }
+        Dialect::Xpay => anyhow::bail!("--dialect xpay is not in the CLI yet: use the server's /xpay/ routes directly"),
     }
 }
 
