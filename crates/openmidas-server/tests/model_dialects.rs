@@ -1,7 +1,8 @@
 //! Model-based property test of the one ledger behind every dialect (behaviour.md section
-//! 8): random interleavings of v1 and 2.0 operations on a few shared accounts (recharges,
-//! presents and pays in either dialect, partial and full 2.0 refunds, v1 cancelpays,
-//! numbers repeated within and across dialects and kinds, time passing the cancel window).
+//! 8): random interleavings of v1, 2.0 and xpay operations on a few shared accounts
+//! (recharges, presents and pays in any dialect, partial and full 2.0 and xpay refunds, v1
+//! cancelpays, numbers repeated within and across dialects and kinds, time passing the
+//! cancel window).
 //! Each step goes to the server over HTTP and to a small reference model written here
 //! independently of the ledger crate; every answer (in the dialect's own field names) and
 //! balance must be identical, and the invariants hold after every step.
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 
 use openmidas_protocol::v1::{Endpoint, Op as V1Op};
 use openmidas_protocol::v2::Op as V2Op;
+use openmidas_protocol::xpay::Op as XpayOp;
 use openmidas_testkit::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -28,6 +30,7 @@ const WINDOW_MS: i64 = 48 * HOUR_MS;
 enum Dialect {
     V1,
     V2,
+    Xpay,
 }
 
 #[derive(Debug, Clone)]
@@ -48,8 +51,10 @@ enum Step {
         number: usize,
         amount: i64,
     },
-    /// 2.0 cancelpay: refund `amount` of the pay `pay` as the order `number`.
+    /// 2.0 cancelpay or xpay cancel_currency_pay: refund `amount` of the pay `pay` as the
+    /// order `number`.
     Refund {
+        dialect: Dialect,
         account: usize,
         number: usize,
         pay: usize,
@@ -73,7 +78,8 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     // Account 0 most: refunds and cancels find its pays more often.
     let account = prop_oneof![3 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)];
     let number = 0..NUMBERS;
-    let dialect = prop_oneof![Just(Dialect::V1), Just(Dialect::V2)];
+    let dialect = prop_oneof![Just(Dialect::V1), Just(Dialect::V2), Just(Dialect::Xpay)];
+    let refunder = prop_oneof![Just(Dialect::V2), Just(Dialect::Xpay)];
     let step = prop_oneof![
         3 => (account.clone(), 1i64..80).prop_map(|(account, amount)| Step::Recharge { account, amount }),
         3 => (dialect.clone(), account.clone(), number.clone(), 1i64..40)
@@ -82,8 +88,8 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
             .prop_map(|(dialect, account, number, amount)| Step::Pay { dialect, account, number, amount }),
         // Refunds name a pay among the first numbers, where pays land most (below), and
         // give back small parts: partial refunds, then what is left.
-        8 => (account.clone(), number.clone(), 0..PAY_NUMBERS, prop_oneof![1i64..10, 1i64..60])
-            .prop_map(|(account, number, pay, amount)| Step::Refund { account, number, pay, amount }),
+        8 => (refunder, account.clone(), number.clone(), 0..PAY_NUMBERS, prop_oneof![1i64..10, 1i64..60])
+            .prop_map(|(dialect, account, number, pay, amount)| Step::Refund { dialect, account, number, pay, amount }),
         4 => (account.clone(), prop_oneof![0..PAY_NUMBERS, number])
             .prop_map(|(account, number)| Step::Cancel { account, number }),
         1 => (dialect, account).prop_map(|(dialect, account)| Step::Balance { dialect, account }),
@@ -120,6 +126,11 @@ impl ModelAccount {
                 "sum_save": self.save_amt, "sum_present": self.present_sum, "sum_balance": self.save_sum,
                 "sum_cost": self.cost_sum, "first_save": !self.recharged,
             }),
+            Dialect::Xpay => json!({
+                "errcode": 0, "errmsg": "ok", "balance": self.balance(), "present_balance": self.gift,
+                "sum_save": self.save_amt, "sum_present": self.present_sum, "sum_balance": self.save_sum,
+                "sum_cost": self.cost_sum, "first_save_flag": !self.recharged,
+            }),
         }
     }
 }
@@ -154,8 +165,9 @@ struct Model {
     now_ms: i64,
 }
 
+/// Valid in every dialect (xpay's order_id takes 8 to 32 characters).
 fn number(n: usize) -> String {
-    format!("n-{n}")
+    format!("number-{n:02}")
 }
 
 fn error(code: i64, errmsg: &str) -> Value {
@@ -163,22 +175,46 @@ fn error(code: i64, errmsg: &str) -> Value {
 }
 
 /// The answer of a success or of a repeat carrying the original result, in `dialect`'s
-/// names.
+/// names (xpay answers a repeat 268490004, bare; `gift` of a present is the gift coins after
+/// it, of a pay or refund the gift coins it moved).
 fn result(dialect: Dialect, kind: Kind, errcode: i64, number: usize, balance: i64, gift: i64) -> Value {
+    if dialect == Dialect::Xpay {
+        return match (errcode, kind) {
+            (0, Kind::Pay) => json!({"errcode": 0, "errmsg": "ok", "order_id": self::number(number),
+                                     "balance": balance, "used_present_amount": gift}),
+            (0, Kind::Present) => json!({"errcode": 0, "errmsg": "ok", "balance": balance,
+                                         "order_id": self::number(number), "present_balance": gift}),
+            (0, Kind::Refund) => json!({"errcode": 0, "errmsg": "ok", "order_id": self::number(number)}),
+            _ => xpay_repeated(),
+        };
+    }
     let errmsg = if errcode == 0 { "ok" } else { "bill_no repeated" };
     let mut answer = json!({"errcode": errcode, "errmsg": errmsg, "bill_no": self::number(number), "balance": balance});
     match (dialect, kind) {
         (_, Kind::Present) => {}
         (Dialect::V1, _) => answer["used_gen_amt"] = json!(gift),
-        (Dialect::V2, _) => answer["used_present_amount"] = json!(gift),
+        (_, _) => answer["used_present_amount"] = json!(gift),
     }
     answer
+}
+
+fn xpay_repeated() -> Value {
+    error(268490004, "重复操作")
 }
 
 fn repeated_other(dialect: Dialect) -> Value {
     match dialect {
         Dialect::V1 => error(90012, "bill_no repeated: used before with other parameters"),
         Dialect::V2 => error(90012, "bill_no repeated"),
+        Dialect::Xpay => xpay_repeated(),
+    }
+}
+
+/// An error in the dialect's words: balance too low.
+fn too_low(dialect: Dialect) -> Value {
+    match dialect {
+        Dialect::Xpay => error(268490006, "代币的退款/支付操作金额不足"),
+        _ => error(90013, "balance not enough"),
     }
 }
 
@@ -231,6 +267,7 @@ impl Model {
                 a.present_sum += amount;
                 a.save_sum += amount;
                 let balance = a.balance();
+                let gift_after = a.gift;
                 self.orders.insert(
                     key,
                     ModelOrder {
@@ -245,7 +282,7 @@ impl Model {
                         at_ms: now_ms,
                     },
                 );
-                result(dialect, Kind::Present, 0, n, balance, 0)
+                result(dialect, Kind::Present, 0, n, balance, gift_after)
             }
             Step::Pay {
                 dialect,
@@ -259,7 +296,7 @@ impl Model {
                 }
                 let a = &mut self.accounts[account];
                 if a.balance() < amount {
-                    return error(90013, "balance not enough");
+                    return too_low(dialect);
                 }
                 let gift = a.gift.min(amount);
                 a.gift -= gift;
@@ -283,6 +320,7 @@ impl Model {
                 result(dialect, Kind::Pay, 0, n, balance, gift)
             }
             Step::Refund {
+                dialect,
                 account,
                 number: n,
                 pay,
@@ -291,23 +329,37 @@ impl Model {
                 let sandbox = Self::sandbox(account);
                 if let Some(order) = self.orders.get(&(sandbox, n)) {
                     if order.kind == Kind::Refund && order.pay != Some(pay) {
-                        return repeated_other(Dialect::V2);
+                        return repeated_other(dialect);
                     }
-                    return self.repeated(Dialect::V2, order, Kind::Refund, account, amount, n);
+                    return self.repeated(dialect, order, Kind::Refund, account, amount, n);
                 }
+                let xpay = dialect == Dialect::Xpay;
                 let Some(paid) = self
                     .orders
                     .get_mut(&(sandbox, pay))
                     .filter(|o| o.kind == Kind::Pay && o.account == account)
                 else {
-                    return error(90000, "order does not exist");
+                    return match xpay {
+                        true => error(268490002, "数据不存在"),
+                        false => error(90000, "order does not exist"),
+                    };
                 };
                 if now_ms - paid.at_ms > WINDOW_MS {
-                    return error(90014, "order can not be refunded any more");
+                    return match xpay {
+                        true => error(
+                            268490002,
+                            "订单已超过可退款时间 (the pay is older than the cancel window)",
+                        ),
+                        false => error(90014, "order can not be refunded any more"),
+                    };
                 }
                 let left = paid.amount - paid.refunded_cash - paid.refunded_gift;
                 if amount > left {
-                    return error(90018, "[amount] amount is invalid");
+                    return match (xpay, left) {
+                        (true, 0) => error(268490005, "已通过cancel_currency_pay退款，不支持再退款"),
+                        (true, _) => too_low(Dialect::Xpay),
+                        (false, _) => error(90018, "[amount] amount is invalid"),
+                    };
                 }
                 let cash = amount.min(paid.amount - paid.gift - paid.refunded_cash);
                 let gift = amount - cash;
@@ -332,7 +384,7 @@ impl Model {
                         at_ms: now_ms,
                     },
                 );
-                result(Dialect::V2, Kind::Refund, 0, n, balance, gift)
+                result(dialect, Kind::Refund, 0, n, balance, gift)
             }
             Step::Cancel { account, number: n } => {
                 let Some(paid) = self
@@ -407,6 +459,18 @@ impl Player<'_> {
     }
 }
 
+impl Player<'_> {
+    async fn xpay(&self, op: XpayOp, extra: Value) -> Result<Value, TestCaseError> {
+        let (sandbox, openid) = ACCOUNTS[self.account];
+        let mut fields = serde_json::Map::new();
+        fields.insert("openid".into(), json!(openid));
+        fields.insert("env".into(), json!(i64::from(sandbox)));
+        let body = Value::Object(with(fields, extra)).to_string();
+        let session = &self.sessions[openid];
+        without_rid(self.server.xpay(self.app, op, self.token, &body, session).await.1)
+    }
+}
+
 async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let app = server.create_app().await;
     let mut token = server.token(&app).await;
@@ -462,6 +526,14 @@ async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseE
                         .v2(V2Op::Present, json!({"bill_no": number(n), "amount": amount}))
                         .await?
                 }
+                Dialect::Xpay => {
+                    player
+                        .xpay(
+                            XpayOp::PresentCurrency,
+                            json!({"order_id": number(n), "amount": amount}),
+                        )
+                        .await?
+                }
             },
             Step::Pay {
                 dialect,
@@ -475,21 +547,41 @@ async fn run_case(server: &TestServer, steps: Vec<Step>) -> Result<(), TestCaseE
                         .v2(V2Op::Pay, json!({"bill_no": number(n), "amount": amount}))
                         .await?
                 }
+                Dialect::Xpay => {
+                    player
+                        .xpay(XpayOp::CurrencyPay, json!({"order_id": number(n), "amount": amount}))
+                        .await?
+                }
             },
             Step::Refund {
-                number: n, pay, amount, ..
-            } => {
-                player
-                    .v2(
-                        V2Op::CancelPay,
-                        json!({"bill_no": number(n), "pay_bill_no": number(pay), "amount": amount}),
-                    )
-                    .await?
-            }
+                dialect,
+                number: n,
+                pay,
+                amount,
+                ..
+            } => match dialect {
+                Dialect::Xpay => {
+                    player
+                        .xpay(
+                            XpayOp::CancelCurrencyPay,
+                            json!({"order_id": number(n), "pay_order_id": number(pay), "amount": amount}),
+                        )
+                        .await?
+                }
+                _ => {
+                    player
+                        .v2(
+                            V2Op::CancelPay,
+                            json!({"bill_no": number(n), "pay_bill_no": number(pay), "amount": amount}),
+                        )
+                        .await?
+                }
+            },
             Step::Cancel { number: n, .. } => player.v1(V1Op::CancelPay, json!({"bill_no": number(n)})).await,
             Step::Balance { dialect, .. } => match dialect {
                 Dialect::V1 => player.v1(V1Op::GetBalance, json!({})).await,
                 Dialect::V2 => player.v2(V2Op::GetBalance, json!({})).await?,
+                Dialect::Xpay => player.xpay(XpayOp::QueryUserBalance, json!({})).await?,
             },
             Step::Advance { .. } => Value::Null,
         };
