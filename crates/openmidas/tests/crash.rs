@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use openmidas_protocol::v2::Op as V2Op;
+use openmidas_protocol::xpay::Op as XpayOp;
 use openmidas_testkit::TestApp;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,20 +44,39 @@ enum Kind {
     PayV2,
     /// 2.0 cancelpay: a refund of part of the pay `pay`.
     Refund { pay: String },
+    /// xpay currency_pay.
+    PayXpay,
+    /// xpay cancel_currency_pay: a refund of part of the pay `pay`.
+    RefundXpay { pay: String },
+    /// The player buys goods through xpay (`wx.requestVirtualPayment`): a purchase, no
+    /// coins move.
+    BuyGoods,
 }
 
 impl Kind {
     /// The journal's kind of the movement.
     fn as_str(&self) -> &'static str {
         match self {
-            Kind::Pay | Kind::PayV2 => "pay",
+            Kind::Pay | Kind::PayV2 | Kind::PayXpay => "pay",
             Kind::Present => "present",
-            Kind::Refund { .. } => "refund",
+            Kind::Refund { .. } | Kind::RefundXpay { .. } => "refund",
+            Kind::BuyGoods => "purchase",
         }
     }
 
     fn is_pay(&self) -> bool {
-        matches!(self, Kind::Pay | Kind::PayV2)
+        matches!(self, Kind::Pay | Kind::PayV2 | Kind::PayXpay)
+    }
+
+    fn is_refund_of<'a>(&'a self) -> Option<&'a str> {
+        match self {
+            Kind::Refund { pay } | Kind::RefundXpay { pay } => Some(pay),
+            _ => None,
+        }
+    }
+
+    fn is_xpay(&self) -> bool {
+        matches!(self, Kind::PayXpay | Kind::RefundXpay { .. })
     }
 }
 
@@ -72,6 +92,8 @@ struct Sent {
     body: String,
     /// None: no complete answer (the connection broke).
     answer: Option<Value>,
+    /// Sent with the admin token (the simulated player's purchase).
+    admin: bool,
 }
 
 /// A 2.0 request: the path with its signed query, and the body.
@@ -80,6 +102,46 @@ fn v2_request(app: &TestApp, token: &str, session_key: &str, op: V2Op, openid: &
     let body = Value::Object(fields).to_string();
     let query = app.v2_query(op, token, &body, session_key);
     (format!("{}?{query}", op.uri()), body)
+}
+
+/// An xpay request: the path with its signed query, and the body.
+fn xpay_request(
+    app: &TestApp,
+    token: &str,
+    session_key: &str,
+    op: XpayOp,
+    openid: &str,
+    extra: Value,
+) -> (String, String) {
+    let mut fields = serde_json::Map::new();
+    fields.insert("openid".into(), json!(openid));
+    fields.insert("env".into(), json!(0));
+    let body = Value::Object(openmidas_testkit::with(fields, extra)).to_string();
+    let query = app.xpay_query(op, token, &body, session_key);
+    (format!("{}?{query}", op.uri()), body)
+}
+
+/// A goods purchase through `wx.requestVirtualPayment`, signed as the client signs it.
+fn buy_goods_request(
+    app: &TestApp,
+    session_key: &str,
+    openid: &str,
+    out_trade_no: &str,
+    quantity: i64,
+) -> (String, String) {
+    let sign_data = json!({"offerId": app.offer_id, "buyQuantity": quantity, "env": 0, "currencyType": "CNY",
+                           "productId": "sword", "goodsPrice": 100, "outTradeNo": out_trade_no, "attach": ""})
+    .to_string();
+    let signed = openmidas_protocol::sign::v2::sign(
+        openmidas_protocol::client::virtual_payment::PAY_SIG_URI,
+        &sign_data,
+        &app.app_key,
+        Some(session_key),
+    );
+    let body = json!({"appid": app.appid, "openid": openid, "mode": "short_series_goods", "sign_data": sign_data,
+                      "pay_sig": signed.pay_sig, "signature": signed.signature})
+    .to_string();
+    ("/admin/client/virtual_payment".to_string(), body)
 }
 
 /// Everything sent so far, over all rounds.
@@ -128,26 +190,33 @@ fn storm(
             let mut refundable: Vec<Refundable> = Vec::new();
             while !stop.load(Ordering::Acquire) {
                 let mut openid = player(rng.range(0, PLAYERS as u64) as usize);
-                let bill_no = format!("{label}-t{t}-{i}");
+                // At least 8 characters: xpay's order_id and outTradeNo rule.
+                let bill_no = format!("{label}-t{t}-{i:04}");
                 i += 1;
-                let dice = rng.range(0, 10);
+                let dice = rng.range(0, 12);
                 let (kind, amount) = if dice < 2 {
                     (Kind::Present, rng.range(1, 20) as i64)
                 } else if dice < 4 {
                     (Kind::Pay, rng.range(1, 50) as i64)
-                } else if dice < 7 || refundable.is_empty() {
+                } else if dice < 6 || refundable.is_empty() {
                     (Kind::PayV2, rng.range(1, 50) as i64)
+                } else if dice < 7 {
+                    (Kind::PayXpay, rng.range(1, 50) as i64)
+                } else if dice < 8 {
+                    (Kind::BuyGoods, rng.range(1, 5) as i64)
                 } else {
                     let pick = rng.range(0, refundable.len() as u64) as usize;
                     let pay = &refundable[pick];
                     openid = pay.openid.clone();
                     let amount = rng.range(1, pay.left.min(12) as u64 + 1) as i64;
-                    (
-                        Kind::Refund {
-                            pay: pay.bill_no.clone(),
-                        },
-                        amount,
-                    )
+                    // Either dialect refunds any pay: one book.
+                    let pay = pay.bill_no.clone();
+                    let kind = if rng.range(0, 2) == 0 {
+                        Kind::Refund { pay }
+                    } else {
+                        Kind::RefundXpay { pay }
+                    };
+                    (kind, amount)
                 };
                 let session = &sessions[&openid];
                 let (path, body) = match &kind {
@@ -175,24 +244,42 @@ fn storm(
                         &openid,
                         json!({"bill_no": bill_no, "pay_bill_no": pay, "amount": amount}),
                     ),
+                    Kind::PayXpay => xpay_request(
+                        &app,
+                        &token,
+                        session,
+                        XpayOp::CurrencyPay,
+                        &openid,
+                        json!({"order_id": bill_no, "amount": amount}),
+                    ),
+                    Kind::RefundXpay { pay } => xpay_request(
+                        &app,
+                        &token,
+                        session,
+                        XpayOp::CancelCurrencyPay,
+                        &openid,
+                        json!({"order_id": bill_no, "pay_order_id": pay, "amount": amount}),
+                    ),
+                    Kind::BuyGoods => buy_goods_request(&app, session, &openid, &bill_no, amount),
                 };
-                let answer = api.try_post(&path, &body).await.ok();
+                let admin = kind == Kind::BuyGoods;
+                let answer = api.try_post_as(&path, &body, admin).await.ok();
                 let failed = answer.is_none();
                 if answer.as_ref().is_some_and(|a| a["errcode"] == 0) {
                     answered.fetch_add(1, Ordering::AcqRel);
                     match &kind {
-                        Kind::Pay | Kind::PayV2 => refundable.push(Refundable {
+                        Kind::Pay | Kind::PayV2 | Kind::PayXpay => refundable.push(Refundable {
                             bill_no: bill_no.clone(),
                             openid: openid.clone(),
                             left: amount,
                         }),
-                        Kind::Refund { pay } => {
+                        Kind::Refund { pay } | Kind::RefundXpay { pay } => {
                             if let Some(p) = refundable.iter_mut().find(|p| p.bill_no == *pay) {
                                 p.left -= amount;
                             }
                             refundable.retain(|p| p.left > 0);
                         }
-                        Kind::Present => {}
+                        Kind::Present | Kind::BuyGoods => {}
                     }
                 }
                 log.lock().unwrap().push(Sent {
@@ -203,6 +290,7 @@ fn storm(
                     path,
                     body,
                     answer,
+                    admin,
                 });
                 if failed {
                     return;
@@ -233,6 +321,28 @@ fn entries_of<'a>(journals: &'a HashMap<String, Vec<Value>>, sent: &Sent) -> Vec
 fn check_applied(sent: &Sent, entry: &Value, answer: &Value) {
     assert_eq!(entry["kind"], sent.kind.as_str(), "{sent:?}: {entry}");
     assert_eq!(int(entry, "amount"), sent.amount, "{sent:?}: {entry}");
+    if sent.kind.is_xpay() {
+        assert_eq!(answer["order_id"], sent.bill_no.as_str(), "{sent:?}");
+        if sent.kind == Kind::PayXpay {
+            assert_eq!(
+                answer["balance"], entry["balance_after"],
+                "{}: {answer} vs {entry}",
+                sent.bill_no
+            );
+            assert_eq!(
+                int(answer, "used_present_amount"),
+                -int(entry, "gift_delta"),
+                "{answer} vs {entry}"
+            );
+        } else {
+            assert_eq!(
+                int(entry, "cash_delta") + int(entry, "gift_delta"),
+                sent.amount,
+                "{entry}"
+            );
+        }
+        return;
+    }
     assert_eq!(answer["bill_no"], sent.bill_no.as_str(), "{sent:?}");
     assert_eq!(
         answer["balance"], entry["balance_after"],
@@ -247,16 +357,85 @@ fn check_applied(sent: &Sent, entry: &Value, answer: &Value) {
             assert_eq!(int(answer, "used_present_amount"), gift_delta, "{answer} vs {entry}");
             assert_eq!(int(entry, "cash_delta") + gift_delta, sent.amount, "{entry}");
         }
-        Kind::Present => {}
+        Kind::Present | Kind::PayXpay | Kind::RefundXpay { .. } | Kind::BuyGoods => {}
     }
 }
 
 /// After a restart: the answered requests are applied exactly once as answered; the
 /// unanswered ones at most once; retries (same bodies) finish them; then every request is
 /// applied exactly once and the journal replays to each account.
+/// Where the purchase `out_trade_no` of `openid` stands (xpay `query_order`'s status), if
+/// it exists.
+async fn purchase_status(api: &Api, app: &TestApp, token: &str, openid: &str, out_trade_no: &str) -> Option<i64> {
+    let (path, body) = xpay_request(
+        app,
+        token,
+        "",
+        XpayOp::QueryOrder,
+        openid,
+        json!({"order_id": out_trade_no}),
+    );
+    let answer = api.try_post(&path, &body).await.expect("query_order");
+    match answer["errcode"].as_i64() {
+        Some(0) => answer["order"]["status"].as_i64(),
+        _ => {
+            assert_eq!(answer["errcode"], 268490002, "{answer}");
+            None
+        }
+    }
+}
+
+/// The purchases of the storms: an answered one exists (paid); an unanswered one existed at
+/// most once and its retry (the same request) finishes it: -15002 if it had been made.
+async fn verify_purchases(api: &Api, app: &TestApp, token: &str, log: &Log) -> (usize, usize) {
+    let (mut unanswered, mut were_applied) = (0, 0);
+    let sent: Vec<(usize, Sent)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, s)| s.kind == Kind::BuyGoods)
+        .collect();
+    for (index, s) in sent {
+        let status = purchase_status(api, app, token, &s.openid, &s.bill_no).await;
+        match &s.answer {
+            Some(answer) if answer.is_null() => assert_eq!(status, Some(2), "{}", s.bill_no),
+            Some(answer) => {
+                assert_eq!(answer["errcode"], 0, "{s:?}");
+                assert_eq!(status, Some(2), "{}: answered 0 but not recorded", s.bill_no);
+            }
+            None => {
+                unanswered += 1;
+                were_applied += usize::from(status.is_some());
+                let answer = api
+                    .try_post_as(&s.path, &s.body, s.admin)
+                    .await
+                    .expect("retry the purchase");
+                let expected = if status.is_some() { -15002 } else { 0 };
+                assert_eq!(answer["errcode"], expected, "{}: {answer}", s.bill_no);
+                assert_eq!(purchase_status(api, app, token, &s.openid, &s.bill_no).await, Some(2));
+                log.lock().unwrap()[index].answer = Some(Value::Null);
+            }
+        }
+    }
+    (unanswered, were_applied)
+}
+
 async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> (usize, usize) {
+    let (unanswered_purchases, applied_purchases) = verify_purchases(api, app, token, log).await;
     let before = journals(api, app).await;
-    let sent: Vec<Sent> = log.lock().unwrap().clone();
+    // Purchases move no coins: the journal checks are of the rest (with their places in the
+    // log, which the retries below update).
+    let indexed: Vec<(usize, Sent)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, s)| s.kind != Kind::BuyGoods)
+        .collect();
+    let sent: Vec<Sent> = indexed.iter().map(|(_, s)| s.clone()).collect();
     let known: std::collections::HashSet<&str> = sent.iter().map(|s| s.bill_no.as_str()).collect();
     for (openid, entries) in &before {
         for e in entries {
@@ -270,7 +449,7 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
 
     let mut retries = tokio::task::JoinSet::new();
     let mut unanswered = 0;
-    for (index, s) in sent.iter().enumerate() {
+    for (index, s) in indexed.iter().map(|(index, s)| (*index, s)) {
         let entries = entries_of(&before, s);
         match &s.answer {
             Some(answer) if answer.is_null() => {
@@ -299,6 +478,10 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
                         .await
                         .unwrap_or_else(|e| panic!("{}: {e}", s.path));
                     match &applied {
+                        // Applied before the crash: xpay answers the repeat 268490004, bare.
+                        Some(_) if s.kind.is_xpay() => {
+                            assert_eq!(answer["errcode"], 268490004, "{}: {answer}", s.bill_no);
+                        }
                         Some(entry) => {
                             // Applied before the crash: the retry is a duplicate carrying the original.
                             assert_eq!(answer["errcode"], 90012, "{}: {answer}", s.bill_no);
@@ -334,7 +517,13 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
     }
 
     let after = journals(api, app).await;
-    let sent: Vec<Sent> = log.lock().unwrap().clone();
+    let sent: Vec<Sent> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.kind != Kind::BuyGoods)
+        .cloned()
+        .collect();
     for s in &sent {
         let entries = entries_of(&after, s);
         assert_eq!(entries.len(), 1, "{}: applied {} times", s.bill_no, entries.len());
@@ -346,7 +535,7 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
     for pay in sent.iter().filter(|s| s.kind.is_pay()) {
         let refunded: i64 = sent
             .iter()
-            .filter(|s| matches!(&s.kind, Kind::Refund { pay: p } if *p == pay.bill_no))
+            .filter(|s| s.kind.is_refund_of() == Some(pay.bill_no.as_str()))
             .map(|s| s.amount)
             .sum();
         assert!(
@@ -361,7 +550,7 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
         let mine = || sent.iter().filter(|s| s.openid == openid);
         let paid: i64 = mine().filter(|s| s.kind.is_pay()).map(|s| s.amount).sum();
         let refunded: i64 = mine()
-            .filter(|s| matches!(s.kind, Kind::Refund { .. }))
+            .filter(|s| s.kind.is_refund_of().is_some())
             .map(|s| s.amount)
             .sum();
         let cost = paid - refunded;
@@ -392,7 +581,7 @@ async fn verify_and_finish(api: &Api, app: &TestApp, token: &str, log: &Log) -> 
         );
         assert_eq!(gift, int(&b, "gen_balance"), "{openid}: {b}");
     }
-    (unanswered, were_applied)
+    (unanswered + unanswered_purchases, were_applied + applied_purchases)
 }
 
 /// Starts run `round` on `database` (None: an SQLite file in `dir`).
@@ -490,20 +679,28 @@ async fn sigkill_rounds(database: Option<&str>) {
             if by_count { "by count" } else { "by delay" }
         );
     }
-    let (total, v2_pays, refunds) = {
+    let (total, v2_pays, refunds, xpay_pays, xpay_refunds, purchases) = {
         let log = log.lock().unwrap();
         let count = |f: fn(&Kind) -> bool| log.iter().filter(|s| f(&s.kind)).count();
         (
             log.len(),
             count(|k| *k == Kind::PayV2),
             count(|k| matches!(k, Kind::Refund { .. })),
+            count(|k| *k == Kind::PayXpay),
+            count(|k| matches!(k, Kind::RefundXpay { .. })),
+            count(|k| *k == Kind::BuyGoods),
         )
     };
     eprintln!(
-        "{total} requests ({v2_pays} 2.0 pays, {refunds} 2.0 refunds) over {ROUNDS} crashes in {:?}",
+        "{total} requests ({v2_pays} 2.0 pays, {refunds} 2.0 refunds, {xpay_pays} xpay pays, {xpay_refunds} xpay \
+         refunds, {purchases} xpay purchases) over {ROUNDS} crashes in {:?}",
         began.elapsed()
     );
     assert!(v2_pays > 0 && refunds > 0, "the storms covered 2.0 pays and refunds");
+    assert!(
+        xpay_pays > 0 && xpay_refunds > 0 && purchases > 0,
+        "the storms covered xpay pays, refunds and purchases"
+    );
     // The logs of every run: no panic, and none of the secrets the clients used.
     assert!(
         !process.stdout().contains(ADMIN_TOKEN),
@@ -593,6 +790,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
             path,
             body,
             answer: None,
+            admin: false,
         });
     }
     // And a storm over keep-alive connections.

@@ -341,13 +341,19 @@ impl Api {
 
     /// POSTs a body to a path with its query; Err when no complete answer came back.
     pub async fn try_post(&self, path_and_query: &str, body: &str) -> Result<Value, String> {
-        let response = self
+        self.try_post_as(path_and_query, body, false).await
+    }
+
+    /// [`Api::try_post`], with the admin token when `admin`.
+    pub async fn try_post_as(&self, path_and_query: &str, body: &str, admin: bool) -> Result<Value, String> {
+        let mut request = self
             .http
             .post(format!("{}{path_and_query}", self.base_url))
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+            .body(body.to_string());
+        if admin {
+            request = request.bearer_auth(&self.admin_token);
+        }
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| format!("{e:?}"))?;
         assert_eq!(status, reqwest::StatusCode::OK, "{path_and_query}: {text}");
