@@ -151,6 +151,25 @@ async fn orders_work_in_every_dialect(server: TestServer, recharged_at_ms: i64) 
         "{info}"
     );
     assert_eq!(info["pay_finish_time"], recharged_at_ms / 1000);
+    // xpay sees the same account.
+    let xpay = |op: openmidas_protocol::xpay::Op, extra: Value| {
+        let mut fields = serde_json::Map::new();
+        fields.insert("openid".into(), json!("p1"));
+        fields.insert("env".into(), json!(0));
+        let body = Value::Object(with(fields, extra)).to_string();
+        let (server, app, token, session) = (&server, &app, &token, &session);
+        async move { server.xpay(app, op, token, &body, session).await.1 }
+    };
+    let xpay_balance = xpay(openmidas_protocol::xpay::Op::QueryUserBalance, json!({})).await;
+    assert_eq!(
+        (&xpay_balance["balance"], &xpay_balance["present_balance"]),
+        (&json!(120), &json!(20)),
+        "{xpay_balance}"
+    );
+    // Its number (t-1) is shorter than xpay's order_id rule allows: xpay refuses to look it
+    // up by number, as WeChat would.
+    let order = xpay(openmidas_protocol::xpay::Op::QueryOrder, json!({"order_id": "t-1"})).await;
+    assert_eq!(order["errcode"], 268490002, "{order}");
     let (_, repeated) = server
         .admin(
             "/admin/recharge",
