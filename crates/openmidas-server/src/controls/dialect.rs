@@ -11,7 +11,7 @@ pub enum Dialect {
     V1,
     /// `/wxa/...`
     V2,
-    /// `/xpay/...` (not served yet: unknown paths there are logged).
+    /// `/xpay/...`.
     Xpay,
     /// The other `/cgi-bin/...` routes (token, stable_token) and `/sns/...`.
     Auth,
@@ -25,6 +25,7 @@ impl Dialect {
         match name {
             "v1" => Some(Dialect::V1),
             "v2" => Some(Dialect::V2),
+            "xpay" => Some(Dialect::Xpay),
             "auth" => Some(Dialect::Auth),
             "client" => Some(Dialect::Client),
             _ => None,
@@ -53,7 +54,8 @@ impl Dialect {
         use openmidas_protocol::route::Dialect as Table;
         let described = match self {
             Dialect::V1 => openmidas_protocol::errcode::describe(Table::V1, code),
-            Dialect::V2 | Dialect::Xpay => openmidas_protocol::errcode::describe(Table::V2, code),
+            Dialect::V2 => openmidas_protocol::errcode::describe(Table::V2, code),
+            Dialect::Xpay => openmidas_protocol::errcode::describe(Table::Xpay, code),
             Dialect::Auth | Dialect::Client => {
                 openmidas_protocol::common::Code::from_code(code).map(openmidas_protocol::errcode::Described::of)
             }

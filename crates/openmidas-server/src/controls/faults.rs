@@ -303,10 +303,12 @@ fn parse_match(map: &Map<String, Value>) -> ApiResult<Match> {
     }
     let dialect = match fields.text("dialect", 16)? {
         None => None,
-        Some(name) => Some(
-            Dialect::parse(name)
-                .ok_or_else(|| fields.problem("match.dialect", "must be \"v1\", \"v2\", \"auth\" or \"client\""))?,
-        ),
+        Some(name) => Some(Dialect::parse(name).ok_or_else(|| {
+            fields.problem(
+                "match.dialect",
+                "must be \"v1\", \"v2\", \"xpay\", \"auth\" or \"client\"",
+            )
+        })?),
     };
     let path = fields.text("path", MAX_TEXT_BYTES)?.map(str::to_string);
     if path.as_deref().is_some_and(|p| !p.starts_with('/')) {
@@ -426,7 +428,7 @@ mod tests {
         );
         assert_eq!(
             problem(json!({"match": {"dialect": "v3"}, "errcode": -1})),
-            "[match.dialect] match.dialect must be \"v1\", \"v2\", \"auth\" or \"client\""
+            "[match.dialect] match.dialect must be \"v1\", \"v2\", \"xpay\", \"auth\" or \"client\""
         );
         assert_eq!(
             problem(json!({})),
