@@ -101,7 +101,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed(uri: Uri) -> ApiError {
-    let get_only = GET_ONLY.contains(&uri.path()) || uri.path().starts_with("/admin/requests/");
+    let get_only = GET_ONLY.contains(&uri.path())
+        || uri.path().starts_with("/admin/requests/")
+        || uri.path().starts_with("/xpay/bills/");
     ApiError::new(if get_only {
         Code::RequireGetMethod
     } else {
