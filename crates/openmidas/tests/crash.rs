@@ -68,7 +68,7 @@ impl Kind {
         matches!(self, Kind::Pay | Kind::PayV2 | Kind::PayXpay)
     }
 
-    fn is_refund_of<'a>(&'a self) -> Option<&'a str> {
+    fn is_refund_of(&self) -> Option<&str> {
         match self {
             Kind::Refund { pay } | Kind::RefundXpay { pay } => Some(pay),
             _ => None,
