@@ -93,7 +93,9 @@ impl ClientBuilder {
     }
 
     /// Whether a 90012 (`bill_no repeated`) that carries the original result counts as
-    /// success of a pay / present (default true: it was applied exactly once).
+    /// success of a pay / present (default true: it was applied exactly once); likewise an
+    /// xpay 268490004 (`重复操作`) answering the retry of a currency_pay, present_currency,
+    /// cancel_currency_pay or refund_order whose earlier attempt's answer was lost.
     pub fn accept_repeated_bill_no(mut self, accept: bool) -> Self {
         self.accept_repeated_bill_no = accept;
         self
@@ -403,6 +405,12 @@ impl Client {
         fields
     }
 
+    /// Whether a repeated order number that reports the original operation counts as its
+    /// success ([`ClientBuilder::accept_repeated_bill_no`]).
+    pub(crate) fn accepts_repeats(&self) -> bool {
+        self.inner.accept_repeated_bill_no
+    }
+
     /// For a pay / present / refund answer: Ok(false) on errcode 0, Ok(true) on a 90012
     /// (v1 and 2.0 alike) that carries the original result (when accepted), else the error.
     pub(crate) fn accept_repeat(&self, value: &Value, dialect: Dialect, result_fields: &[&str]) -> Result<bool> {
@@ -456,7 +464,7 @@ impl Client {
         let bill_no = fields.get("bill_no").and_then(Value::as_str).unwrap_or("");
         let uri = endpoint.uri();
         let http = &self.inner.http;
-        self.call(Dialect::V1, uri, bill_no, |token: &AccessToken| {
+        self.call(Dialect::V1, uri, bill_no, &[], |token: &AccessToken| {
             let body = sign_v1_body(
                 endpoint,
                 &unsigned,
@@ -479,17 +487,21 @@ impl Client {
     ///
     /// - 40001 / 42001: refresh the token, build again (v1's mp_sig covers it), send again,
     ///   once.
-    /// - -1, transport errors, 5xx: send the same body again after a backoff, up to the
-    ///   retry policy's attempts. A state change is keyed by its order number, so it
-    ///   applies once.
+    /// - -1, transport errors, 5xx, and any other errcode the dialect's table calls
+    ///   retryable: send the same body again after a backoff, up to the retry policy's
+    ///   attempts. A state change is keyed by its order number, so it applies once.
+    /// - `answers`: retryable errcodes that are this operation's definite answer rather than
+    ///   an unknown outcome (xpay's 268490011 "bill being generated", 268490014 "refund in
+    ///   progress"): handed back at once for the operation to interpret, never re-sent here.
     ///
     /// Answers the JSON of the last answer, whatever its errcode (the caller interprets
-    /// 90012 / 90015), or the error that ended the retries.
+    /// 90012 / 90015 / 268490004), or the error that ended the retries.
     pub(crate) async fn call(
         &self,
         dialect: Dialect,
         uri: &str,
         order_no: &str,
+        answers: &[i64],
         build: impl Fn(&AccessToken) -> Result<reqwest::RequestBuilder>,
     ) -> Result<Answer> {
         let mut token = self.inner.tokens.get().await?;
@@ -527,7 +539,7 @@ impl Client {
                         attempt -= 1;
                         continue;
                     }
-                    Some(e) if e.retryable() => Error::Api(e),
+                    Some(e) if e.retryable() && !answers.contains(&e.errcode) => Error::Api(e),
                     Some(_) => {
                         return Ok(Answer {
                             value,

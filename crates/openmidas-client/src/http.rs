@@ -69,6 +69,8 @@ pub(crate) enum Tables {
     MidasPayment,
     /// A simulated `wx.requestMidasPaymentGameItem`: its fail codes, then the platform's.
     GameItem,
+    /// A simulated `wx.requestVirtualPayment` (xpay): its fail codes, then the platform's.
+    VirtualPayment,
 }
 
 impl Tables {
@@ -81,6 +83,9 @@ impl Tables {
                 .map(Described::of)
                 .or_else(platform),
             Tables::GameItem => openmidas_protocol::client::game_item::Code::from_code(code)
+                .map(Described::of)
+                .or_else(platform),
+            Tables::VirtualPayment => openmidas_protocol::client::virtual_payment::Code::from_code(code)
                 .map(Described::of)
                 .or_else(platform),
         }

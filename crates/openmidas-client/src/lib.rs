@@ -1,23 +1,28 @@
-//! A typed async client for the WeChat mini-game virtual-currency APIs (Midas v1 and
-//! virtual payment 2.0), and for OpenMidas, their wire-compatible emulator and ledger.
+//! A typed async client for the WeChat mini-game virtual-currency APIs (Midas v1, virtual
+//! payment 2.0 and xpay), and for OpenMidas, their wire-compatible emulator and ledger.
 //!
 //! - [`Client`]: Midas v1 `getbalance`, `pay`, `cancelpay`, `present` (official and
 //!   sandbox), `/cgi-bin/token`, `/cgi-bin/stable_token`, `/sns/jscode2session`.
 //! - [`Client::v2`]: 2.0 `getbalance`, `pay`, `cancelpay` (refunds), `present`,
 //!   `queryorderinfo` ([`v2`]).
+//! - [`Client::xpay`]: xpay `query_user_balance`, `currency_pay`, `cancel_currency_pay`,
+//!   `present_currency`, `query_order`, `refund_order`, `notify_provide_goods`,
+//!   `download_bill` and the bill's CSV ([`xpay`]).
 //! - Signing: each body is serialized once; `sig` (and `mp_sig` when a session_key is
 //!   given) cover exactly the bytes sent. `access_token` goes in the query string only.
 //! - Tokens: cached by a [`TokenProvider`], refreshed 5 minutes before expiry, one fetch
 //!   at a time; a 40001 / 42001 answer refreshes the token, re-signs and retries once.
 //! - Retries that cannot double-charge: after -1, a timeout or a dropped connection, a pay /
 //!   present / cancelpay is sent again with the same bill_no and body. A 90012 carrying the
-//!   original result is success (`replayed: true`); a 90015 after a lost cancel answer too.
+//!   original result is success (`replayed: true`); a 90015 after a lost cancel answer too;
+//!   in xpay, a 268490004 answering such a retry.
 //! - Errors: [`Error::Api`] wraps every errcode ([`ApiError`]: the number, errmsg, meaning
 //!   and `retryable()`, read in the call's dialect; match it against [`codes`]).
 //! - Secrets (AppSecret, AppKey, session_key, access_token) never appear in `Debug` output
 //!   or logs.
 //! - [`openmidas::AdminClient`]: OpenMidas-only calls: login codes, the simulated
-//!   player's purchases (coins, items, paid later or never), and the emulator controls
+//!   player's purchases (coins, items, xpay's `wx.requestVirtualPayment`, paid later or
+//!   never), and the emulator controls
 //!   (the server's clock, fault rules, the request log with signature diagnoses, reset,
 //!   state export and import).
 //!
@@ -46,6 +51,7 @@ mod retry;
 mod secret;
 mod token;
 pub mod v2;
+pub mod xpay;
 
 pub use client::{Client, ClientBuilder, Session, WECHAT_BASE_URL};
 pub use clock::{Clock, SystemClock};
@@ -58,6 +64,7 @@ pub mod codes {
     pub use openmidas_protocol::common::Code as Common;
     pub use openmidas_protocol::v1::Code as V1;
     pub use openmidas_protocol::v2::Code as V2;
+    pub use openmidas_protocol::xpay::Code as Xpay;
 }
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, Secret, SessionKey};

@@ -1,6 +1,6 @@
 //! OpenMidas-only administration: the simulated client side (`wx.login` codes,
 //! `wx.requestMidasPayment` recharges, `wx.requestMidasPaymentGameItem` item purchases,
-//! paying or closing a purchase later) and, on a server in emulator mode, the emulator
+//! xpay's `wx.requestVirtualPayment` purchases, paying or closing a purchase later) and, on a server in emulator mode, the emulator
 //! controls (clock, fault rules, request log, reset, state: [`AdminClient::clock`] and the
 //! methods after it), behind
 //! `Authorization: Bearer <admin token>`. These routes do not exist on the real service.
@@ -14,7 +14,7 @@ pub use controls::{
 
 use std::time::Duration;
 
-use openmidas_protocol::client::game_item;
+use openmidas_protocol::client::{game_item, virtual_payment};
 use openmidas_protocol::sign;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -142,6 +142,111 @@ pub struct ItemPurchased {
     pub status: String,
 }
 
+/// What an xpay purchase buys (`wx.requestVirtualPayment`'s `mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VirtualProduct {
+    /// `short_series_coin`: `quantity` coins at the app's `coin_price_fen`, credited once paid.
+    Coins,
+    /// `short_series_goods`: `quantity` of one item, waiting for delivery once paid
+    /// (`notify_provide_goods` delivers it).
+    Goods {
+        product_id: String,
+        /// `goodsPrice`: the unit price in fen.
+        price_fen: i64,
+        /// `activitySellingPrice`: a discounted unit price in fen (40% to 100% of
+        /// `price_fen`), charged instead; sent only when set.
+        activity_price_fen: Option<i64>,
+    },
+}
+
+/// A purchase through xpay's `wx.requestVirtualPayment` (`POST /admin/client/virtual_payment`,
+/// behaviour.md section 11.3), made as the player's phone makes it: signData, `paySig` over
+/// `requestVirtualPayment&` + signData with the AppKey of its env, and `signature` over
+/// signData with the player's session_key. The account is the app's zone-`"1"` one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualPurchase {
+    pub appid: String,
+    /// The app's offer_id (signData's `offerId`).
+    pub offer_id: String,
+    pub openid: String,
+    pub env: MidasEnv,
+    pub product: VirtualProduct,
+    /// `buyQuantity`.
+    pub quantity: i64,
+    /// `outTradeNo`, xpay's `order_id` of the purchase: 8 to 32 characters of
+    /// `0-9 A-Z a-z _ - | * @`, not starting with `_`.
+    pub out_trade_no: String,
+    /// `attach` (the client requires it; may be empty).
+    pub attach: String,
+    /// Leave the purchase unpaid (`"pay": "manual"`) until [`AdminClient::pay_purchase`].
+    pub pay_later: bool,
+}
+
+/// xpay's signData, in the client's documented field order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VirtualSignData<'a> {
+    offer_id: &'a str,
+    buy_quantity: i64,
+    env: i64,
+    currency_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    goods_price: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_selling_price: Option<i64>,
+    out_trade_no: &'a str,
+    attach: &'a str,
+}
+
+impl VirtualPurchase {
+    /// `short_series_coin` or `short_series_goods`.
+    pub fn mode(&self) -> virtual_payment::Mode {
+        match self.product {
+            VirtualProduct::Coins => virtual_payment::Mode::Coin,
+            VirtualProduct::Goods { .. } => virtual_payment::Mode::Goods,
+        }
+    }
+
+    /// The signData text the phone signs and sends (a JSON object, compact).
+    pub fn sign_data(&self) -> Result<String> {
+        let (product_id, goods_price, activity_selling_price) = match &self.product {
+            VirtualProduct::Coins => (None, None, None),
+            VirtualProduct::Goods {
+                product_id,
+                price_fen,
+                activity_price_fen,
+            } => (Some(product_id.as_str()), Some(*price_fen), *activity_price_fen),
+        };
+        let data = VirtualSignData {
+            offer_id: &self.offer_id,
+            buy_quantity: self.quantity,
+            env: i64::from(self.env.is_sandbox()),
+            currency_type: "CNY",
+            product_id,
+            goods_price,
+            activity_selling_price,
+            out_trade_no: &self.out_trade_no,
+            attach: &self.attach,
+        };
+        serde_json::to_string(&data).map_err(|e| Error::InvalidRequest(format!("cannot serialize signData: {e}")))
+    }
+}
+
+/// The answer of an xpay purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualPurchased {
+    pub out_trade_no: String,
+    /// The platform's id of the purchase, which xpay's `query_order` also finds it by.
+    pub wx_order_id: String,
+    /// `delivered` (coins, credited), `paid` (goods waiting for delivery) or `created`
+    /// (bought with [`VirtualPurchase::pay_later`]).
+    pub status: String,
+    /// The player's balance after it (changed only by coins, once paid).
+    pub balance: i64,
+}
+
 /// The answer of paying or closing a purchase later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettledPurchase {
@@ -240,6 +345,39 @@ impl AdminClient {
             body["pay"] = "manual".into();
         }
         decode(self.post("/admin/client/game_item", body).await?, Tables::GameItem)
+    }
+
+    /// The simulated `wx.requestVirtualPayment` (xpay): signs signData as the phone does
+    /// (`paySig` over `requestVirtualPayment&` + signData with `app_key`, the AppKey of the
+    /// purchase's env; `signature` with the player's session_key) and records the purchase,
+    /// paid unless [`VirtualPurchase::pay_later`]. Its fail codes (-15001, -15002, -15005,
+    /// -15006, -15007, ...) are read from the client API's own table
+    /// (`openmidas_protocol::client::virtual_payment::Code`).
+    pub async fn virtual_payment(
+        &self,
+        purchase: &VirtualPurchase,
+        app_key: &Secret,
+        session_key: &SessionKey,
+    ) -> Result<VirtualPurchased> {
+        let sign_data = purchase.sign_data()?;
+        let signed = sign::v2::sign(
+            virtual_payment::PAY_SIG_URI,
+            &sign_data,
+            app_key.expose(),
+            Some(session_key.expose()),
+        );
+        let mut body = json!({
+            "appid": purchase.appid, "openid": purchase.openid, "mode": purchase.mode().as_str(),
+            "sign_data": sign_data, "pay_sig": signed.pay_sig,
+            "signature": signed.signature.unwrap_or_default(),
+        });
+        if purchase.pay_later {
+            body["pay"] = "manual".into();
+        }
+        decode(
+            self.post("/admin/client/virtual_payment", body).await?,
+            Tables::VirtualPayment,
+        )
     }
 
     /// The player pays a purchase made to be paid later (`POST /admin/client/purchases/pay`):

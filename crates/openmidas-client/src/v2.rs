@@ -322,7 +322,7 @@ impl V2<'_> {
         let http = client.http();
         let url = http.url(op.uri());
         client
-            .call(Dialect::V2, op.uri(), order_no, |token: &AccessToken| {
+            .call(Dialect::V2, op.uri(), order_no, &[], |token: &AccessToken| {
                 Ok(http
                     .client
                     .post(format!("{url}?{}", signed.query(token.expose())))

@@ -4,7 +4,7 @@
 //! - `sign`: sign a v1 or 2.0 request body (or a client purchase's signData), or explain a
 //!   signature (see [`sign`]).
 //! - `token`, `login`, `recharge`, `balance`, `pay`, `cancel`, `present`, `refund`, `order`,
-//!   `buy`, `purchase`: a client of the real WeChat API or of an OpenMidas server (see
+//!   `refund-order`, `deliver`, `bill`, `buy`, `purchase`: a client of the real WeChat API or of an OpenMidas server (see
 //!   [`cli`]).
 //! - `clock`, `faults`, `requests`, `reset`, `state`: the emulator controls of an OpenMidas
 //!   in emulator mode (see [`cli::EmulatorCommand`]).
@@ -45,19 +45,25 @@ enum Command {
     Login(cli::login::LoginArgs),
     /// OpenMidas only: add coins to a player (simulated wx.requestMidasPayment).
     Recharge(cli::recharge::RechargeArgs),
-    /// Read a player's balance (getbalance; v1, or 2.0 with --dialect v2).
+    /// Read a player's balance (getbalance; v1, 2.0 with --dialect v2, or xpay query_user_balance with --dialect xpay).
     Balance(cli::balance::BalanceArgs),
-    /// Deduct coins (pay; v1, or 2.0 with --dialect v2); safe to repeat with the same --bill-no.
+    /// Deduct coins (pay; v1, 2.0 with --dialect v2, or xpay currency_pay with --dialect xpay); safe to repeat with the same --bill-no.
     Pay(cli::pay::PayArgs),
     /// Reverse a pay within 48 h (Midas v1 cancelpay).
     Cancel(cli::cancel::CancelArgs),
-    /// Give gift coins (present; v1, or 2.0 with --dialect v2); safe to repeat with the same --bill-no.
+    /// Give gift coins (present; v1, 2.0 with --dialect v2, or xpay present_currency with --dialect xpay); safe to repeat with the same --bill-no.
     Present(cli::present::PresentArgs),
-    /// Refund part or all of a pay (2.0 cancelpay); safe to repeat with the same --bill-no.
+    /// Refund part or all of a pay (2.0 cancelpay, or xpay cancel_currency_pay with --dialect xpay); safe to repeat with the same --bill-no.
     Refund(cli::refund::RefundArgs),
-    /// Look up a purchase of the player (2.0 queryorderinfo).
+    /// Look up a purchase of the player (2.0 queryorderinfo, or xpay query_order with --dialect xpay).
     Order(cli::order::OrderArgs),
-    /// OpenMidas only: buy an item as the player's phone does (simulated wx.requestMidasPaymentGameItem).
+    /// Refund money of a paid xpay purchase (xpay refund_order); safe to repeat with the same --refund-order-id.
+    RefundOrder(cli::refund_order::RefundOrderArgs),
+    /// Say the goods of a paid xpay purchase were delivered (xpay notify_provide_goods).
+    Deliver(cli::deliver::DeliverArgs),
+    /// Download xpay's bill of a range of days as CSV (xpay download_bill).
+    Bill(cli::bill::BillArgs),
+    /// OpenMidas only: buy as the player's phone does (simulated wx.requestMidasPaymentGameItem, or wx.requestVirtualPayment with --dialect xpay).
     Buy(cli::buy::BuyArgs),
     /// OpenMidas only: pay or close a purchase made with `buy --manual`.
     Purchase(cli::purchase::PurchaseArgs),
@@ -79,6 +85,9 @@ fn main() -> std::process::ExitCode {
         Command::Present(args) => cli::present::run(args),
         Command::Refund(args) => cli::refund::run(args),
         Command::Order(args) => cli::order::run(args),
+        Command::RefundOrder(args) => cli::refund_order::run(args),
+        Command::Deliver(args) => cli::deliver::run(args),
+        Command::Bill(args) => cli::bill::run(args),
         Command::Buy(args) => cli::buy::run(args),
         Command::Purchase(args) => cli::purchase::run(args),
         Command::Emulator(command) => command.run(),

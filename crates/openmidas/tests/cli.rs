@@ -14,6 +14,8 @@ const SECRET: &str = "cli-test-secret-0123456789";
 const OFFER_ID: &str = "1450000099";
 const APP_KEY: &str = "CliTestAppKey0123456789abcdefABCD";
 const SANDBOX_APP_KEY: &str = "CliTestSandboxKey0123456789abcdef";
+/// How long an xpay refund_order stays in progress (on the emulator's clock).
+const REFUND_DELAY_SECS: u32 = 60;
 
 /// Every variable the client subcommands read: cleared so the developer's shell never leaks in.
 const OPENMIDAS_VARS: &[&str] = &[
@@ -57,7 +59,8 @@ impl Server {
             &config,
             format!(
                 "demo_app = false\n[[apps]]\nappid = \"{APPID}\"\nsecret = \"{SECRET}\"\noffer_id = \"{OFFER_ID}\"\n\
-                 app_key = \"{APP_KEY}\"\nsandbox_app_key = \"{SANDBOX_APP_KEY}\"\n"
+                 app_key = \"{APP_KEY}\"\nsandbox_app_key = \"{SANDBOX_APP_KEY}\"\n\
+                 refund_delay_secs = {REFUND_DELAY_SECS}\n"
             ),
         )
         .expect("write config");
@@ -1775,4 +1778,710 @@ fn emulator_commands_against_a_ledger_mode_server() {
     // Without an admin token, nothing is sent.
     let (_, stderr) = run_fails(server.bare(&["clock", "--url", &server.base_url]));
     assert!(stderr.contains("the admin token is not set"), "{stderr}");
+}
+
+// ---- xpay ----
+
+/// Puts the shape of what changes every run in its place: WeChat's ids (`[32 hex]`,
+/// `mch[32 hex]`, `[4200 + 24 digits]`) and UNIX seconds of the last hour (`[now]`,
+/// `[now+N]` for later ones); checks each really has that shape.
+fn redact_xpay(text: &str) -> String {
+    let now = unix_now();
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        let t = token.as_str();
+        let hex32 = |t: &str| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let replaced = if hex32(t) {
+            "[32 hex]".to_string()
+        } else if t.strip_prefix("mch").is_some_and(hex32) {
+            "mch[32 hex]".to_string()
+        } else if t.len() == 28 && t.starts_with("4200") && t.bytes().all(|b| b.is_ascii_digit()) {
+            "[4200 + 24 digits]".to_string()
+        } else if let Some(seconds) = t
+            .parse::<i64>()
+            .ok()
+            .filter(|s| t.len() == 10 && (now - s).abs() < 3600)
+        {
+            // The emulator's clock may have been moved forward by the test (whole minutes).
+            let ahead = seconds - now;
+            if ahead > 30 {
+                format!("[now+{}m]", (ahead + 30) / 60)
+            } else {
+                "[now]".to_string()
+            }
+        } else {
+            t.to_string()
+        };
+        out.push_str(&replaced);
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// [`redact_xpay`] on every string and number of a JSON answer (a redacted number becomes
+/// a string).
+fn redact_xpay_json(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(redact_xpay(&text)),
+        Value::Number(number) => {
+            let text = number.to_string();
+            let redacted = redact_xpay(&text);
+            if redacted == text {
+                Value::Number(number)
+            } else {
+                Value::String(redacted)
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(redact_xpay_json).collect()),
+        Value::Object(fields) => Value::Object(fields.into_iter().map(|(k, v)| (k, redact_xpay_json(v))).collect()),
+        other => other,
+    }
+}
+
+/// Today in China (yyyymmdd), the day of the bill.
+fn china_today() -> String {
+    let days = (unix_now() + 8 * 3600).div_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}")
+}
+
+#[test]
+fn xpay_flow_in_human_output() {
+    let server = Server::start();
+    let sk = login(&server, "player-x");
+    let today = china_today();
+    let mut transcript = String::new();
+    let mut step = |title: &str, args: &[&str]| {
+        let mut output = redact_xpay(&server.ok(args));
+        if args[0] == "clock" {
+            // Its answer names the day.
+            assert!(output.contains("offset: +2m"), "{output}");
+            output = "(the clock's answer, which names the day, left out)\n".to_string();
+        }
+        transcript.push_str(&format!("$ openmidas {title}\n{output}\n"));
+    };
+    let player = ["--openid", "player-x", "--session-key", sk.as_str()];
+    let with = |args: &[&'static str]| -> Vec<String> {
+        args.iter()
+            .map(|s| s.to_string())
+            .chain(player.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let mut run = |title: &str, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        step(title, &args);
+    };
+    run(
+        "recharge --openid player-x --amount 100 --out-trade-no coins-0001   (v1 and 2.0's coins, the same account)",
+        vec![
+            "recharge",
+            "--openid",
+            "player-x",
+            "--amount",
+            "100",
+            "--out-trade-no",
+            "coins-0001",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+    );
+    run("balance --dialect xpay", with(&["balance", "--dialect", "xpay"]));
+    run(
+        "present --dialect xpay --amount 10 --bill-no gift-0001",
+        with(&[
+            "present",
+            "--dialect",
+            "xpay",
+            "--amount",
+            "10",
+            "--bill-no",
+            "gift-0001",
+        ]),
+    );
+    run(
+        "pay --dialect xpay --amount 30 --bill-no pay-00001 --payitem sword --remark 'level 3'",
+        with(&[
+            "pay",
+            "--dialect",
+            "xpay",
+            "--amount",
+            "30",
+            "--bill-no",
+            "pay-00001",
+            "--payitem",
+            "sword",
+            "--remark",
+            "level 3",
+        ]),
+    );
+    run(
+        "refund --dialect xpay --bill-no refund-0001 --pay-bill-no pay-00001 --amount 15",
+        with(&[
+            "refund",
+            "--dialect",
+            "xpay",
+            "--bill-no",
+            "refund-0001",
+            "--pay-bill-no",
+            "pay-00001",
+            "--amount",
+            "15",
+        ]),
+    );
+    run("balance --dialect xpay", with(&["balance", "--dialect", "xpay"]));
+    run(
+        "buy --dialect xpay --product-id sword --price-fen 300 --quantity 2 --out-trade-no goods-0001 --attach level-3",
+        with(&[
+            "buy",
+            "--dialect",
+            "xpay",
+            "--product-id",
+            "sword",
+            "--price-fen",
+            "300",
+            "--quantity",
+            "2",
+            "--out-trade-no",
+            "goods-0001",
+            "--attach",
+            "level-3",
+        ]),
+    );
+    let order = |order_id: &'static str| -> Vec<String> {
+        [
+            "order",
+            "--dialect",
+            "xpay",
+            "--openid",
+            "player-x",
+            "--order-id",
+            order_id,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
+    };
+    run(
+        "order --dialect xpay --openid player-x --order-id goods-0001",
+        order("goods-0001"),
+    );
+    run(
+        "deliver --order-id goods-0001",
+        vec!["deliver".into(), "--order-id".into(), "goods-0001".into()],
+    );
+    run(
+        "order --dialect xpay --openid player-x --order-id goods-0001",
+        order("goods-0001"),
+    );
+    let refund_order: Vec<String> = [
+        "refund-order",
+        "--openid",
+        "player-x",
+        "--order-id",
+        "goods-0001",
+        "--refund-order-id",
+        "rf-goods-0001",
+        "--refund-fee",
+        "200",
+        "--reason",
+        "3",
+        "--req-from",
+        "2",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    run(
+        "refund-order --openid player-x --order-id goods-0001 --refund-order-id rf-goods-0001 --refund-fee 200 --reason 3 --req-from 2",
+        refund_order,
+    );
+    run(
+        "order --dialect xpay --openid player-x --order-id rf-goods-0001   (in progress)",
+        order("rf-goods-0001"),
+    );
+    run(
+        "clock --advance 2m",
+        vec!["clock".into(), "--advance".into(), "2m".into()],
+    );
+    run(
+        "order --dialect xpay --openid player-x --order-id rf-goods-0001   (done)",
+        order("rf-goods-0001"),
+    );
+    run(
+        "buy --dialect xpay --coins --quantity 50 --out-trade-no coins-0002",
+        with(&[
+            "buy",
+            "--dialect",
+            "xpay",
+            "--coins",
+            "--quantity",
+            "50",
+            "--out-trade-no",
+            "coins-0002",
+        ]),
+    );
+    run(
+        "buy --dialect xpay --product-id shield --price-fen 500 --out-trade-no goods-0002 --manual --sandbox",
+        with(&[
+            "buy",
+            "--dialect",
+            "xpay",
+            "--product-id",
+            "shield",
+            "--price-fen",
+            "500",
+            "--out-trade-no",
+            "goods-0002",
+            "--manual",
+            "--sandbox",
+        ]),
+    );
+    run(
+        "purchase close --out-trade-no goods-0002 --sandbox",
+        vec!["purchase", "close", "--out-trade-no", "goods-0002", "--sandbox"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    );
+    run(
+        "order --dialect xpay --openid player-x --order-id goods-0002 --sandbox",
+        order("goods-0002")
+            .into_iter()
+            .chain(["--sandbox".to_string()])
+            .collect(),
+    );
+    // The bill: the first call is being generated (268490011); the command asks again.
+    run(
+        "bill --begin TODAY --end TODAY",
+        vec![
+            "bill".into(),
+            "--begin".into(),
+            today.clone(),
+            "--end".into(),
+            today.clone(),
+        ],
+    );
+    let transcript = transcript.replace(&today, "TODAY");
+    assert!(!transcript.contains(&sk));
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn xpay_json_output_for_scripts() {
+    let server = Server::start();
+    let sk = login(&server, "player-y");
+    server.ok(&[
+        "recharge",
+        "--openid",
+        "player-y",
+        "--amount",
+        "50",
+        "--out-trade-no",
+        "coins-0003",
+    ]);
+    let run = |args: &[&str]| -> Value {
+        let all: Vec<&str> = args.iter().chain(["--json"].iter()).copied().collect();
+        let mut command = server.command(&all);
+        command.env("OPENMIDAS_SESSION_KEY", &sk);
+        redact_xpay_json(json(&run_ok(command)))
+    };
+    let mut outputs = serde_json::Map::new();
+    for (name, args) in [
+        ("balance", &["balance", "--dialect", "xpay", "--openid", "player-y"][..]),
+        (
+            "present",
+            &[
+                "present",
+                "--dialect",
+                "xpay",
+                "--openid",
+                "player-y",
+                "--amount",
+                "5",
+                "--bill-no",
+                "gift-0003",
+            ],
+        ),
+        (
+            "pay",
+            &[
+                "pay",
+                "--dialect",
+                "xpay",
+                "--openid",
+                "player-y",
+                "--amount",
+                "20",
+                "--bill-no",
+                "pay-00003",
+            ],
+        ),
+        (
+            "refund",
+            &[
+                "refund",
+                "--dialect",
+                "xpay",
+                "--openid",
+                "player-y",
+                "--bill-no",
+                "refund-0003",
+                "--pay-bill-no",
+                "pay-00003",
+                "--amount",
+                "20",
+            ],
+        ),
+        (
+            "buy",
+            &[
+                "buy",
+                "--dialect",
+                "xpay",
+                "--openid",
+                "player-y",
+                "--product-id",
+                "gem",
+                "--price-fen",
+                "100",
+                "--out-trade-no",
+                "goods-0003",
+            ],
+        ),
+        ("deliver", &["deliver", "--order-id", "goods-0003"]),
+        (
+            "refund_order",
+            &[
+                "refund-order",
+                "--openid",
+                "player-y",
+                "--order-id",
+                "goods-0003",
+                "--refund-order-id",
+                "rf-goods-0003",
+                "--left-fee",
+                "100",
+                "--refund-fee",
+                "100",
+            ],
+        ),
+        (
+            "order",
+            &[
+                "order",
+                "--dialect",
+                "xpay",
+                "--openid",
+                "player-y",
+                "--order-id",
+                "goods-0003",
+            ],
+        ),
+    ] {
+        outputs.insert(name.into(), run(args));
+    }
+    insta::assert_json_snapshot!(Value::Object(outputs));
+}
+
+#[test]
+fn xpay_failures_name_their_errcode_and_meaning() {
+    let server = Server::start();
+    let sk = login(&server, "player-z");
+    let mut transcript = String::new();
+    let mut fails = |title: &str, args: &[&str]| {
+        let (stdout, stderr) = server.fails(args);
+        assert!(stdout.is_empty(), "{stdout}");
+        transcript.push_str(&format!(
+            "$ openmidas {title}\n{}\n",
+            redact_xpay(&redact_rids(&stderr))
+        ));
+    };
+    let sk_args = ["--openid", "player-z", "--session-key", sk.as_str()];
+    let with = |args: &[&'static str]| -> Vec<&str> { args.iter().copied().chain(sk_args.iter().copied()).collect() };
+    fails(
+        "pay --dialect xpay --amount 30 --bill-no pay-00009   (no coins)",
+        &with(&["pay", "--dialect", "xpay", "--amount", "30", "--bill-no", "pay-00009"]),
+    );
+    server.ok(&with(&[
+        "present",
+        "--dialect",
+        "xpay",
+        "--amount",
+        "5",
+        "--bill-no",
+        "gift-0009",
+    ]));
+    fails(
+        "present --dialect xpay --amount 5 --bill-no gift-0009   (run again)",
+        &with(&[
+            "present",
+            "--dialect",
+            "xpay",
+            "--amount",
+            "5",
+            "--bill-no",
+            "gift-0009",
+        ]),
+    );
+    fails(
+        "pay --dialect xpay --amount 1 --bill-no short",
+        &with(&["pay", "--dialect", "xpay", "--amount", "1", "--bill-no", "short"]),
+    );
+    fails(
+        "pay --dialect xpay --amount 1 --bill-no pay-00010 --zone-id 2",
+        &with(&[
+            "pay",
+            "--dialect",
+            "xpay",
+            "--amount",
+            "1",
+            "--bill-no",
+            "pay-00010",
+            "--zone-id",
+            "2",
+        ]),
+    );
+    fails(
+        "pay --dialect xpay --amount 1 --bill-no pay-00010 --pay-item sword",
+        &with(&[
+            "pay",
+            "--dialect",
+            "xpay",
+            "--amount",
+            "1",
+            "--bill-no",
+            "pay-00010",
+            "--pay-item",
+            "sword",
+        ]),
+    );
+    fails(
+        "balance --dialect xpay --openid player-z   (no session_key)",
+        &["balance", "--dialect", "xpay", "--openid", "player-z"],
+    );
+    fails(
+        "balance --dialect xpay --session-key <another player's>",
+        &[
+            "balance",
+            "--dialect",
+            "xpay",
+            "--openid",
+            "player-z",
+            "--session-key",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+        ],
+    );
+    fails(
+        "order --dialect xpay --openid player-z --order-id nowhere-0001",
+        &[
+            "order",
+            "--dialect",
+            "xpay",
+            "--openid",
+            "player-z",
+            "--order-id",
+            "nowhere-0001",
+        ],
+    );
+    fails(
+        "order --dialect xpay --openid player-z --order-id a-0001 --wx-order-id b",
+        &[
+            "order",
+            "--dialect",
+            "xpay",
+            "--openid",
+            "player-z",
+            "--order-id",
+            "a-0001",
+            "--wx-order-id",
+            "b",
+        ],
+    );
+    fails(
+        "order --dialect xpay --openid player-z --out-trade-no a-0001",
+        &[
+            "order",
+            "--dialect",
+            "xpay",
+            "--openid",
+            "player-z",
+            "--out-trade-no",
+            "a-0001",
+        ],
+    );
+    server.ok(&with(&[
+        "buy",
+        "--dialect",
+        "xpay",
+        "--product-id",
+        "gem",
+        "--price-fen",
+        "100",
+        "--out-trade-no",
+        "goods-0009",
+    ]));
+    fails(
+        "refund-order --openid player-z --order-id goods-0009 --refund-order-id rf-000009 --left-fee 90 --refund-fee 10   (a stale left_fee)",
+        &[
+            "refund-order", "--openid", "player-z", "--order-id", "goods-0009", "--refund-order-id", "rf-000009",
+            "--left-fee", "90", "--refund-fee", "10",
+        ],
+    );
+    fails(
+        "refund-order ... --refund-fee 101   (more than paid)",
+        &[
+            "refund-order",
+            "--openid",
+            "player-z",
+            "--order-id",
+            "goods-0009",
+            "--refund-order-id",
+            "rf-000009",
+            "--refund-fee",
+            "101",
+        ],
+    );
+    fails(
+        "buy --dialect xpay --out-trade-no goods-0010",
+        &with(&["buy", "--dialect", "xpay", "--out-trade-no", "goods-0010"]),
+    );
+    fails(
+        "buy --dialect xpay --product-id gem --price-fen 100 --out-trade-no goods-0009   (used before)",
+        &with(&[
+            "buy",
+            "--dialect",
+            "xpay",
+            "--product-id",
+            "gem",
+            "--price-fen",
+            "100",
+            "--out-trade-no",
+            "goods-0009",
+        ]),
+    );
+    server.ok(&[
+        "refund-order",
+        "--openid",
+        "player-z",
+        "--order-id",
+        "goods-0009",
+        "--refund-order-id",
+        "rf-000009",
+        "--refund-fee",
+        "10",
+    ]);
+    fails(
+        "refund-order ... --refund-order-id rf-000009 --left-fee 100 --refund-fee 10   (run again while in progress)",
+        &[
+            "refund-order",
+            "--openid",
+            "player-z",
+            "--order-id",
+            "goods-0009",
+            "--refund-order-id",
+            "rf-000009",
+            "--left-fee",
+            "100",
+            "--refund-fee",
+            "10",
+        ],
+    );
+    fails(
+        "bill --begin 20260101 --end 20260301",
+        &["bill", "--begin", "20260101", "--end", "20260301"],
+    );
+    assert!(!transcript.contains(&sk));
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn xpay_unknown_outcome_says_to_run_again_with_the_same_number() {
+    let url = always_system_error();
+    let command = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_openmidas"));
+        for var in OPENMIDAS_VARS {
+            command.env_remove(var);
+        }
+        command
+            .args(args)
+            .args(["--openid", "p", "--session-key", "AAAAAAAAAAAAAAAAAAAAAA=="])
+            .env("OPENMIDAS_URL", &url)
+            .env("OPENMIDAS_APPID", APPID)
+            .env("OPENMIDAS_SECRET", SECRET)
+            .env("OPENMIDAS_OFFER_ID", OFFER_ID)
+            .env("OPENMIDAS_APP_KEY", APP_KEY)
+            .env("HOME", std::env::temp_dir().join("openmidas-cli-test-no-home"))
+            .stdin(Stdio::null());
+        command
+    };
+    for (args, flag, number) in [
+        (
+            &["pay", "--dialect", "xpay", "--amount", "1", "--bill-no", "pay-00099"][..],
+            "--bill-no",
+            "pay-00099",
+        ),
+        (
+            &[
+                "present",
+                "--dialect",
+                "xpay",
+                "--amount",
+                "1",
+                "--bill-no",
+                "gift-0099",
+            ][..],
+            "--bill-no",
+            "gift-0099",
+        ),
+        (
+            &[
+                "refund",
+                "--dialect",
+                "xpay",
+                "--bill-no",
+                "refund-0099",
+                "--pay-bill-no",
+                "pay-00099",
+                "--amount",
+                "1",
+            ][..],
+            "--bill-no",
+            "refund-0099",
+        ),
+    ] {
+        let (_, stderr) = run_fails(command(args));
+        assert!(stderr.contains("errcode -1"), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the outcome is unknown: run the same command again with {flag} {number}; it is never applied twice \
+                 (errcode 268490004 then means an earlier run applied it)"
+            )),
+            "{stderr}"
+        );
+    }
+    let (_, stderr) = run_fails(command(&["balance", "--dialect", "xpay"]));
+    assert!(
+        stderr.contains("errcode -1") && !stderr.contains("run the same command"),
+        "{stderr}"
+    );
 }

@@ -1,4 +1,5 @@
-//! `openmidas balance`: `getbalance`, Midas v1 (default) or 2.0 (`--dialect v2`).
+//! `openmidas balance`: `getbalance`, Midas v1 (default) or 2.0 (`--dialect v2`), or xpay's
+//! `query_user_balance` (`--dialect xpay`).
 
 use clap::Args;
 use openmidas_protocol::Dialect;
@@ -19,7 +20,7 @@ pub fn run(args: BalanceArgs) -> anyhow::Result<()> {
     match args.dialect.dialect {
         Dialect::V1 => run_v1(args),
         Dialect::V2 => run_v2(args),
-        Dialect::Xpay => anyhow::bail!("--dialect xpay is not in the CLI yet: use the server's /xpay/ routes directly"),
+        Dialect::Xpay => run_xpay(args),
     }
 }
 
@@ -68,6 +69,32 @@ fn run_v2(args: BalanceArgs) -> anyhow::Result<()> {
             format!(
                 "balance:         {}\npresent_balance: {} (gift coins)\nsum_save:        {}\nsum_present:     {}\nsum_balance:     {}\nsum_cost:        {}\nfirst_save:      {} ({first_save})",
                 b.balance, b.present_balance, b.sum_save, b.sum_present, b.sum_balance, b.sum_cost, b.first_save
+            )
+        })
+    })
+}
+
+fn run_xpay(args: BalanceArgs) -> anyhow::Result<()> {
+    let account = args.player.xpay()?;
+    let player = account.xpay()?;
+    let session_key = account.xpay_session_key("balance")?;
+    let settings = args.settings.resolve()?;
+    let client = settings.xpay_client()?;
+    block_on(async {
+        let b = client
+            .xpay()
+            .query_user_balance(&player, &session_key)
+            .await
+            .map_err(|e| settings.xpay_failure("balance", e, None))?;
+        settings.print(&b, || {
+            let first_save = if b.first_save_flag {
+                "never recharged"
+            } else {
+                "recharged before"
+            };
+            format!(
+                "balance:         {}\npresent_balance: {} (gift coins)\nsum_save:        {}\nsum_present:     {}\nsum_balance:     {}\nsum_cost:        {}\nfirst_save_flag: {} ({first_save})",
+                b.balance, b.present_balance, b.sum_save, b.sum_present, b.sum_balance, b.sum_cost, b.first_save_flag
             )
         })
     })

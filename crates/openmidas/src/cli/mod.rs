@@ -11,9 +11,11 @@
 //! server's settings ([`AdminSettings`]).
 
 pub mod balance;
+pub mod bill;
 pub mod buy;
 pub mod cancel;
 pub mod clock;
+pub mod deliver;
 pub mod faults;
 pub mod login;
 pub mod order;
@@ -22,6 +24,7 @@ pub mod present;
 pub mod purchase;
 pub mod recharge;
 pub mod refund;
+pub mod refund_order;
 pub mod requests;
 pub mod reset;
 pub mod state;
@@ -36,7 +39,7 @@ use anyhow::{bail, Context};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 use openmidas_client::openmidas::AdminClient;
-use openmidas_client::{v2, Client, MidasEnv, Player, Secret, SessionKey, TokenEndpoint};
+use openmidas_client::{v2, xpay, Client, MidasEnv, Player, Secret, SessionKey, TokenEndpoint};
 use openmidas_protocol::Dialect;
 use serde::Deserialize;
 
@@ -183,10 +186,12 @@ pub struct AccountArgs {
     #[arg(long)]
     user_ip: Option<String>,
     /// The player's session_key (from `openmidas login`): v1 adds mp_sig with it; 2.0
-    /// signs every call with it (signature), so 2.0 needs it.
+    /// signs every call with it (signature), so 2.0 needs it; xpay signs its balance, pay
+    /// and refund with it.
     #[arg(long, env = "OPENMIDAS_SESSION_KEY", hide_env_values = true)]
     session_key: Option<String>,
-    /// Use the sandbox (v1: its paths and AppKey; 2.0: env 1 and the sandbox AppKey).
+    /// Use the sandbox (v1: its paths and AppKey; 2.0 and xpay: env 1 and the sandbox
+    /// AppKey).
     #[arg(long)]
     sandbox: bool,
 }
@@ -218,6 +223,42 @@ impl AccountArgs {
             None => player,
         };
         Ok((player, session_key))
+    }
+}
+
+impl AccountArgs {
+    /// The xpay player: zone "1" only (xpay's account is the app's zone-"1" one,
+    /// behaviour.md section 8), so another `--zone-id` is refused.
+    pub fn xpay(&self) -> anyhow::Result<xpay::Player> {
+        if self.zone_id != "1" {
+            bail!(
+                "--zone-id {} does not apply: an xpay player is the app's zone-\"1\" account",
+                self.zone_id
+            );
+        }
+        let player = xpay::Player::new(&self.openid).env(self.env());
+        Ok(match &self.user_ip {
+            Some(ip) => player.user_ip(ip),
+            None => player,
+        })
+    }
+
+    /// The session_key an xpay call that shows or moves one player's coins is signed with.
+    pub fn xpay_session_key(&self, command: &str) -> anyhow::Result<SessionKey> {
+        self.session_key().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{command} (xpay) needs the player's session_key: xpay signs it with it. Give \
+                 --session-key or set OPENMIDAS_SESSION_KEY (`openmidas login --openid ID` prints it)"
+            )
+        })
+    }
+
+    /// Refuses `--user-ip` for an xpay operation that takes none.
+    pub fn refuse_xpay_user_ip(&self, operation: &str) -> anyhow::Result<()> {
+        if self.user_ip.is_some() {
+            bail!("--user-ip does not apply: xpay {operation} takes no user_ip");
+        }
+        Ok(())
     }
 }
 
@@ -253,8 +294,14 @@ impl PlayerArgs {
 
     /// The 2.0 account and session_key; refuses v1's `--pf`.
     pub fn v2(&self, command: &str) -> anyhow::Result<(v2::Player, SessionKey)> {
-        refuse_v1_flag("--pf", self.pf.is_some(), None)?;
+        refuse_v1_flag("--pf", self.pf.is_some(), None, Dialect::V2)?;
         self.account.v2(command)
+    }
+
+    /// The xpay account; refuses v1's `--pf`.
+    pub fn xpay(&self) -> anyhow::Result<&AccountArgs> {
+        refuse_v1_flag("--pf", self.pf.is_some(), None, Dialect::Xpay)?;
+        Ok(&self.account)
     }
 }
 
@@ -270,35 +317,95 @@ pub fn env_of(sandbox: bool) -> MidasEnv {
 /// Which API a call speaks.
 #[derive(Args, Debug)]
 pub struct DialectArgs {
-    /// Which API: v1 (Midas, /cgi-bin/midas/*) or v2 (virtual payment 2.0, /wxa/game/*).
-    #[arg(long, default_value = "v1", value_parser = dialect_parser())]
+    /// Which API: v1 (Midas, /cgi-bin/midas/*), v2 (virtual payment 2.0, /wxa/game/*) or
+    /// xpay (/xpay/*).
+    #[arg(long, default_value = "v1", value_parser = dialect_parser(&Dialect::ALL))]
     pub dialect: Dialect,
 }
 
-/// `v1` or `v2` (listed in `--help` and in clap's error for anything else).
-fn dialect_parser() -> impl TypedValueParser<Value = Dialect> {
-    let names = [Dialect::V1, Dialect::V2].map(Dialect::as_str);
-    PossibleValuesParser::new(names)
-        .try_map(|name: String| Dialect::parse(&name).ok_or_else(|| format!("{name:?} is not a dialect: use v1 or v2")))
+/// One of `dialects` (listed in `--help` and in clap's error for anything else).
+pub fn dialect_parser(dialects: &[Dialect]) -> impl TypedValueParser<Value = Dialect> {
+    let names: Vec<&'static str> = dialects.iter().map(|d| d.as_str()).collect();
+    let listed = names.join(", ");
+    PossibleValuesParser::new(names).try_map(move |name: String| {
+        Dialect::parse(&name).ok_or_else(|| format!("{name:?} is not a dialect: use {listed}"))
+    })
 }
 
-/// Refuses a v1-only flag given with `--dialect v2` (naming the 2.0 flag to use instead).
-pub fn refuse_v1_flag(flag: &str, given: bool, v2_flag: Option<&str>) -> anyhow::Result<()> {
+/// How the CLI's messages name a dialect.
+pub fn dialect_label(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::V1 => "v1",
+        Dialect::V2 => "2.0",
+        Dialect::Xpay => "xpay",
+    }
+}
+
+/// Refuses a v1-only flag given with `--dialect v2` or `xpay` (naming the flag to use
+/// instead).
+pub fn refuse_v1_flag(flag: &str, given: bool, instead: Option<&str>, dialect: Dialect) -> anyhow::Result<()> {
     if !given {
         return Ok(());
     }
-    match v2_flag {
-        Some(v2_flag) => bail!("{flag} is a v1 flag; with --dialect v2 use {v2_flag}"),
-        None => bail!("{flag} is a v1 flag: 2.0 has no such field (drop it, or use --dialect v1)"),
+    let name = dialect.as_str();
+    match instead {
+        Some(instead) => bail!("{flag} is a v1 flag; with --dialect {name} use {instead}"),
+        None => bail!(
+            "{flag} is a v1 flag: {} has no such field (drop it, or use --dialect v1)",
+            dialect_label(dialect)
+        ),
     }
 }
 
-/// Refuses a 2.0-only flag given with `--dialect v1` (naming the v1 flag to use instead).
+/// Refuses a 2.0 / xpay flag given with `--dialect v1` (naming the v1 flag to use instead).
 pub fn refuse_v2_flag(flag: &str, given: bool, v1_flag: &str) -> anyhow::Result<()> {
     if given {
-        bail!("{flag} is a 2.0 flag: add --dialect v2, or use {v1_flag} for v1");
+        bail!("{flag} is a 2.0 and xpay flag: add --dialect v2 or xpay, or use {v1_flag} for v1");
     }
     Ok(())
+}
+
+/// Refuses a flag of the other dialects given with `--dialect xpay`.
+pub fn refuse_for_xpay(flag: &str, given: bool, why: &str) -> anyhow::Result<()> {
+    if given {
+        bail!("{flag} does not apply with --dialect xpay: {why}");
+    }
+    Ok(())
+}
+
+/// Which purchase an xpay order command names: `--order-id` or `--wx-order-id`, exactly one.
+#[derive(Args, Debug)]
+pub struct XpayOrderArgs {
+    /// The purchase's order_id (its outTradeNo), or a refund's refund_order_id.
+    #[arg(long)]
+    order_id: Option<String>,
+    /// WeChat's number of the purchase (or of a refund).
+    #[arg(long)]
+    wx_order_id: Option<String>,
+}
+
+impl XpayOrderArgs {
+    /// Whether either was given.
+    pub fn given(&self) -> bool {
+        self.order_id.is_some() || self.wx_order_id.is_some()
+    }
+
+    pub fn order_ref(&self) -> anyhow::Result<xpay::OrderRef<'_>> {
+        match (&self.order_id, &self.wx_order_id) {
+            (Some(order_id), None) => Ok(xpay::OrderRef::OrderId(order_id.as_str().into())),
+            (None, Some(wx_order_id)) => Ok(xpay::OrderRef::WxOrderId(wx_order_id.as_str().into())),
+            _ => bail!("name the order with exactly one of --order-id and --wx-order-id"),
+        }
+    }
+
+    /// How a message names the order (`order_id X`, `wx_order_id W`).
+    pub fn describe(&self) -> String {
+        match (&self.order_id, &self.wx_order_id) {
+            (Some(order_id), _) => format!("order_id {order_id}"),
+            (None, Some(wx_order_id)) => format!("wx_order_id {wx_order_id}"),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// One profile of the file. Every key is optional.
@@ -414,26 +521,31 @@ impl Resolved {
     /// A client of the v1 API. Needs appid and secret; offer_id and app_key only for
     /// payment calls (`payments`).
     pub fn client(&self, payments: bool) -> anyhow::Result<Client> {
+        self.build_client(payments, payments)
+    }
+
+    /// A client for xpay calls: appid, secret and the AppKey; xpay bodies name no offer, so
+    /// the offer_id is not needed.
+    pub fn xpay_client(&self) -> anyhow::Result<Client> {
+        self.build_client(false, true)
+    }
+
+    fn build_client(&self, needs_offer_id: bool, needs_app_key: bool) -> anyhow::Result<Client> {
         let appid = self.appid()?;
         let secret = self
             .secret
             .as_deref()
             .ok_or_else(|| missing("the AppSecret", "secret", "OPENMIDAS_SECRET"))?;
-        let (offer_id, app_key) = if payments {
-            (
-                self.offer_id
-                    .as_deref()
-                    .ok_or_else(|| missing("the offer_id", "offer-id", "OPENMIDAS_OFFER_ID"))?,
-                self.app_key
-                    .as_deref()
-                    .ok_or_else(|| missing("the AppKey", "app-key", "OPENMIDAS_APP_KEY"))?,
-            )
-        } else {
-            // Not used by token and login calls.
-            (
-                self.offer_id.as_deref().unwrap_or("-"),
-                self.app_key.as_deref().unwrap_or("-"),
-            )
+        // Calls that do not use them (token, login; xpay for the offer_id) get a placeholder.
+        let offer_id = match self.offer_id.as_deref() {
+            Some(offer_id) => offer_id,
+            None if needs_offer_id => return Err(missing("the offer_id", "offer-id", "OPENMIDAS_OFFER_ID")),
+            None => "-",
+        };
+        let app_key = match self.app_key.as_deref() {
+            Some(app_key) => app_key,
+            None if needs_app_key => return Err(missing("the AppKey", "app-key", "OPENMIDAS_APP_KEY")),
+            None => "-",
         };
         let mut builder = Client::builder(appid, secret, offer_id, app_key)
             .base_url(&self.url)
@@ -492,13 +604,39 @@ impl Resolved {
     /// Reports a failed call: a JSON object on stdout with --json, and an error naming the
     /// errcode and what it means (stderr, exit status 1).
     pub fn failure(&self, what: &str, error: openmidas_client::Error, bill_no: Option<&str>) -> anyhow::Error {
-        let unknown_outcome = bill_no.is_some() && error.retryable();
         let hint = match bill_no {
-            Some(bill_no) if unknown_outcome => format!(
+            Some(bill_no) if error.retryable() => format!(
                 "\nthe outcome is unknown: run the same command again with --bill-no {bill_no}; it is never applied twice"
             ),
             _ => String::new(),
         };
+        self.report(what, error, hint)
+    }
+
+    /// [`Resolved::failure`] of an xpay state change numbered by `flag` `number`. Run again
+    /// after an unknown outcome, it is not applied twice, and xpay then answers 268490004
+    /// (section 10.2): the hint says so, since that answer carries nothing else.
+    pub fn xpay_failure(
+        &self,
+        what: &str,
+        error: openmidas_client::Error,
+        numbered: Option<(&str, &str)>,
+    ) -> anyhow::Error {
+        let hint = match numbered {
+            Some((flag, number)) if error.is(openmidas_client::codes::Xpay::RefundInProgress) => format!(
+                "\nthe refund {flag} {number} was started before and is in progress: \
+                 `openmidas order --dialect xpay --openid OPENID --order-id {number}` shows when it is done"
+            ),
+            Some((flag, number)) if error.retryable() => format!(
+                "\nthe outcome is unknown: run the same command again with {flag} {number}; it is never applied \
+                 twice (errcode 268490004 then means an earlier run applied it)"
+            ),
+            _ => String::new(),
+        };
+        self.report(what, error, hint)
+    }
+
+    fn report(&self, what: &str, error: openmidas_client::Error, hint: String) -> anyhow::Error {
         if self.json {
             let value = match error.api() {
                 Some(api) => serde_json::json!({

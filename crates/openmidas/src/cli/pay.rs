@@ -1,8 +1,9 @@
-//! `openmidas pay`: `pay`, Midas v1 (default) or 2.0 (`--dialect v2`), retried safely with
-//! the same bill_no.
+//! `openmidas pay`: `pay`, Midas v1 (default) or 2.0 (`--dialect v2`), or xpay's
+//! `currency_pay` (`--dialect xpay`, `--bill-no` being its order_id), retried safely with the
+//! same number.
 
 use clap::Args;
-use openmidas_client::{v2, PayRequest};
+use openmidas_client::{v2, xpay, PayRequest};
 use openmidas_protocol::Dialect;
 
 use super::{block_on, refuse_v1_flag, refuse_v2_flag, DialectArgs, PlayerArgs, Settings};
@@ -18,7 +19,8 @@ pub struct PayArgs {
     /// Coins to deduct.
     #[arg(long)]
     amount: i64,
-    /// The order's unique number: reuse it to retry, never for another purchase.
+    /// The order's unique number (xpay's order_id: 8 to 32 characters): reuse it to retry,
+    /// never for another purchase.
     #[arg(long)]
     bill_no: String,
     /// Item name (v1's pay_item).
@@ -27,10 +29,10 @@ pub struct PayArgs {
     /// Remark written to the account's ledger (v1's app_remark).
     #[arg(long)]
     app_remark: Option<String>,
-    /// Item name (2.0's payitem).
+    /// Item name (2.0's and xpay's payitem).
     #[arg(long)]
     payitem: Option<String>,
-    /// Remark (2.0's remark).
+    /// Remark (2.0's and xpay's remark).
     #[arg(long)]
     remark: Option<String>,
 }
@@ -43,11 +45,20 @@ pub fn run(args: PayArgs) -> anyhow::Result<()> {
             run_v1(args)
         }
         Dialect::V2 => {
-            refuse_v1_flag("--pay-item", args.pay_item.is_some(), Some("--payitem"))?;
-            refuse_v1_flag("--app-remark", args.app_remark.is_some(), Some("--remark"))?;
+            refuse_v1_flag("--pay-item", args.pay_item.is_some(), Some("--payitem"), Dialect::V2)?;
+            refuse_v1_flag("--app-remark", args.app_remark.is_some(), Some("--remark"), Dialect::V2)?;
             run_v2(args)
         }
-        Dialect::Xpay => anyhow::bail!("--dialect xpay is not in the CLI yet: use the server's /xpay/ routes directly"),
+        Dialect::Xpay => {
+            refuse_v1_flag("--pay-item", args.pay_item.is_some(), Some("--payitem"), Dialect::Xpay)?;
+            refuse_v1_flag(
+                "--app-remark",
+                args.app_remark.is_some(),
+                Some("--remark"),
+                Dialect::Xpay,
+            )?;
+            run_xpay(args)
+        }
     }
 }
 
@@ -111,6 +122,38 @@ fn run_v2(args: PayArgs) -> anyhow::Result<()> {
                 text.push_str(REPLAYED);
             }
             text
+        })
+    })
+}
+
+fn run_xpay(args: PayArgs) -> anyhow::Result<()> {
+    let account = args.player.xpay()?;
+    let player = account.xpay()?;
+    let session_key = account.xpay_session_key("pay")?;
+    let settings = args.settings.resolve()?;
+    let client = settings.xpay_client()?;
+    let request = xpay::CurrencyPayRequest {
+        order_id: args.bill_no.clone(),
+        amount: args.amount,
+        payitem: args.payitem.clone(),
+        remark: args.remark.clone(),
+    };
+    block_on(async {
+        let paid = client
+            .xpay()
+            .currency_pay(&player, &request, &session_key)
+            .await
+            .map_err(|e| settings.xpay_failure("pay", e, Some(("--bill-no", &args.bill_no))))?;
+        settings.print(&paid, || match (paid.balance, paid.used_present_amount) {
+            (Some(balance), Some(gift)) => format!(
+                "paid {} coins (order_id {}): balance {balance}, used_present_amount {gift} (gift coins used)",
+                args.amount, paid.order_id
+            ),
+            _ => format!(
+                "paid {} coins (order_id {}): an earlier attempt, whose answer was lost, applied it (its retry \
+                 answered 268490004); xpay then gives no balance: `openmidas balance --dialect xpay`",
+                args.amount, paid.order_id
+            ),
         })
     })
 }

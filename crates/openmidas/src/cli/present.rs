@@ -1,5 +1,6 @@
 //! `openmidas present`: `present` (gift coins), Midas v1 (default) or 2.0
-//! (`--dialect v2`), retried safely with the same bill_no.
+//! (`--dialect v2`), or xpay's `present_currency` (`--dialect xpay`, `--bill-no` being its
+//! order_id), retried safely with the same number.
 
 use clap::Args;
 use openmidas_protocol::Dialect;
@@ -14,10 +15,11 @@ pub struct PresentArgs {
     dialect: DialectArgs,
     #[command(flatten)]
     player: PlayerArgs,
-    /// Gift coins to give (v1's present_counts, 2.0's amount).
+    /// Gift coins to give (v1's present_counts, 2.0's and xpay's amount).
     #[arg(long)]
     amount: i64,
-    /// The gift's unique number: reuse it to retry, never for another gift.
+    /// The gift's unique number (xpay's order_id: 8 to 32 characters): reuse it to retry,
+    /// never for another gift.
     #[arg(long)]
     bill_no: String,
 }
@@ -29,7 +31,7 @@ pub fn run(args: PresentArgs) -> anyhow::Result<()> {
     match args.dialect.dialect {
         Dialect::V1 => run_v1(args),
         Dialect::V2 => run_v2(args),
-        Dialect::Xpay => anyhow::bail!("--dialect xpay is not in the CLI yet: use the server's /xpay/ routes directly"),
+        Dialect::Xpay => run_xpay(args),
     }
 }
 
@@ -79,6 +81,33 @@ fn run_v2(args: PresentArgs) -> anyhow::Result<()> {
                 text.push_str(REPLAYED);
             }
             text
+        })
+    })
+}
+
+fn run_xpay(args: PresentArgs) -> anyhow::Result<()> {
+    let account = args.player.xpay()?;
+    account.refuse_xpay_user_ip("present_currency")?;
+    // present_currency is signed with pay_sig alone: no session_key needed.
+    let player = account.xpay()?;
+    let settings = args.settings.resolve()?;
+    let client = settings.xpay_client()?;
+    block_on(async {
+        let given = client
+            .xpay()
+            .present_currency(&player, &args.bill_no, args.amount)
+            .await
+            .map_err(|e| settings.xpay_failure("present", e, Some(("--bill-no", &args.bill_no))))?;
+        settings.print(&given, || match (given.balance, given.present_balance) {
+            (Some(balance), Some(gift)) => format!(
+                "presented {} coins (order_id {}): balance {balance}, present_balance {gift} (gift coins)",
+                args.amount, given.order_id
+            ),
+            _ => format!(
+                "presented {} coins (order_id {}): an earlier attempt, whose answer was lost, gave them (its \
+                 retry answered 268490004); xpay then gives no balance: `openmidas balance --dialect xpay`",
+                args.amount, given.order_id
+            ),
         })
     })
 }
