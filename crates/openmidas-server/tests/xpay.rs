@@ -563,6 +563,18 @@ async fn bills(server: TestServer) {
         ready["url"],
         "the same link while it lives"
     );
+    // As a third-party client (silenceper/wechat) sends it: no env (official), days as strings.
+    let (status, answer) = g
+        .server
+        .xpay(
+            &g.app,
+            Op::DownloadBill,
+            &g.token,
+            r#"{"begin_ds":"20260101","end_ds":"20260101"}"#,
+            &g.session,
+        )
+        .await;
+    assert_eq!((status, &answer["url"]), (StatusCode::OK, &ready["url"]), "{answer}");
     let response = g.server.http.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");

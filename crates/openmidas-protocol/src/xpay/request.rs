@@ -547,8 +547,26 @@ fn digit_string(
     }
 }
 
+/// A `yyyymmdd` date: documented as a number; clients disagree (some send `"20260101"`), so
+/// a string of 8 digits is taken too.
 fn date(body: &RawObject<'_>, field: &'static str) -> Result<Date, FieldError> {
-    let value = integer(required(body, field)?, field, i64::MIN..=i64::MAX, Rule::Date)?;
+    let raw = required(body, field)?;
+    let value = match json::kind(raw) {
+        JsonKind::String => {
+            let text = string(raw, field)?;
+            if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FieldError::Invalid {
+                    field,
+                    rule: Rule::Date,
+                });
+            }
+            text.parse().map_err(|_| FieldError::Invalid {
+                field,
+                rule: Rule::Date,
+            })?
+        }
+        _ => integer(raw, field, i64::MIN..=i64::MAX, Rule::Date)?,
+    };
     Date::from_yyyymmdd(value).ok_or(FieldError::Invalid {
         field,
         rule: Rule::Date,
@@ -609,7 +627,12 @@ fn refund_order<'a>(body: &RawObject<'a>) -> Result<Call<'a>, FieldError> {
 /// present, of the right JSON type and in range. The first failure answers.
 pub fn parse<'a>(op: Op, body: &RawObject<'a>) -> Result<Request<'a>, FieldError> {
     let openid = if op.takes_openid() { Some(openid(body)?) } else { None };
-    let sandbox = integer(required(body, "env")?, "env", 0..=1, Rule::Env)? == 1;
+    // download_bill's documented body has no `env` (a merchant-level call: env only picks
+    // the signing key), so there it defaults to 0; every other operation requires it.
+    let sandbox = match (op, body.get("env")) {
+        (Op::DownloadBill, None) => false,
+        _ => integer(required(body, "env")?, "env", 0..=1, Rule::Env)? == 1,
+    };
     let user_ip = if op.takes_user_ip() {
         optional(body, "user_ip", MAX_USER_IP_BYTES)?
     } else {
@@ -1303,5 +1326,36 @@ mod tests {
         }
         let echoed = signature_errmsg(SignatureParam::Signature, long.as_bytes());
         assert!(echoed.contains("...], base64_encoded_post_body: "));
+    }
+
+    #[test]
+    fn download_bill_takes_no_env_and_dates_as_digit_strings() {
+        // As third-party clients send it: no env, dates as strings.
+        let request = check(Op::DownloadBill, r#"{"begin_ds":"20260101","end_ds":"20260131"}"#).expect("valid");
+        assert!(!request.sandbox);
+        let Call::DownloadBill { range } = request.call else {
+            panic!("not a download_bill call")
+        };
+        assert_eq!((range.first.day, range.last.day), (1, 31));
+        // env, when given, still picks the sandbox and is checked.
+        let request = check(Op::DownloadBill, r#"{"env":1,"begin_ds":20260101,"end_ds":20260101}"#).expect("valid");
+        assert!(request.sandbox);
+        assert!(check(Op::DownloadBill, r#"{"env":3,"begin_ds":20260101,"end_ds":20260101}"#).is_err());
+        for bad in [r#""2026011""#, r#""2026-0101""#, r#""20261301""#, r#""""#] {
+            let body = format!(r#"{{"begin_ds":{bad},"end_ds":20260101}}"#);
+            assert_eq!(
+                check(Op::DownloadBill, &body).map(|_| ()),
+                Err(FieldError::Invalid {
+                    field: "begin_ds",
+                    rule: Rule::Date
+                }),
+                "{bad}"
+            );
+        }
+        // Every other operation still requires env.
+        assert_eq!(
+            check(Op::QueryOrder, r#"{"openid":"o1","order_id":"buy-0001"}"#).map(|_| ()),
+            Err(FieldError::Missing("env"))
+        );
     }
 }
