@@ -47,6 +47,7 @@ mod error;
 mod http;
 mod midas;
 pub mod openmidas;
+pub mod push;
 mod retry;
 mod secret;
 mod token;
@@ -57,6 +58,7 @@ pub use client::{Client, ClientBuilder, Session, WECHAT_BASE_URL};
 pub use clock::{Clock, SystemClock};
 pub use error::{ApiError, Error, Result};
 pub use midas::{sign_v1_body, Balance, CancelResult, MidasEnv, PayRequest, PayResult, Player, PresentResult};
+pub use push::{Push, PushReceiver, ReceiveError};
 /// The errcode tables, to match an [`ApiError`] with [`ApiError::is`]. A number can mean
 /// different things in different dialects (90010), so each dialect has its own table; the
 /// platform's codes (tokens, sessions, -1) are in [`codes::Common`].

@@ -135,6 +135,8 @@ pub struct App {
     /// How long an xpay `refund_order` stays in progress before it completes (behaviour.md
     /// section 10.2), on the server's clock.
     pub refund_delay_secs: u32,
+    /// Where and how events are pushed (behaviour.md section 12); `None`: no pushes.
+    pub push: Option<crate::push::PushSettings>,
 }
 
 impl App {
@@ -155,6 +157,7 @@ impl App {
             coin_price_fen: DEFAULT_COIN_PRICE_FEN,
             session_ttl_secs: None,
             refund_delay_secs: 0,
+            push: None,
         }
     }
 
@@ -198,6 +201,9 @@ impl App {
         if self.coin_price_fen == 0 || self.coin_price_fen > MAX_COIN_PRICE_FEN {
             return Err(format!("coin_price_fen must be 1 to {MAX_COIN_PRICE_FEN}"));
         }
+        if let Some(push) = &self.push {
+            push.check()?;
+        }
         Ok(())
     }
 }
@@ -219,6 +225,7 @@ impl fmt::Debug for App {
             .field("coin_price_fen", &self.coin_price_fen)
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("refund_delay_secs", &self.refund_delay_secs)
+            .field("push", &self.push)
             .finish()
     }
 }

@@ -15,6 +15,7 @@ use crate::account::{Account, AccountKey, InvariantViolation};
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::decide::{decide, Decision};
 use crate::order::{Order, OrderKey};
+use crate::push::{self, NewPush};
 
 /// The commands of one transaction and the rows they read.
 pub struct Batch<'c> {
@@ -77,6 +78,8 @@ pub struct Writes<'b> {
     pub order_inserts: Vec<OrderWrite<'b>>,
     pub order_updates: Vec<OrderWrite<'b>>,
     pub journal: Vec<JournalEntry>,
+    /// The events the changes caused, in command order (behaviour.md section 12).
+    pub pushes: Vec<NewPush>,
 }
 
 impl Writes<'_> {
@@ -158,6 +161,7 @@ impl<'c> Batch<'c> {
         let mut account_slots: Vec<Slot<Account>> = accounts.into_iter().map(Slot::new).collect();
         let mut outcomes = Vec::with_capacity(self.commands.len());
         let mut journal = Vec::new();
+        let mut pushes = Vec::new();
         for ((command, (order_indices, account_index)), reads) in self.commands.iter().zip(&self.slots).zip(&self.reads)
         {
             // Checked against the keys again: a wrong slot would apply money to the wrong row.
@@ -174,6 +178,7 @@ impl<'c> Batch<'c> {
             match decide(command, &read, &account)? {
                 Decision::Refuse(refusal) => outcomes.push(Outcome::Refused(refusal)),
                 Decision::Apply(effect) => {
+                    pushes.extend(push::caused(command, &effect.orders));
                     if let Some(next) = effect.account {
                         let slot = &mut account_slots[*account_index];
                         slot.current = Some(next);
@@ -195,6 +200,7 @@ impl<'c> Batch<'c> {
 
         let mut writes = Writes {
             journal,
+            pushes,
             ..Writes::default()
         };
         for (key, slot) in self.accounts.iter().zip(account_slots) {
@@ -449,9 +455,12 @@ mod tests {
                         number: n,
                         goods: Goods::Coins { quantity: q },
                         fee_fen: q,
+                        orig_fee_fen: q,
+                        channel: crate::order::PurchaseChannel::MiniGame,
                         wx_order_id: "wx".into(),
                         attach: String::new(),
                         paid,
+                        push: false,
                     }),
                 }),
             ]

@@ -38,8 +38,8 @@ pub enum Op {
     CancelPay { pay_number: String, window_ms: i64 },
     /// A client purchase: recorded in the purchase book; coins are credited once it is paid.
     Purchase(PurchaseOrder),
-    /// The player pays a purchase left unpaid.
-    PayPurchase { number: String },
+    /// The player pays a purchase left unpaid; `push`: its app takes pushes.
+    PayPurchase { number: String, push: bool },
     /// The player walks away from an unpaid purchase.
     ClosePurchase { number: String },
     /// Money back from a paid purchase (xpay `refund_order`), as an order of its own.
@@ -63,6 +63,8 @@ pub struct PurchaseRefund {
     pub biz_meta: String,
     /// How long until the refund completes (the app's `refund_delay_secs`).
     pub delay_ms: i64,
+    /// The app takes pushes: the refund's completion is pushed (behaviour.md section 12).
+    pub push: bool,
 }
 
 /// A new client purchase.
@@ -73,11 +75,16 @@ pub struct PurchaseOrder {
     pub goods: Goods,
     /// What the player pays in all, in fen.
     pub fee_fen: i64,
+    /// The price before any discount, in fen.
+    pub orig_fee_fen: i64,
+    pub channel: crate::order::PurchaseChannel,
     /// The platform's id for it (unique).
     pub wx_order_id: String,
     pub attach: String,
     /// Paid at once (`false`: the player pays later, or never).
     pub paid: bool,
+    /// The app takes pushes: paying it is pushed (behaviour.md section 12).
+    pub push: bool,
 }
 
 /// What a purchase buys.
@@ -112,9 +119,12 @@ impl Command {
             number: number.to_string(),
             goods: Goods::Coins { quantity },
             fee_fen: 0,
+            orig_fee_fen: 0,
+            channel: crate::order::PurchaseChannel::MiniGame,
             wx_order_id: wx_order_id.to_string(),
             attach: String::new(),
             paid: true,
+            push: false,
         };
         Command::new(account, now_ms, Op::Purchase(order))
     }
@@ -138,7 +148,7 @@ impl Command {
             ],
             Op::CancelPay { pay_number, .. } => vec![OrderKey::currency(account, pay_number)],
             Op::Purchase(order) => vec![OrderKey::purchase(account, &order.number)],
-            Op::PayPurchase { number } | Op::ClosePurchase { number } | Op::DeliverPurchase { number } => {
+            Op::PayPurchase { number, .. } | Op::ClosePurchase { number } | Op::DeliverPurchase { number } => {
                 vec![OrderKey::purchase(account, number)]
             }
             Op::RefundPurchase(refund) => vec![

@@ -53,7 +53,7 @@ pub fn decide(command: &Command, orders: &[Option<&Order>], account: &Account) -
         ),
         Op::CancelPay { pay_number, window_ms } => cancel_pay(command, pay_number, *window_ms, orders[0], account),
         Op::Purchase(order) => purchase(command, order, orders[0], account),
-        Op::PayPurchase { number } => pay_purchase(command, number, orders[0], account),
+        Op::PayPurchase { number, .. } => pay_purchase(command, number, orders[0], account),
         Op::ClosePurchase { number } => close_purchase(command, number, orders[0]),
         Op::RefundPurchase(refund) => refund_purchase(command, refund, orders[0], orders[1]),
         Op::DeliverPurchase { number } => deliver_purchase(command, number, orders[0]),
@@ -355,6 +355,8 @@ fn purchase(
         purchase: Some(Purchase {
             product_id,
             fee_fen: new.fee_fen,
+            orig_fee_fen: new.orig_fee_fen,
+            channel: new.channel,
             wx_order_id: new.wx_order_id.clone(),
             attach: new.attach.clone(),
             paid_at_ms: None,
@@ -535,6 +537,8 @@ fn refund_purchase(
         purchase: Some(Purchase {
             product_id: details.product_id.clone(),
             fee_fen: refund.refund_fee,
+            orig_fee_fen: refund.refund_fee,
+            channel: details.channel,
             wx_order_id: refund.wx_order_id.clone(),
             attach: refund.biz_meta.clone(),
             paid_at_ms: None,
@@ -871,9 +875,12 @@ mod tests {
                     number: "t1".into(),
                     goods,
                     fee_fen: 100,
+                    orig_fee_fen: 100,
+                    channel: crate::order::PurchaseChannel::MiniGame,
                     wx_order_id: "wx1".into(),
                     attach: String::new(),
                     paid,
+                    push: false,
                 }),
             )
         };
@@ -904,7 +911,14 @@ mod tests {
             ),
             Refusal::RepeatedPurchase
         );
-        let pay = command("u", 9, Op::PayPurchase { number: "t1".into() });
+        let pay = command(
+            "u",
+            9,
+            Op::PayPurchase {
+                number: "t1".into(),
+                push: false,
+            },
+        );
         let done = apply(decide(&pay, &[Some(&order)], &Account::default()).unwrap());
         assert_eq!(done.account.unwrap().balance(), 10);
         let delivered = done.orders[0].1.clone();
@@ -922,7 +936,14 @@ mod tests {
                 .status,
             OrderStatus::Closed
         );
-        let stranger = command("v", 9, Op::PayPurchase { number: "t1".into() });
+        let stranger = command(
+            "v",
+            9,
+            Op::PayPurchase {
+                number: "t1".into(),
+                push: false,
+            },
+        );
         assert_eq!(
             refusal(decide(&stranger, &[Some(&order)], &Account::default()).unwrap()),
             Refusal::PurchaseNotFound
@@ -943,9 +964,12 @@ mod tests {
                             quantity: 1,
                         },
                         fee_fen: 100,
+                        orig_fee_fen: 100,
+                        channel: crate::order::PurchaseChannel::MiniGame,
                         wx_order_id: "wx1".into(),
                         attach: String::new(),
                         paid: true,
+                        push: false,
                     }),
                 ),
                 &[None],
@@ -968,6 +992,7 @@ mod tests {
                     wx_order_id: format!("wx-{number}"),
                     biz_meta: "meta".into(),
                     delay_ms: 1000,
+                    push: false,
                 }),
             )
         };

@@ -9,6 +9,7 @@
 //! - [`batch`]: many commands in one transaction, as every store runs them.
 //! - [`auth`]: apps, tokens, login codes and sessions: their rules.
 //! - [`bill`]: xpay bill downloads: generating, then a link that expires.
+//! - [`push`]: the events a change causes (an outbox), and the rules of their delivery.
 //! - [`store`]: the storage boundary: the `Store` trait, and the plans of every other write.
 //! - [`clock`]: time as the server sees it, and the emulator's stored clock.
 //! - [`state`]: the whole state as one document (the emulator's export and import).
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod command;
 pub mod decide;
 pub mod order;
+pub mod push;
 pub mod state;
 pub mod store;
 
@@ -31,5 +33,5 @@ pub use auth::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
 pub use clock::{Clock, ClockChange, ClockState, ManualClock, SystemClock};
 pub use command::{Command, Goods, Op, Original, Outcome, PurchaseOrder, Refusal};
 pub use decide::{decide, Decision, Effect};
-pub use order::{Book, Order, OrderKey, OrderKind, OrderStatus};
+pub use order::{Book, Order, OrderKey, OrderKind, OrderStatus, PurchaseChannel};
 pub use store::{Store, StoreError, StoreExt, Write, Written};

@@ -161,6 +161,33 @@ impl fmt::Display for OrderStatus {
     }
 }
 
+/// Which client API a purchase came through: it decides which pushes tell the game
+/// server of it (behaviour.md section 12).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PurchaseChannel {
+    /// Mini-game virtual payment 2.0 (`wx.requestMidasPayment`,
+    /// `wx.requestMidasPaymentGameItem`); also every purchase made before channels were kept.
+    #[default]
+    MiniGame,
+    /// xpay (`wx.requestVirtualPayment`).
+    Xpay,
+}
+
+impl PurchaseChannel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PurchaseChannel::MiniGame => "mini_game",
+            PurchaseChannel::Xpay => "xpay",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PurchaseChannel> {
+        [PurchaseChannel::MiniGame, PurchaseChannel::Xpay]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
+}
+
 /// What a purchase bought, and what the platform recorded of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
@@ -168,6 +195,9 @@ pub struct Purchase {
     pub product_id: String,
     /// What the player pays in all, in fen.
     pub fee_fen: i64,
+    /// The price before any discount, in fen (`OrigPrice`); `fee_fen` when none.
+    pub orig_fee_fen: i64,
+    pub channel: PurchaseChannel,
     /// The platform's id of the purchase (unique); the other ids on the wire derive from it.
     pub wx_order_id: String,
     /// The developer's data, echoed in pushes.

@@ -12,11 +12,12 @@ use std::fmt;
 
 use crate::account::{Account, Coins};
 use crate::auth::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex};
-use crate::order::{Book, Order, OrderKind, OrderStatus, Purchase};
+use crate::order::{Book, Order, OrderKind, OrderStatus, Purchase, PurchaseChannel};
+use crate::push::{PushAck, PushFormat, PushMode, PushSettings};
 
 /// The document's version: a change of [`TABLES`] is a new version. Documents of older
 /// versions still import: a column added since is filled with its default.
-pub const STATE_VERSION: i64 = 2;
+pub const STATE_VERSION: i64 = 3;
 /// The most rows a document holds (all tables together): an import or export is held in
 /// memory at once, and this is for emulator-sized states.
 pub const MAX_STATE_ROWS: usize = 1_000_000;
@@ -94,6 +95,12 @@ const fn col(name: &'static str, ty: ColumnType, nullable: bool, rule: Rule) -> 
 const fn v2(column: Column) -> Column {
     Column { added_in: 2, ..column }
 }
+const fn v3(column: Column) -> Column {
+    Column { added_in: 3, ..column }
+}
+const fn one_of_or_null(name: &'static str, names: &'static [&'static str]) -> Column {
+    col(name, ColumnType::Text, true, Rule::OneOf(names))
+}
 const fn text(name: &'static str) -> Column {
     col(name, ColumnType::Text, false, Rule::Any)
 }
@@ -117,9 +124,10 @@ const fn boolean(name: &'static str) -> Column {
 }
 
 const ENVS: &[&str] = &["official", "sandbox"];
+const CHANNELS: &[&str] = &["mini_game", "xpay"];
 
 /// The schema of the document, in the order tables are loaded (apps first).
-pub static TABLES: [Table; 8] = [
+pub static TABLES: [Table; 9] = [
     Table {
         name: "apps",
         sql: "apps",
@@ -140,6 +148,12 @@ pub static TABLES: [Table; 8] = [
             count("created_at_ms"),
             count("updated_at_ms"),
             v2(count("refund_delay_secs")),
+            v3(text_or_null("push_url")),
+            v3(text_or_null("push_token")),
+            v3(text_or_null("push_encoding_aes_key")),
+            v3(one_of_or_null("push_mode", &["plain", "safe"])),
+            v3(one_of_or_null("push_format", &["json", "xml"])),
+            v3(one_of_or_null("push_ack", &["strict", "lenient"])),
         ],
         key: &["appid"],
     },
@@ -236,6 +250,8 @@ pub static TABLES: [Table; 8] = [
             count_or_null("delivered_at_ms"),
             v2(count("refunded_fee")),
             v2(count_or_null("completes_at_ms")),
+            v3(count_or_null("orig_fee_fen")),
+            v3(one_of_or_null("purchase_channel", CHANNELS)),
         ],
         key: &["env", "appid", "offer_id", "namespace", "order_no"],
     },
@@ -272,6 +288,26 @@ pub static TABLES: [Table; 8] = [
             v2(count_or_null("expires_at_ms")),
         ],
         key: &["appid", "env", "begin_ds", "end_ds"],
+    },
+    Table {
+        name: "pushes",
+        sql: "pushes",
+        columns: &[
+            v3(col("id", ColumnType::Integer, false, Rule::NonNegative)),
+            v3(text("appid")),
+            v3(one_of("env", ENVS)),
+            v3(text("order_no")),
+            v3(one_of("kind", &["coins_delivered", "goods_paid", "refund_done"])),
+            v3(one_of("channel", CHANNELS)),
+            v3(count("created_ms")),
+            v3(one_of("status", &["pending", "delivered", "failed"])),
+            v3(count("attempts")),
+            v3(count("scheduled_attempts")),
+            v3(count("next_attempt_ms")),
+            v3(count("lease_until_ms")),
+            v3(text("last_reply")),
+        ],
+        key: &["id"],
     },
 ];
 
@@ -525,6 +561,7 @@ fn app_from_row(row: &Row) -> Result<App, String> {
         coin_price_fen: c.seconds("coin_price_fen")?.unwrap_or_default(),
         session_ttl_secs: c.seconds("session_ttl_secs")?,
         refund_delay_secs: c.seconds("refund_delay_secs")?.unwrap_or_default(),
+        push: push_settings(&c)?,
         ..App::new(
             c.text("appid"),
             c.text("secret"),
@@ -533,6 +570,24 @@ fn app_from_row(row: &Row) -> Result<App, String> {
             c.text("sandbox_app_key"),
         )
     })
+}
+
+/// An app's push settings: all of url, token, mode, format and ack, or none.
+fn push_settings(c: &Cells) -> Result<Option<PushSettings>, String> {
+    let Some(url) = c.text_or_null("push_url") else {
+        return Ok(None);
+    };
+    let setting = |name: &str| c.text_or_null(name).ok_or(format!("an app with push_url needs {name}"));
+    let settings = PushSettings {
+        url: url.to_string(),
+        token: setting("push_token")?.to_string(),
+        encoding_aes_key: c.text_or_null("push_encoding_aes_key").map(|k| k.to_string()),
+        mode: PushMode::parse(&setting("push_mode")?).ok_or("unknown push_mode")?,
+        format: PushFormat::parse(&setting("push_format")?).ok_or("unknown push_format")?,
+        ack: PushAck::parse(&setting("push_ack")?).ok_or("unknown push_ack")?,
+    };
+    settings.check()?;
+    Ok(Some(settings))
 }
 
 fn account_from_row(row: &Row) -> Account {
@@ -569,6 +624,14 @@ fn order_from_row(row: &Row) -> Result<Order, String> {
         Book::Purchase => Some(Purchase {
             product_id: c.text_or_null("product_id").ok_or("a purchase needs product_id")?,
             fee_fen: c.int_or_null("fee_fen").ok_or("a purchase needs fee_fen")?,
+            orig_fee_fen: c
+                .int_or_null("orig_fee_fen")
+                .or(c.int_or_null("fee_fen"))
+                .ok_or("a purchase needs fee_fen")?,
+            channel: match c.text_or_null("purchase_channel") {
+                Some(text) => PurchaseChannel::parse(&text).ok_or("unknown purchase_channel")?,
+                None => PurchaseChannel::default(),
+            },
             wx_order_id: c.text_or_null("wx_order_id").ok_or("a purchase needs wx_order_id")?,
             attach: c.text_or_null("attach").ok_or("a purchase needs attach")?,
             paid_at_ms: c.int_or_null("paid_at_ms"),
@@ -661,6 +724,13 @@ mod tests {
             Cell::Integer(1),
             Cell::Integer(1),
             Cell::Integer(0),
+            // No push settings.
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
         ]
     }
 

@@ -21,6 +21,7 @@ pub mod diagnose;
 pub mod errcode;
 pub mod json;
 pub mod limits;
+pub mod push;
 pub mod route;
 pub mod sign;
 pub mod v1;

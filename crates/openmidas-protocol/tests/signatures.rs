@@ -21,7 +21,7 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 #[test]
 fn every_vector_passes() {
     let vectors = vectors();
-    assert_eq!(vectors.len(), 16, "all vectors are present");
+    assert_eq!(vectors.len(), 18, "all vectors are present");
     for v in &vectors {
         let name = s(v, "name");
         match s(v, "scheme") {
@@ -102,6 +102,12 @@ fn every_vector_passes() {
                     s(v, "pay_event_sig"),
                     "{name}"
                 );
+            }
+            "push-plain" | "push-safe" => {
+                // The query signature; tests/push.rs checks the rest (behaviour.md section 12).
+                let signature =
+                    openmidas_protocol::push::url_signature(s(v, "token"), s(v, "timestamp"), s(v, "nonce"));
+                assert_eq!(signature, s(v, "signature"), "{name}");
             }
             "session" => {
                 let body = s(v, "raw_body").as_bytes();

@@ -10,6 +10,7 @@
 //! so a token minted on another node works here at once. An emulator reset or import empties
 //! both maps at once here, and within `ttl` on the other nodes.
 
+use openmidas_ledger::push::{Push, PushFilter};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -187,6 +188,14 @@ impl Store for CachingStore {
 
     async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError> {
         self.inner.bill(token).await
+    }
+
+    async fn pushes(&self, filter: &PushFilter) -> Result<Vec<Push>, StoreError> {
+        self.inner.pushes(filter).await
+    }
+
+    async fn push(&self, id: i64) -> Result<Option<Push>, StoreError> {
+        self.inner.push(id).await
     }
 
     async fn clock(&self) -> Result<ClockState, StoreError> {

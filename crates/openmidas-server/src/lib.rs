@@ -25,6 +25,7 @@ pub mod health;
 pub mod listener;
 pub mod observe;
 mod pipeline;
+pub mod push;
 pub mod router;
 pub mod secrets;
 mod state;
@@ -115,7 +116,10 @@ pub async fn serve_with(
     // Token and app lookups go through a short-lived cache (see `cache`); money never does.
     let cached: std::sync::Arc<dyn Store> =
         std::sync::Arc::new(cache::CachingStore::new(store.clone(), cache::DEFAULT_TTL));
-    let router = router::router(AppState { store: cached, ..state });
+    let state = AppState { store: cached, ..state };
+    // Pushes go out from their own task (behaviour.md section 12).
+    let pushes = push::worker::spawn(state.clone());
+    let router = router::router(state);
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -139,8 +143,10 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         }
     }
-    // Stop accepting, then let in-flight requests finish.
+    // Stop accepting and delivering (an event in flight is sent again by the next start:
+    // its lease runs out), then let in-flight requests finish.
     drop(listener);
+    pushes.abort();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(options.drain_timeout) => {

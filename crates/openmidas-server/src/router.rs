@@ -19,12 +19,13 @@ use crate::{admin, auth, client, controls, health, observe, v1, v2, xpay, AppSta
 
 /// The routes that take GET only (a wrong method there answers 43001; on any other route,
 /// 43002: behaviour.md section 5).
-const GET_ONLY: [&str; 5] = [
+const GET_ONLY: [&str; 6] = [
     "/healthz",
     "/cgi-bin/token",
     "/sns/jscode2session",
     "/admin/journal",
     "/admin/requests",
+    "/admin/pushes",
 ];
 
 /// Every route, with the fallbacks that keep unknown paths and methods on JSON answers. The
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/client/virtual_payment", post(client::virtual_payment::post))
         .route("/admin/client/purchases/pay", post(client::purchases::pay))
         .route("/admin/client/purchases/close", post(client::purchases::close))
+        .route(GET_ONLY[5], get(admin::pushes::list))
+        .route("/admin/pushes/{id}/redeliver", post(admin::pushes::redeliver))
         .route("/xpay/bills/{token}", get(xpay::bill));
     if state.emulator.is_some() {
         router = router

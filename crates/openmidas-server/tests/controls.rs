@@ -750,7 +750,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
     g.server.login_code(&g.app, "r").await;
     let (status, exported) = g.server.get_admin("/admin/state").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(exported["version"], 2);
+    assert_eq!(exported["version"], 3);
     for table in ["apps", "tokens", "codes", "sessions", "accounts", "orders", "journal"] {
         assert!(!exported[table].as_array().unwrap().is_empty(), "{table} in {exported}");
     }
@@ -839,7 +839,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
         doc
     };
     for (name, doc) in [
-        ("state_wrong_version", broken(&|d| d["version"] = json!(3))),
+        ("state_wrong_version", broken(&|d| d["version"] = json!(4))),
         ("state_negative_cash", broken(&|d| d["accounts"][0]["cash"] = json!(-5))),
         (
             "state_broken_invariant",

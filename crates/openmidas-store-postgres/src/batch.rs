@@ -13,7 +13,9 @@
 //!    fail with 23505 and the whole batch is re-run), one `INSERT` of the new orders (the
 //!    same for a number a node inserted first: the re-run sees it and answers the repeat),
 //!    one `UPDATE` of the changed stored orders (locked in step 1), one `INSERT` of the
-//!    journal rows in command order. Rows are written in the sorted key order too.
+//!    journal rows in command order, one `INSERT` of the events the changes caused (the
+//!    outbox, behaviour.md section 12) in command order. Rows are written in the sorted key
+//!    order too.
 //! 4. `COMMIT` (by the caller), and only then the answers.
 
 use openmidas_ledger::account::{Account, AccountKey};
@@ -28,7 +30,7 @@ use crate::rows::{account_from_row, order_from_row};
 const READ_ORDERS: &str = "SELECT k.i, o.kind, o.status, o.zone_id, o.openid, o.amount, o.used_gift, o.refunded_cash,
         o.refunded_gift, o.pay_number, o.balance_after, o.created_at_ms, o.updated_at_ms, o.product_id,
         o.fee_fen, o.wx_order_id, o.attach, o.paid_at_ms, o.delivered_at_ms, o.cancelled_at_ms,
-        o.refunded_fee, o.completes_at_ms
+        o.refunded_fee, o.completes_at_ms, o.orig_fee_fen, o.purchase_channel
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
         WITH ORDINALITY AS k (env, appid, offer_id, namespace, order_no, i)
  JOIN orders AS o ON o.env = k.env AND o.appid = k.appid AND o.offer_id = k.offer_id
@@ -67,32 +69,36 @@ const INSERT_ACCOUNTS: &str = "INSERT INTO accounts (env, appid, offer_id, zone_
 const INSERT_ORDERS: &str = "INSERT INTO orders (env, appid, offer_id, namespace, order_no, kind, status, zone_id,
         openid, amount, used_gift, refunded_cash, refunded_gift, pay_number, balance_after, created_at_ms,
         updated_at_ms, product_id, fee_fen, wx_order_id, attach, paid_at_ms, delivered_at_ms,
-        cancelled_at_ms, refunded_fee, completes_at_ms)
+        cancelled_at_ms, refunded_fee, completes_at_ms, orig_fee_fen, purchase_channel)
  SELECT env, appid, offer_id, namespace, order_no, kind, status, zone_id, openid, amount, used_gift,
         refunded_cash, refunded_gift, pay_number, balance_after, created_at_ms, updated_at_ms, product_id,
         fee_fen, wx_order_id, attach, paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee,
-        completes_at_ms
+        completes_at_ms, orig_fee_fen, purchase_channel
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
              $8::TEXT[], $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[],
              $14::TEXT[], $15::BIGINT[], $16::BIGINT[], $17::BIGINT[], $18::TEXT[], $19::BIGINT[],
              $20::TEXT[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BIGINT[], $25::BIGINT[],
-             $26::BIGINT[])
+             $26::BIGINT[], $27::BIGINT[], $28::TEXT[])
         WITH ORDINALITY AS u (env, appid, offer_id, namespace, order_no, kind, status, zone_id, openid,
                               amount, used_gift, refunded_cash, refunded_gift, pay_number, balance_after,
                               created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-                              paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms, i)
+                              paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms,
+                              orig_fee_fen, purchase_channel, i)
  ORDER BY u.i";
 
-/// What can change of an order after it is made.
+/// What can change of an order after it is made; and the price before discount and the
+/// channel, which never change but are NULL in rows written before version 5 (the update
+/// fills them in with what those rows read as).
 const UPDATE_ORDERS: &str = "UPDATE orders AS o SET status = u.status, refunded_cash = u.refunded_cash,
         refunded_gift = u.refunded_gift, balance_after = u.balance_after, updated_at_ms = u.updated_at_ms,
         paid_at_ms = u.paid_at_ms, delivered_at_ms = u.delivered_at_ms, cancelled_at_ms = u.cancelled_at_ms,
-        refunded_fee = u.refunded_fee
+        refunded_fee = u.refunded_fee, orig_fee_fen = u.orig_fee_fen, purchase_channel = u.purchase_channel
  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[],
              $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[],
-             $14::BIGINT[])
+             $14::BIGINT[], $15::BIGINT[], $16::TEXT[])
         AS u (env, appid, offer_id, namespace, order_no, status, refunded_cash, refunded_gift,
-              balance_after, updated_at_ms, paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee)
+              balance_after, updated_at_ms, paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee,
+              orig_fee_fen, purchase_channel)
  WHERE o.env = u.env AND o.appid = u.appid AND o.offer_id = u.offer_id AND o.namespace = u.namespace
    AND o.order_no = u.order_no";
 
@@ -104,6 +110,14 @@ const INSERT_JOURNAL: &str = "INSERT INTO journal (env, appid, offer_id, zone_id
              $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[])
         WITH ORDINALITY AS u (env, appid, offer_id, zone_id, openid, kind, order_no, amount, cash_delta,
                               gift_delta, balance_after, at_ms, i)
+ ORDER BY u.i";
+
+/// New events (behaviour.md section 12), pending, first tried at `next_attempt_ms`.
+const INSERT_PUSHES: &str = "INSERT INTO pushes (appid, env, order_no, kind, channel, created_ms, status, attempts,
+        scheduled_attempts, next_attempt_ms, lease_until_ms, last_reply)
+ SELECT appid, env, order_no, kind, channel, created_ms, 'pending', 0, 0, next_attempt_ms, 0, ''
+ FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[])
+        WITH ORDINALITY AS u (appid, env, order_no, kind, channel, created_ms, next_attempt_ms, i)
  ORDER BY u.i";
 
 fn corrupt(what: &str) -> TxError {
@@ -297,6 +311,8 @@ struct OrderColumns<'a> {
     cancelled_at_ms: Vec<Option<i64>>,
     refunded_fee: Vec<i64>,
     completes_at_ms: Vec<Option<i64>>,
+    orig_fee_fen: Vec<Option<i64>>,
+    channel: Vec<Option<&'a str>>,
 }
 
 impl<'a> OrderColumns<'a> {
@@ -330,6 +346,8 @@ impl<'a> OrderColumns<'a> {
             c.cancelled_at_ms.push(o.legacy_cancelled_at_ms());
             c.refunded_fee.push(p.map_or(0, |p| p.refunded_fee));
             c.completes_at_ms.push(p.and_then(|p| p.completes_at_ms));
+            c.orig_fee_fen.push(p.map(|p| p.orig_fee_fen));
+            c.channel.push(p.map(|p| p.channel.as_str()));
         }
         c
     }
@@ -376,6 +394,8 @@ impl<'a> OrderColumns<'a> {
                     &self.cancelled_at_ms,
                     &self.refunded_fee,
                     &self.completes_at_ms,
+                    &self.orig_fee_fen,
+                    &self.channel,
                 ],
             )
             .await?)
@@ -407,6 +427,8 @@ impl<'a> OrderColumns<'a> {
                     &self.delivered_at_ms,
                     &self.cancelled_at_ms,
                     &self.refunded_fee,
+                    &self.orig_fee_fen,
+                    &self.channel,
                 ],
             )
             .await?)
@@ -434,16 +456,26 @@ pub(crate) async fn write(conn: &mut Conn, writes: &Writes<'_>) -> Result<(), Tx
     let j_balance: Vec<i64> = journal.iter().map(|j| j.balance_after).collect();
     let j_at: Vec<i64> = journal.iter().map(|j| j.at_ms).collect();
 
+    let pushes = &writes.pushes;
+    let p_appid: Vec<&str> = pushes.iter().map(|p| p.appid.as_str()).collect();
+    let p_env: Vec<&str> = pushes.iter().map(|p| p.env.as_str()).collect();
+    let p_no: Vec<&str> = pushes.iter().map(|p| p.number.as_str()).collect();
+    let p_kind: Vec<&str> = pushes.iter().map(|p| p.kind.as_str()).collect();
+    let p_channel: Vec<&str> = pushes.iter().map(|p| p.channel.as_str()).collect();
+    let p_created: Vec<i64> = pushes.iter().map(|p| p.created_ms).collect();
+    let p_first: Vec<i64> = pushes.iter().map(|p| p.first_attempt_ms).collect();
+
     let update_accounts = conn.statement(UPDATE_ACCOUNTS).await?;
     let insert_accounts = conn.statement(INSERT_ACCOUNTS).await?;
     let insert_orders = conn.statement(INSERT_ORDERS).await?;
     let update_orders = conn.statement(UPDATE_ORDERS).await?;
     let insert_journal = conn.statement(INSERT_JOURNAL).await?;
+    let insert_pushes = conn.statement(INSERT_PUSHES).await?;
     let client = &conn.client;
 
     // `biased`: sent in this order (accounts, then orders, each in key order, as on every
     // node), answered in this order.
-    let (r_update, r_insert, r_orders, r_changed, r_journal) = tokio::join!(
+    let (r_update, r_insert, r_orders, r_changed, r_journal, r_pushes) = tokio::join!(
         biased;
         updated.execute(client, &update_accounts),
         inserted.execute(client, &insert_accounts),
@@ -464,6 +496,18 @@ pub(crate) async fn write(conn: &mut Conn, writes: &Writes<'_>) -> Result<(), Tx
                 .await
                 .map_err(TxError::from)
         },
+        async {
+            if pushes.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(
+                    &insert_pushes,
+                    &[&p_appid, &p_env, &p_no, &p_kind, &p_channel, &p_created, &p_first],
+                )
+                .await
+                .map_err(TxError::from)
+        },
     );
     // The first error in the order sent is the one the server met first.
     let updated_rows = r_update?;
@@ -471,6 +515,7 @@ pub(crate) async fn write(conn: &mut Conn, writes: &Writes<'_>) -> Result<(), Tx
     let order_rows = r_orders?;
     let changed_rows = r_changed?;
     let journal_rows = r_journal?;
+    let push_rows = r_pushes?;
     // Every updated row was locked by this transaction, so each must have changed; the
     // inserts either insert every row or fail.
     if updated_rows != updated.len() as u64 {
@@ -482,6 +527,7 @@ pub(crate) async fn write(conn: &mut Conn, writes: &Writes<'_>) -> Result<(), Tx
     if inserted_rows != inserted.len() as u64
         || order_rows != new_orders.len() as u64
         || journal_rows != journal.len() as u64
+        || push_rows != pushes.len() as u64
     {
         return Err(corrupt("an insert wrote fewer rows than asked"));
     }

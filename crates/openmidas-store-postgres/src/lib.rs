@@ -20,6 +20,9 @@
 //!   violation from a node racing the same number or account (the re-run sees its rows and
 //!   answers the duplicate), or a connection lost before COMMIT; with bounded exponential
 //!   backoff and jitter, then [`StoreError::Backend`].
+//! - **Pushes** (behaviour.md section 12): a batch inserts the events its changes cause in
+//!   its own transaction (an outbox). Delivery workers on any node claim due events with
+//!   `FOR UPDATE SKIP LOCKED` and lease them, so each claim takes events no other node holds.
 //! - **Tokens, login codes and sessions** are rows too, so any node serves any request.
 //!   Their writes are short transactions on a pooled connection, run on a task of their own
 //!   so a client hanging up cannot interrupt them.
@@ -50,6 +53,7 @@ use openmidas_ledger::bill::Bill;
 use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::{Command, JournalEntry, Outcome};
 use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::push::{Push, PushFilter};
 use openmidas_ledger::state::StateDoc;
 use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
@@ -655,6 +659,14 @@ impl Store for PostgresStore {
 
     async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError> {
         read!(self, c => rows::bill(c, token))
+    }
+
+    async fn pushes(&self, filter: &PushFilter) -> Result<Vec<Push>, StoreError> {
+        read!(self, c => rows::pushes(c, filter))
+    }
+
+    async fn push(&self, id: i64) -> Result<Option<Push>, StoreError> {
+        read!(self, c => rows::push(c, id))
     }
 
     async fn clock(&self) -> Result<ClockState, StoreError> {

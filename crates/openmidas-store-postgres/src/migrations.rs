@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0004_xpay",
         include_str!("../../../migrations/postgres/0004_xpay.sql"),
     ),
+    // 5: pushes: app push settings, purchase channels and prices, the outbox of events.
+    (
+        5,
+        "0005_pushes",
+        include_str!("../../../migrations/postgres/0005_pushes.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -9,7 +9,8 @@ use openmidas_ledger::auth::{App, Session};
 use openmidas_ledger::auth::{BillNoCharset, DuplicateBillPolicy, SignatureHex, StoredCode, TokenKind, TokenRecord};
 use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
-use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase};
+use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase, PurchaseChannel};
+use openmidas_ledger::push::{Push, PushAck, PushFilter, PushFormat, PushKind, PushMode, PushSettings, PushStatus};
 use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
 use openmidas_ledger::Coins;
 use tokio_postgres::Row;
@@ -22,7 +23,26 @@ macro_rules! order_columns {
     () => {
         "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift, pay_number,
          balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-         paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms"
+         paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms, orig_fee_fen,
+         purchase_channel"
+    };
+}
+
+/// An app's columns, in the order [`app_from_row`] reads them.
+macro_rules! app_columns {
+    () => {
+        "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
+         duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
+         session_ttl_secs, refund_delay_secs, push_url, push_token, push_encoding_aes_key, push_mode,
+         push_format, push_ack"
+    };
+}
+
+/// An event's columns, in the order [`push_from_row`] reads them.
+macro_rules! push_columns {
+    () => {
+        "id, appid, env, order_no, kind, channel, created_ms, status, attempts, scheduled_attempts,
+         next_attempt_ms, lease_until_ms, last_reply"
     };
 }
 
@@ -60,16 +80,37 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
         coin_price_fen: u32::try_from(coin_price).map_err(|_| corrupt("apps.coin_price_fen"))?,
         session_ttl_secs: session_ttl.and_then(|t| u32::try_from(t).ok()),
         refund_delay_secs: u32::try_from(refund_delay).map_err(|_| corrupt("apps.refund_delay_secs"))?,
+        push: push_settings_from_row(row, 14)?,
     })
+}
+
+/// An app's push settings from its six columns (`push_url` ... `push_ack`), starting at
+/// column `base`: none when `push_url` is NULL.
+fn push_settings_from_row(row: &Row, base: usize) -> Result<Option<PushSettings>, TxError> {
+    let Some(url) = row.try_get::<_, Option<String>>(base)? else {
+        return Ok(None);
+    };
+    let setting = |offset: usize, name: &str| -> Result<String, TxError> {
+        row.try_get::<_, Option<String>>(base + offset)?
+            .ok_or_else(|| corrupt(name))
+    };
+    let mode = setting(3, "apps.push_mode")?;
+    let format = setting(4, "apps.push_format")?;
+    let ack = setting(5, "apps.push_ack")?;
+    Ok(Some(PushSettings {
+        url,
+        token: setting(1, "apps.push_token")?,
+        encoding_aes_key: row.try_get(base + 2)?,
+        mode: PushMode::parse(&mode).ok_or_else(|| corrupt("apps.push_mode"))?,
+        format: PushFormat::parse(&format).ok_or_else(|| corrupt("apps.push_format"))?,
+        ack: PushAck::parse(&ack).ok_or_else(|| corrupt("apps.push_ack"))?,
+    }))
 }
 
 pub(crate) async fn app(conn: &mut Conn, appid: &str) -> Result<Option<App>, TxError> {
     let row = conn
         .query_opt(
-            "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
-                    session_ttl_secs, refund_delay_secs
-             FROM apps WHERE appid = $1",
+            concat!("SELECT ", app_columns!(), " FROM apps WHERE appid = $1"),
             &[&appid],
         )
         .await?;
@@ -78,13 +119,7 @@ pub(crate) async fn app(conn: &mut Conn, appid: &str) -> Result<Option<App>, TxE
 
 pub(crate) async fn apps(conn: &mut Conn) -> Result<Vec<App>, TxError> {
     let rows = conn
-        .query(
-            "SELECT appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
-                    duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
-                    session_ttl_secs, refund_delay_secs
-             FROM apps ORDER BY appid",
-            &[],
-        )
+        .query(concat!("SELECT ", app_columns!(), " FROM apps ORDER BY appid"), &[])
         .await?;
     rows.iter().map(app_from_row).collect()
 }
@@ -95,12 +130,21 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
     let coin_price = i64::from(app.coin_price_fen);
     let session_ttl = app.session_ttl_secs.map(i64::from);
     let refund_delay = i64::from(app.refund_delay_secs);
+    let push = app.push.as_ref();
+    let push_url = push.map(|p| p.url.as_str());
+    let push_token = push.map(|p| p.token.as_str());
+    let push_key = push.and_then(|p| p.encoding_aes_key.as_deref());
+    let push_mode = push.map(|p| p.mode.as_str());
+    let push_format = push.map(|p| p.format.as_str());
+    let push_ack = push.map(|p| p.ack.as_str());
     conn.execute(
         "INSERT INTO apps (appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig,
                            ts_window_secs, duplicate_bill_no, cancel_window_secs, signature_hex,
                            bill_no_charset, coin_price_fen, session_ttl_secs, refund_delay_secs,
-                           created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14)
+                           created_at_ms, updated_at_ms, push_url, push_token, push_encoding_aes_key,
+                           push_mode, push_format, push_ack)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14,
+                 $16, $17, $18, $19, $20, $21)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
@@ -108,6 +152,9 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
             session_ttl_secs = excluded.session_ttl_secs, refund_delay_secs = excluded.refund_delay_secs,
+            push_url = excluded.push_url, push_token = excluded.push_token,
+            push_encoding_aes_key = excluded.push_encoding_aes_key, push_mode = excluded.push_mode,
+            push_format = excluded.push_format, push_ack = excluded.push_ack,
             updated_at_ms = excluded.updated_at_ms",
         &[
             &app.appid,
@@ -125,6 +172,12 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             &session_ttl,
             &now_ms,
             &refund_delay,
+            &push_url,
+            &push_token,
+            &push_key,
+            &push_mode,
+            &push_format,
+            &push_ack,
         ],
     )
     .await?;
@@ -210,7 +263,89 @@ pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowVa
                 .await?;
             Ok(RowValue::Bill(row.as_ref().map(bill_from_row).transpose()?))
         }
+        RowRead::DuePushes { now_ms, limit } => {
+            // Several nodes claim at once: each takes rows no other transaction holds, so
+            // an event is leased by one node only (its lease, written in this transaction,
+            // keeps it from the next claims once committed).
+            let limit = i64::from(limit);
+            let rows = conn
+                .query(
+                    concat!(
+                        "SELECT ",
+                        push_columns!(),
+                        " FROM pushes WHERE status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms <= $1
+                          ORDER BY next_attempt_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+                    ),
+                    &[&now_ms, &limit],
+                )
+                .await?;
+            Ok(RowValue::Pushes(
+                rows.iter().map(push_from_row).collect::<Result<_, _>>()?,
+            ))
+        }
+        RowRead::Push { id } => {
+            let row = conn
+                .query_opt(
+                    concat!("SELECT ", push_columns!(), " FROM pushes WHERE id = $1 FOR UPDATE"),
+                    &[&id],
+                )
+                .await?;
+            Ok(RowValue::Push(row.as_ref().map(push_from_row).transpose()?))
+        }
     }
+}
+
+fn push_from_row(row: &Row) -> Result<Push, TxError> {
+    let env: String = row.try_get(2)?;
+    let kind: String = row.try_get(4)?;
+    let channel: String = row.try_get(5)?;
+    let status: String = row.try_get(7)?;
+    let count = |i: usize, what: &str| -> Result<u32, TxError> {
+        u32::try_from(row.try_get::<_, i64>(i)?).map_err(|_| corrupt(what))
+    };
+    Ok(Push {
+        id: row.try_get(0)?,
+        appid: row.try_get(1)?,
+        env: Env::parse(&env).ok_or_else(|| corrupt("pushes.env"))?,
+        number: row.try_get(3)?,
+        kind: PushKind::parse(&kind).ok_or_else(|| corrupt("pushes.kind"))?,
+        channel: PurchaseChannel::parse(&channel).ok_or_else(|| corrupt("pushes.channel"))?,
+        created_ms: row.try_get(6)?,
+        status: PushStatus::parse(&status).ok_or_else(|| corrupt("pushes.status"))?,
+        attempts: count(8, "pushes.attempts")?,
+        scheduled_attempts: count(9, "pushes.scheduled_attempts")?,
+        next_attempt_ms: row.try_get(10)?,
+        lease_until_ms: row.try_get(11)?,
+        last_reply: row.try_get(12)?,
+    })
+}
+
+pub(crate) async fn pushes(conn: &mut Conn, filter: &PushFilter) -> Result<Vec<Push>, TxError> {
+    let status = filter.status.map(PushStatus::as_str);
+    let limit = i64::from(filter.limit);
+    let rows = conn
+        .query(
+            concat!(
+                "SELECT ",
+                push_columns!(),
+                " FROM pushes WHERE ($1::TEXT IS NULL OR appid = $1) AND ($2::TEXT IS NULL OR status = $2)
+                    AND id > $3
+                  ORDER BY id LIMIT $4"
+            ),
+            &[&filter.appid, &status, &filter.after_id, &limit],
+        )
+        .await?;
+    rows.iter().map(push_from_row).collect()
+}
+
+pub(crate) async fn push(conn: &mut Conn, id: i64) -> Result<Option<Push>, TxError> {
+    let row = conn
+        .query_opt(
+            concat!("SELECT ", push_columns!(), " FROM pushes WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    row.as_ref().map(push_from_row).transpose()
 }
 
 /// Carries out a [`RowWrite`].
@@ -308,6 +443,26 @@ pub(crate) async fn row_write(conn: &mut Conn, write: &RowWrite<'_>) -> Result<(
                     &bill.requested_at_ms,
                     &bill.token,
                     &bill.expires_at_ms,
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        RowWrite::UpdatePush(push) => {
+            let attempts = i64::from(push.attempts);
+            let scheduled = i64::from(push.scheduled_attempts);
+            conn.execute(
+                "UPDATE pushes SET status = $2, attempts = $3, scheduled_attempts = $4, next_attempt_ms = $5,
+                    lease_until_ms = $6, last_reply = $7
+                 WHERE id = $1",
+                &[
+                    &push.id,
+                    &push.status.as_str(),
+                    &attempts,
+                    &scheduled,
+                    &push.next_attempt_ms,
+                    &push.lease_until_ms,
+                    &push.last_reply,
                 ],
             )
             .await?;
@@ -436,17 +591,24 @@ pub(crate) async fn account(conn: &mut Conn, key: &AccountKey) -> Result<Option<
     row.as_ref().map(|r| account_from_row(r, 0)).transpose()
 }
 
-/// An order from its twenty-one columns (`kind` ... `completes_at_ms`, as
+/// An order from its twenty-three columns (`kind` ... `purchase_channel`, as
 /// `order_columns!`), starting at column `base`.
 pub(crate) fn order_from_row(r: &Row, base: usize) -> Result<Order, TxError> {
     let kind: String = r.try_get(base)?;
     let kind = OrderKind::parse(&kind).ok_or_else(|| corrupt("orders.kind"))?;
     let status: String = r.try_get(base + 1)?;
+    let fee_fen = r.try_get::<_, Option<i64>>(base + 13)?.unwrap_or_default();
     let purchase = match kind.book() {
         Book::Currency => None,
         Book::Purchase => Some(Purchase {
             product_id: r.try_get::<_, Option<String>>(base + 12)?.unwrap_or_default(),
-            fee_fen: r.try_get::<_, Option<i64>>(base + 13)?.unwrap_or_default(),
+            fee_fen,
+            // Purchases made before version 5 kept neither: no discount, mini-game.
+            orig_fee_fen: r.try_get::<_, Option<i64>>(base + 21)?.unwrap_or(fee_fen),
+            channel: match r.try_get::<_, Option<String>>(base + 22)? {
+                Some(channel) => PurchaseChannel::parse(&channel).ok_or_else(|| corrupt("orders.purchase_channel"))?,
+                None => PurchaseChannel::default(),
+            },
             wx_order_id: r.try_get::<_, Option<String>>(base + 14)?.unwrap_or_default(),
             attach: r.try_get::<_, Option<String>>(base + 15)?.unwrap_or_default(),
             paid_at_ms: r.try_get(base + 16)?,

@@ -68,8 +68,8 @@ pub(crate) async fn reset(conn: &mut Conn, scope: &ResetScope) -> Result<(), TxE
     Ok(())
 }
 
-/// Replaces every row with the document's, in the caller's transaction; the journal's id
-/// generator then continues after the highest id.
+/// Replaces every row with the document's, in the caller's transaction; the id generators
+/// of the journal and of the pushes then continue after their highest ids.
 pub(crate) async fn replace(conn: &mut Conn, doc: &StateDoc) -> Result<(), TxError> {
     reset(
         conn,
@@ -103,7 +103,8 @@ pub(crate) async fn replace(conn: &mut Conn, doc: &StateDoc) -> Result<(), TxErr
         }
     }
     conn.simple(
-        "SELECT setval(pg_get_serial_sequence('journal', 'id'), COALESCE((SELECT MAX(id) FROM journal), 0) + 1, false)",
+        "SELECT setval(pg_get_serial_sequence('journal', 'id'), COALESCE((SELECT MAX(id) FROM journal), 0) + 1, false);
+         SELECT setval(pg_get_serial_sequence('pushes', 'id'), COALESCE((SELECT MAX(id) FROM pushes), 0) + 1, false)",
     )
     .await?;
     Ok(())

@@ -32,6 +32,7 @@ use openmidas_ledger::bill::Bill;
 use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::{Command, JournalEntry};
 use openmidas_ledger::order::{Order, OrderKey};
+use openmidas_ledger::push::{Push, PushFilter};
 use openmidas_ledger::state::StateDoc;
 use openmidas_ledger::{Store, StoreError, Write, Written};
 use parking_lot::Mutex;
@@ -486,6 +487,14 @@ impl Store for SqliteStore {
 
     async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError> {
         self.read(|c| rows::bill(c, token))
+    }
+
+    async fn pushes(&self, filter: &PushFilter) -> Result<Vec<Push>, StoreError> {
+        self.read(|c| rows::pushes(c, filter))
+    }
+
+    async fn push(&self, id: i64) -> Result<Option<Push>, StoreError> {
+        self.read(|c| rows::push(c, id))
     }
 
     async fn clock(&self) -> Result<ClockState, StoreError> {

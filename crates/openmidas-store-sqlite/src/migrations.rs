@@ -14,6 +14,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_emulator.sql"),
     // 4: xpay: refund delay, purchase refunds, lookups by wx_order_id and time, bills.
     include_str!("../../../migrations/sqlite/0004_xpay.sql"),
+    // 5: pushes: app push settings, purchase channels and prices, the outbox of events.
+    include_str!("../../../migrations/sqlite/0005_pushes.sql"),
 ];
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use openmidas_ledger::auth::{
 use openmidas_ledger::batch::Writes;
 use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
-use openmidas_ledger::order::{Order, OrderKey, OrderKind, OrderStatus, Purchase};
+use openmidas_ledger::order::{Order, OrderKey, OrderKind, OrderStatus, Purchase, PurchaseChannel};
+use openmidas_ledger::push::{
+    NewPush, Push, PushAck, PushFilter, PushFormat, PushKind, PushMode, PushSettings, PushStatus,
+};
 use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
 use openmidas_ledger::Coins;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -17,6 +20,13 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 macro_rules! bill_columns {
     () => {
         "appid, env, begin_ds, end_ds, requested_at_ms, token, expires_at_ms"
+    };
+}
+
+macro_rules! push_columns {
+    () => {
+        "id, appid, env, order_no, kind, channel, created_ms, status, attempts, scheduled_attempts,
+         next_attempt_ms, lease_until_ms, last_reply"
     };
 }
 
@@ -44,7 +54,25 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         coin_price_fen: row.get(11)?,
         session_ttl_secs: row.get::<_, Option<i64>>(12)?.and_then(|t| u32::try_from(t).ok()),
         refund_delay_secs: row.get(13)?,
+        push: push_settings_from_row(row, 14)?,
     })
+}
+
+/// The push settings of an app row, columns `at` .. `at + 5` (url, token, key, mode, format,
+/// ack); `None` when no URL is set.
+fn push_settings_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<PushSettings>> {
+    let Some(url) = row.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    let text = |i: usize| -> rusqlite::Result<String> { Ok(row.get::<_, Option<String>>(at + i)?.unwrap_or_default()) };
+    Ok(Some(PushSettings {
+        url,
+        token: text(1)?,
+        encoding_aes_key: row.get(at + 2)?,
+        mode: PushMode::parse(&text(3)?).ok_or_else(|| bad_text(at + 3, "push_mode"))?,
+        format: PushFormat::parse(&text(4)?).ok_or_else(|| bad_text(at + 4, "push_format"))?,
+        ack: PushAck::parse(&text(5)?).ok_or_else(|| bad_text(at + 5, "push_ack"))?,
+    }))
 }
 
 // Column lists as macros, so every statement is one literal built at compile time (a
@@ -53,7 +81,7 @@ macro_rules! app_columns {
     () => {
         "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
          duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs,
-         refund_delay_secs"
+         refund_delay_secs, push_url, push_token, push_encoding_aes_key, push_mode, push_format, push_ack"
     };
 }
 
@@ -70,11 +98,12 @@ pub fn apps(conn: &Connection) -> rusqlite::Result<Vec<App>> {
 }
 
 fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()> {
+    let push = app.push.as_ref();
     conn.prepare_cached(concat!(
         "INSERT INTO apps (",
         app_columns!(),
         ", created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?14, ?14)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?14, ?14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
@@ -82,6 +111,9 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
             cancel_window_secs = excluded.cancel_window_secs, signature_hex = excluded.signature_hex,
             bill_no_charset = excluded.bill_no_charset, coin_price_fen = excluded.coin_price_fen,
             session_ttl_secs = excluded.session_ttl_secs, refund_delay_secs = excluded.refund_delay_secs,
+            push_url = excluded.push_url, push_token = excluded.push_token,
+            push_encoding_aes_key = excluded.push_encoding_aes_key, push_mode = excluded.push_mode,
+            push_format = excluded.push_format, push_ack = excluded.push_ack,
             updated_at_ms = excluded.updated_at_ms"
     ))?
     .execute(params![
@@ -100,6 +132,12 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         app.session_ttl_secs.map(i64::from),
         now_ms,
         app.refund_delay_secs,
+        push.map(|p| p.url.as_str()),
+        push.map(|p| p.token.as_str()),
+        push.and_then(|p| p.encoding_aes_key.as_deref()),
+        push.map(|p| p.mode.as_str()),
+        push.map(|p| p.format.as_str()),
+        push.map(|p| p.ack.as_str()),
     ])?;
     Ok(())
 }
@@ -189,6 +227,18 @@ pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowVal
             .query_row(params![appid, env.as_str(), begin_ds, end_ds], bill_from_row)
             .optional()
             .map(RowValue::Bill),
+        // The one writer thread runs claims one at a time: no row needs a lock.
+        RowRead::DuePushes { now_ms, limit } => {
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT ",
+                push_columns!(),
+                " FROM pushes WHERE status = 'pending' AND next_attempt_ms <= ?1 AND lease_until_ms <= ?1
+                  ORDER BY next_attempt_ms, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![now_ms, limit], push_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map(RowValue::Pushes)
+        }
+        RowRead::Push { id } => push(conn, id).map(RowValue::Push),
     }
 }
 
@@ -263,7 +313,87 @@ pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()
                 bill.expires_at_ms
             ])
             .map(drop),
+        RowWrite::UpdatePush(p) => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE pushes SET status = ?2, attempts = ?3, scheduled_attempts = ?4, next_attempt_ms = ?5,
+                        lease_until_ms = ?6, last_reply = ?7
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    p.id,
+                    p.status.as_str(),
+                    p.attempts,
+                    p.scheduled_attempts,
+                    p.next_attempt_ms,
+                    p.lease_until_ms,
+                    p.last_reply
+                ])?;
+            exactly_one(changed)
+        }
     }
+}
+
+fn push_from_row(row: &Row<'_>) -> rusqlite::Result<Push> {
+    let text = |i: usize| row.get::<_, String>(i);
+    Ok(Push {
+        id: row.get(0)?,
+        appid: row.get(1)?,
+        env: Env::parse(&text(2)?).ok_or_else(|| bad_text(2, "push env"))?,
+        number: row.get(3)?,
+        kind: PushKind::parse(&text(4)?).ok_or_else(|| bad_text(4, "push kind"))?,
+        channel: PurchaseChannel::parse(&text(5)?).ok_or_else(|| bad_text(5, "push channel"))?,
+        created_ms: row.get(6)?,
+        status: PushStatus::parse(&text(7)?).ok_or_else(|| bad_text(7, "push status"))?,
+        attempts: row.get(8)?,
+        scheduled_attempts: row.get(9)?,
+        next_attempt_ms: row.get(10)?,
+        lease_until_ms: row.get(11)?,
+        last_reply: row.get(12)?,
+    })
+}
+
+pub fn push(conn: &Connection, id: i64) -> rusqlite::Result<Option<Push>> {
+    conn.prepare_cached(concat!("SELECT ", push_columns!(), " FROM pushes WHERE id = ?1"))?
+        .query_row([id], push_from_row)
+        .optional()
+}
+
+/// Events by id: `?1` appid or NULL, `?2` status or NULL.
+pub fn pushes(conn: &Connection, filter: &PushFilter) -> rusqlite::Result<Vec<Push>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        push_columns!(),
+        " FROM pushes WHERE (?1 IS NULL OR appid = ?1) AND (?2 IS NULL OR status = ?2) AND id > ?3
+          ORDER BY id LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            filter.appid,
+            filter.status.map(PushStatus::as_str),
+            filter.after_id,
+            filter.limit
+        ],
+        push_from_row,
+    )?;
+    rows.collect()
+}
+
+fn insert_push(conn: &Connection, p: &NewPush) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pushes (appid, env, order_no, kind, channel, created_ms, status, next_attempt_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+    )?
+    .execute(params![
+        p.appid,
+        p.env.as_str(),
+        p.number,
+        p.kind.as_str(),
+        p.channel.as_str(),
+        p.created_ms,
+        p.first_attempt_ms
+    ])
+    .map(drop)
 }
 
 fn insert_login_code(conn: &Connection, code: &LoginCode) -> rusqlite::Result<()> {
@@ -377,7 +507,7 @@ macro_rules! order_columns {
     () => {
         "kind, status, zone_id, openid, amount, used_gift, refunded_cash, refunded_gift,
      pay_number, balance_after, created_at_ms, updated_at_ms, product_id, fee_fen, wx_order_id, attach,
-     paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms"
+     paid_at_ms, delivered_at_ms, cancelled_at_ms, refunded_fee, completes_at_ms, orig_fee_fen, purchase_channel"
     };
 }
 
@@ -396,6 +526,15 @@ fn order_from_row_at(row: &Row<'_>, base: usize) -> rusqlite::Result<Order> {
         openmidas_ledger::Book::Purchase => Some(Purchase {
             product_id: row.get::<_, Option<String>>(at(12))?.unwrap_or_default(),
             fee_fen: row.get::<_, Option<i64>>(at(13))?.unwrap_or_default(),
+            // Purchases made before version 5 had no discount and came through 2.0.
+            orig_fee_fen: match row.get::<_, Option<i64>>(at(21))? {
+                Some(fen) => fen,
+                None => row.get::<_, Option<i64>>(at(13))?.unwrap_or_default(),
+            },
+            channel: match row.get::<_, Option<String>>(at(22))? {
+                Some(text) => PurchaseChannel::parse(&text).ok_or_else(|| bad_text(at(22), "purchase_channel"))?,
+                None => PurchaseChannel::default(),
+            },
             wx_order_id: row.get::<_, Option<String>>(at(14))?.unwrap_or_default(),
             attach: row.get::<_, Option<String>>(at(15))?.unwrap_or_default(),
             paid_at_ms: row.get(at(16))?,
@@ -445,7 +584,7 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         order_columns!(),
         ")
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                 ?22, ?23, ?24, ?25, ?26)"
+                 ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
     ))?
     .execute(params![
         key.env.as_str(),
@@ -474,6 +613,8 @@ fn insert_order(conn: &Connection, key: &OrderKey, o: &Order) -> rusqlite::Resul
         o.legacy_cancelled_at_ms(),
         p.map_or(0, |p| p.refunded_fee),
         p.and_then(|p| p.completes_at_ms),
+        p.map(|p| p.orig_fee_fen),
+        p.map(|p| p.channel.as_str()),
     ])
     .map(drop)
 }
@@ -547,6 +688,9 @@ pub fn write_ledger(conn: &Connection, writes: &Writes<'_>) -> rusqlite::Result<
     }
     for entry in &writes.journal {
         insert_journal(conn, entry)?;
+    }
+    for push in &writes.pushes {
+        insert_push(conn, push)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Settings of `openmidas serve`: flags (and their environment variables) override the
 //! TOML file, which overrides the defaults.
 
+use openmidas_ledger::push::{PushAck, PushFormat, PushMode, PushSettings};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -57,6 +58,54 @@ pub struct AppConfig {
     pub session_ttl_secs: Option<u32>,
     /// How long an xpay refund_order stays in progress (default 0).
     pub refund_delay_secs: Option<u32>,
+    /// Where and how events are pushed (`[apps.push]`, behaviour.md section 12).
+    pub push: Option<PushConfig>,
+}
+
+/// `[apps.push]`: the app's push URL and how events reach it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    pub url: String,
+    pub token: String,
+    pub encoding_aes_key: Option<String>,
+    /// "plain" (default) or "safe".
+    pub mode: Option<String>,
+    /// "json" (default) or "xml": the body of xpay events.
+    pub format: Option<String>,
+    /// "strict" (default) or "lenient": which replies acknowledge an event.
+    pub ack: Option<String>,
+}
+
+impl PushConfig {
+    fn to_settings(&self, appid: &str) -> anyhow::Result<PushSettings> {
+        fn named<T: Default>(text: Option<&str>, parse: fn(&str) -> Option<T>, what: String) -> anyhow::Result<T> {
+            match text {
+                None => Ok(T::default()),
+                Some(text) => parse(text).with_context(|| what),
+            }
+        }
+        Ok(PushSettings {
+            url: self.url.clone(),
+            token: self.token.clone(),
+            encoding_aes_key: self.encoding_aes_key.clone(),
+            mode: named(
+                self.mode.as_deref(),
+                PushMode::parse,
+                format!("app {appid}: push.mode must be \"plain\" or \"safe\""),
+            )?,
+            format: named(
+                self.format.as_deref(),
+                PushFormat::parse,
+                format!("app {appid}: push.format must be \"json\" or \"xml\""),
+            )?,
+            ack: named(
+                self.ack.as_deref(),
+                PushAck::parse,
+                format!("app {appid}: push.ack must be \"strict\" or \"lenient\""),
+            )?,
+        })
+    }
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -94,6 +143,7 @@ impl AppConfig {
             cancel_window_secs: self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS),
             coin_price_fen: self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN),
             refund_delay_secs: self.refund_delay_secs.unwrap_or(0),
+            push: self.push.as_ref().map(|p| p.to_settings(&self.appid)).transpose()?,
             ..App::new(
                 &self.appid,
                 &self.secret,

@@ -207,8 +207,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Apps are stamped with the server's time (the emulator's clock in emulator mode).
         let now_ms = state.clock.now_ms();
         for app in &file.apps {
-            store.upsert_app(app.to_app()?, now_ms).await?;
+            let app = app.to_app()?;
+            // Checked as WeChat checks a push URL; the receiver may not be up yet, so a
+            // failed check is reported and deliveries retry (behaviour.md section 12).
+            if let Some(push) = &app.push {
+                let http = openmidas_server::push::http_client();
+                if let Err(why) = openmidas_server::push::verify::check(&http, push, now_ms).await {
+                    tracing::warn!(appid = %app.appid, url = %push.url, "push URL check failed: {why}");
+                }
+            }
             tracing::info!(appid = %app.appid, "app from config");
+            store.upsert_app(app, now_ms).await?;
         }
         if mode == Mode::Emulator && file.demo_app.unwrap_or(true) && store.apps().await?.is_empty() {
             store.upsert_app(demo_app(), now_ms).await?;

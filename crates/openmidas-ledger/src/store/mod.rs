@@ -29,6 +29,7 @@ use crate::bill::{Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::order::{Order, OrderKey};
+use crate::push::{Push, PushAttempt, PushFilter};
 use crate::state::{ResetScope, StateDoc, StateProblem};
 
 /// A storage failure. Every one is answered `-1 system error`; none is the caller's fault.
@@ -85,6 +86,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(OrderKey, Order)>, StoreError>;
     /// The bill whose link has this token.
     async fn bill(&self, token: &str) -> Result<Option<Bill>, StoreError>;
+    /// Events of the outbox (behaviour.md section 12) by id, at most `filter.limit`.
+    async fn pushes(&self, filter: &PushFilter) -> Result<Vec<Push>, StoreError>;
+    async fn push(&self, id: i64) -> Result<Option<Push>, StoreError>;
 
     /// The emulator's clock as stored (behaviour.md section 13.1).
     async fn clock(&self) -> Result<ClockState, StoreError>;
@@ -108,6 +112,22 @@ pub trait StoreExt: Store {
         match self.write(Write::Ledger(command)).await? {
             Written::Outcome(outcome) => Ok(outcome),
             _ => Err(unexpected("a ledger command")),
+        }
+    }
+
+    /// Takes up to `limit` due events for delivery, leased to the caller.
+    async fn claim_pushes(&self, now_ms: i64, limit: u32) -> Result<Vec<Push>, StoreError> {
+        match self.write(Write::ClaimPushes { now_ms, limit }).await? {
+            Written::Pushes(pushes) => Ok(pushes),
+            _ => Err(unexpected("claim_pushes")),
+        }
+    }
+
+    /// Records a delivery; answers the event after it (`None`: it no longer exists).
+    async fn record_push_attempt(&self, attempt: PushAttempt) -> Result<Option<Push>, StoreError> {
+        match self.write(Write::RecordPushAttempt(attempt)).await? {
+            Written::Push(push) => Ok(push),
+            _ => Err(unexpected("record_push_attempt")),
         }
     }
 

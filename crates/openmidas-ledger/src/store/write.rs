@@ -9,6 +9,7 @@ use crate::auth::{
 use crate::bill::{self, Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, Outcome};
+use crate::push::{Push, PushAttempt, PUSH_LEASE_MS};
 use crate::state::{ResetScope, StateDoc};
 
 /// Tokens that expired this long ago are deleted when the app's next token is issued:
@@ -52,6 +53,12 @@ pub enum Write {
     /// xpay `download_bill` for `bill`'s range ([`bill::bill_plan`]); `token` is the link's
     /// token should a new link be due.
     RequestBill { bill: Bill, token: String, now_ms: i64 },
+    /// A delivery worker takes up to `limit` due events (pending, `next_attempt_ms` and any
+    /// lease past) and leases them for [`PUSH_LEASE_MS`]: no other node sends them meanwhile
+    /// (behaviour.md section 12).
+    ClaimPushes { now_ms: i64, limit: u32 },
+    /// Records a delivery of an event ([`Push::after_attempt`]).
+    RecordPushAttempt(PushAttempt),
 }
 
 /// What a write did.
@@ -63,6 +70,10 @@ pub enum Written {
     Outcome(Outcome),
     Clock(ClockState),
     Bill(BillAnswer),
+    /// The events claimed, leased.
+    Pushes(Vec<Push>),
+    /// The event after the attempt (`None`: no such event, e.g. reset meanwhile).
+    Push(Option<Push>),
 }
 
 /// The one row a write reads before deciding, in its transaction.
@@ -89,6 +100,16 @@ pub enum RowRead<'a> {
         begin_ds: i64,
         end_ds: i64,
     },
+    /// Up to `limit` events due at `now_ms`, oldest due first, locked where the database
+    /// locks rows (skipping rows another transaction holds).
+    DuePushes {
+        now_ms: i64,
+        limit: u32,
+    },
+    /// One event, locked where the database locks rows.
+    Push {
+        id: i64,
+    },
 }
 
 /// What a [`RowRead`] found.
@@ -99,6 +120,8 @@ pub enum RowValue {
     Code(Option<StoredCode>),
     Clock(ClockState),
     Bill(Option<Bill>),
+    Pushes(Vec<Push>),
+    Push(Option<Push>),
 }
 
 /// One row operation, carried out in order, in the write's transaction.
@@ -138,6 +161,8 @@ pub enum RowWrite<'a> {
     ReplaceState(&'a StateDoc),
     /// Inserts or replaces the bill of its (app, env, range).
     UpsertBill(Bill),
+    /// Writes an event's delivery state (status, counts, schedule, lease, reply).
+    UpdatePush(Push),
 }
 
 /// A write that is not a ledger command reached [`Write::plan`]: a store bug.
@@ -165,6 +190,11 @@ impl Write {
                 begin_ds: bill.begin_ds,
                 end_ds: bill.end_ds,
             },
+            Write::ClaimPushes { now_ms, limit } => RowRead::DuePushes {
+                now_ms: *now_ms,
+                limit: (*limit).min(crate::push::MAX_PUSH_CLAIM),
+            },
+            Write::RecordPushAttempt(attempt) => RowRead::Push { id: attempt.id },
             Write::UpsertApp { .. }
             | Write::InsertLoginCode(_)
             | Write::Ledger(_)
@@ -256,6 +286,30 @@ impl Write {
                     Written::Bill(answer),
                 )
             }
+            Write::ClaimPushes { now_ms, .. } => {
+                let due = match read {
+                    RowValue::Pushes(due) => due,
+                    _ => Vec::new(),
+                };
+                let leased: Vec<Push> = due
+                    .into_iter()
+                    .map(|push| Push {
+                        lease_until_ms: now_ms.saturating_add(PUSH_LEASE_MS),
+                        ..push
+                    })
+                    .collect();
+                (
+                    leased.iter().cloned().map(RowWrite::UpdatePush).collect(),
+                    Written::Pushes(leased),
+                )
+            }
+            Write::RecordPushAttempt(attempt) => match read {
+                RowValue::Push(Some(push)) => {
+                    let next = push.after_attempt(attempt);
+                    (vec![RowWrite::UpdatePush(next.clone())], Written::Push(Some(next)))
+                }
+                _ => (Vec::new(), Written::Push(None)),
+            },
             Write::ReplaceState(doc) => (vec![RowWrite::ReplaceState(doc)], Written::Done),
             Write::Ledger(_) => return Err(NotPlannable),
         })

@@ -1229,9 +1229,16 @@ mod tests {
                 "{bad}"
             );
         }
+        // A string of 8 digits is a date too (some clients send one); anything else in a
+        // string is not.
+        assert_eq!(range("\"20260101\"", "20260101").map(DateRange::days), Ok(1));
         assert_eq!(
-            range("\"20260101\"", "20260101"),
-            Err("field \"begin_ds\" doesn't expect a string value \"20260101\"".into())
+            range("\"2026-01-01\"", "20260101"),
+            Err("begin_ds不是有效的日期(yyyymmdd)".into())
+        );
+        assert_eq!(
+            range("true", "20260101"),
+            Err("field \"begin_ds\" doesn't expect a bool value \"true\"".into())
         );
         assert_eq!(
             check(Op::DownloadBill, r#"{"env":0,"begin_ds":20260101}"#).map_err(|e| e.errmsg()),

@@ -7,6 +7,7 @@ use axum::Json;
 use openmidas_ledger::auth::{
     DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN, MAX_COIN_PRICE_FEN, MAX_KEY_BYTES, MAX_OPTION_SECS,
 };
+use openmidas_ledger::push::{PushAck, PushFormat, PushMode, PushSettings, MAX_PUSH_URL_BYTES};
 use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex, StoreExt};
 use openmidas_protocol::common::Code;
 use openmidas_protocol::limits::MAX_ID_BYTES;
@@ -37,7 +38,8 @@ fn choice<T: Copy>(
 /// one (any subset; the rest is kept). Options: `require_mp_sig`, `ts_window_secs` (null
 /// clears it), `duplicate_bill_no` ("reject" | "replay"), `cancel_window_secs`,
 /// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`,
-/// `session_ttl_secs` (null clears it), `refund_delay_secs`.
+/// `session_ttl_secs` (null clears it), `refund_delay_secs`, `push` (null clears it; new
+/// settings are saved only once the URL passes WeChat's check, behaviour.md section 12).
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
@@ -131,11 +133,31 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         coin_price_fen,
         session_ttl_secs,
         refund_delay_secs,
+        push: match map.get("push") {
+            None => old.and_then(|a| a.push.clone()),
+            Some(Value::Null) => None,
+            Some(value) => Some(push_settings(value)?),
+        },
     };
     // The fields were checked one by one above; the whole app by the rules the config file
     // meets too.
     app.validate()
         .map_err(|problem| ApiError::msg(Code::InvalidArgs, problem))?;
+    // New push settings are checked as WeChat checks them: the URL must echo echostr.
+    if let Some(push) = app
+        .push
+        .as_ref()
+        .filter(|p| old.and_then(|a| a.push.as_ref()) != Some(*p))
+    {
+        crate::push::verify::check(&crate::push::http_client(), push, state.clock.now_ms())
+            .await
+            .map_err(|why| {
+                ApiError::msg(
+                    Code::InvalidArgs,
+                    format!("[push] push.url failed the URL check: {why}"),
+                )
+            })?;
+    }
     let summary = app_summary(&app);
     state.store.upsert_app(app, state.clock.now_ms()).await?;
     tracing::info!(%appid, created, "app saved");
@@ -164,5 +186,59 @@ fn app_summary(app: &App) -> Value {
         "coin_price_fen": app.coin_price_fen,
         "session_ttl_secs": app.session_ttl_secs,
         "refund_delay_secs": app.refund_delay_secs,
+        // The URL and how; never the token or the key.
+        "push": app.push.as_ref().map(|p| json!({
+            "url": p.url,
+            "mode": p.mode.as_str(),
+            "format": p.format.as_str(),
+            "ack": p.ack.as_str(),
+        })),
     })
+}
+
+/// `push`: `{url, token, encoding_aes_key?, mode?: "plain" | "safe", format?: "json" | "xml",
+/// ack?: "strict" | "lenient"}` (behaviour.md section 12); checked by [`PushSettings::check`].
+fn push_settings(value: &Value) -> ApiResult<PushSettings> {
+    let invalid = |problem: &str| ApiError::msg(Code::InvalidArgs, format!("[push] {problem}"));
+    let object = value
+        .as_object()
+        .ok_or_else(|| invalid("push must be an object or null"))?;
+    for name in object.keys() {
+        if !["url", "token", "encoding_aes_key", "mode", "format", "ack"].contains(&name.as_str()) {
+            return Err(invalid(&format!("push.{name} is not a push setting")));
+        }
+    }
+    let text = |name: &str| -> ApiResult<Option<&str>> {
+        match object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.len() <= MAX_PUSH_URL_BYTES => Ok(Some(text.as_str())),
+            Some(_) => Err(invalid(&format!(
+                "push.{name} must be a string of at most {MAX_PUSH_URL_BYTES} bytes"
+            ))),
+        }
+    };
+    fn named<T>(text: Option<&str>, parse: fn(&str) -> Option<T>, field: &str, names: &str) -> ApiResult<T>
+    where
+        T: Default,
+    {
+        match text {
+            None => Ok(T::default()),
+            Some(text) => parse(text)
+                .ok_or_else(|| ApiError::msg(Code::InvalidArgs, format!("[push] push.{field} must be {names}"))),
+        }
+    }
+    let settings = PushSettings {
+        url: text("url")?.ok_or_else(|| invalid("push.url is required"))?.to_string(),
+        token: text("token")?
+            .ok_or_else(|| invalid("push.token is required"))?
+            .to_string(),
+        encoding_aes_key: text("encoding_aes_key")?.map(str::to_string),
+        mode: named(text("mode")?, PushMode::parse, "mode", "\"plain\" or \"safe\"")?,
+        format: named(text("format")?, PushFormat::parse, "format", "\"json\" or \"xml\"")?,
+        ack: named(text("ack")?, PushAck::parse, "ack", "\"strict\" or \"lenient\"")?,
+    };
+    settings
+        .check()
+        .map_err(|problem| ApiError::msg(Code::InvalidArgs, format!("[push] {problem}")))?;
+    Ok(settings)
 }

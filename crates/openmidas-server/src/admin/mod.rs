@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod journal;
 pub mod login;
+pub mod pushes;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};

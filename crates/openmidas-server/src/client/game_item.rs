@@ -10,7 +10,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openmidas_ledger::{AccountKey, Command, Env, Goods, Op, Outcome, PurchaseOrder, Refusal, StoreExt};
+use openmidas_ledger::{
+    AccountKey, Command, Env, Goods, Op, Outcome, PurchaseChannel, PurchaseOrder, Refusal, StoreExt,
+};
 use openmidas_protocol::client::game_item::{self, Code};
 use openmidas_protocol::common;
 use openmidas_protocol::diagnose;
@@ -128,9 +130,12 @@ pub(crate) async fn post(
             quantity: data.buy_quantity,
         },
         fee_fen: data.goods_price.saturating_mul(data.buy_quantity),
+        orig_fee_fen: data.goods_price.saturating_mul(data.buy_quantity),
+        channel: PurchaseChannel::MiniGame,
         wx_order_id: secrets::wx_order_id(),
         attach: data.attach.to_string(),
         paid,
+        push: app.push.is_some(),
     };
     let command = Command::new(account, state.clock.now_ms(), Op::Purchase(order));
     match state.store.execute(command).await? {

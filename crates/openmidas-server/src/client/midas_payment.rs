@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openmidas_ledger::{AccountKey, Command, Goods, Op, Outcome, PurchaseOrder, Refusal, StoreExt};
+use openmidas_ledger::{AccountKey, Command, Goods, Op, Outcome, PurchaseChannel, PurchaseOrder, Refusal, StoreExt};
 use openmidas_protocol::client::midas_payment::Code;
 use openmidas_protocol::client::{is_valid_out_trade_no, MAX_OUT_TRADE_NO_CHARS};
 use openmidas_protocol::common;
@@ -82,9 +82,12 @@ pub(crate) async fn post(
         number: out_trade_no,
         goods: Goods::Coins { quantity },
         fee_fen: quantity.saturating_mul(i64::from(app.coin_price_fen)),
+        orig_fee_fen: quantity.saturating_mul(i64::from(app.coin_price_fen)),
+        channel: PurchaseChannel::MiniGame,
         wx_order_id: secrets::wx_order_id(),
         attach: String::new(),
         paid,
+        push: app.push.is_some(),
     };
     let command = Command::new(account, state.clock.now_ms(), Op::Purchase(order));
     match state.store.execute(command).await? {

@@ -64,7 +64,10 @@ async fn settle(
     };
     let number = number.to_string();
     let op = if pay {
-        Op::PayPurchase { number }
+        Op::PayPurchase {
+            number,
+            push: app.push.is_some(),
+        }
     } else {
         Op::ClosePurchase { number }
     };

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openmidas_ledger::{AccountKey, Command, Env, Goods, Op, Outcome, PurchaseOrder, Refusal, StoreExt};
+use openmidas_ledger::{
+    AccountKey, Command, Env, Goods, Op, Outcome, PurchaseChannel, PurchaseOrder, Refusal, StoreExt,
+};
 use openmidas_protocol::client::virtual_payment::{self, ClientError, Code, Mode, Product};
 use openmidas_protocol::common;
 use openmidas_protocol::diagnose;
@@ -129,13 +131,19 @@ pub(crate) async fn post(
         openid: openid.to_string(),
     };
     let wx_order_id = secrets::wx_order_id();
+    let orig_fee_fen = data
+        .original_unit_price(i64::from(app.coin_price_fen))
+        .saturating_mul(data.buy_quantity);
     let order = PurchaseOrder {
         number: data.out_trade_no.to_string(),
         goods,
         fee_fen,
+        orig_fee_fen,
+        channel: PurchaseChannel::Xpay,
         wx_order_id: wx_order_id.clone(),
         attach: data.attach.to_string(),
         paid,
+        push: app.push.is_some(),
     };
     let command = Command::new(account, state.clock.now_ms(), Op::Purchase(order));
     match state.store.execute(command).await? {

@@ -87,6 +87,8 @@ pub(crate) fn render(found: &Found, now_ms: i64) -> answer::Order {
         .unwrap_or_else(|| openmidas_ledger::order::Purchase {
             product_id: String::new(),
             fee_fen: 0,
+            orig_fee_fen: 0,
+            channel: openmidas_ledger::PurchaseChannel::Xpay,
             wx_order_id: String::new(),
             attach: String::new(),
             paid_at_ms: None,

@@ -34,6 +34,7 @@ pub(super) async fn run(state: &AppState, v: Verified, by: OrderRef<'_>, asked: 
         wx_order_id: secrets::wx_order_id(),
         biz_meta: asked.biz_meta.to_string(),
         delay_ms: i64::from(v.app.refund_delay_secs) * 1000,
+        push: v.app.push.is_some(),
     };
     let command = Command::new(purchase.account(), v.now_ms, Op::RefundPurchase(refund));
     match state.store.execute(command).await? {
