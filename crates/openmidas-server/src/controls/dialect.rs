@@ -17,6 +17,9 @@ pub enum Dialect {
     Auth,
     /// The simulated player: `/admin/client/...` and `/admin/recharge`.
     Client,
+    /// OpenMidas's deliveries of pushes to the game server (behaviour.md section 12): a
+    /// rule fires on them only when it names this dialect.
+    Push,
 }
 
 impl Dialect {
@@ -28,6 +31,7 @@ impl Dialect {
             "xpay" => Some(Dialect::Xpay),
             "auth" => Some(Dialect::Auth),
             "client" => Some(Dialect::Client),
+            "push" => Some(Dialect::Push),
             _ => None,
         }
     }
@@ -56,7 +60,7 @@ impl Dialect {
             Dialect::V1 => openmidas_protocol::errcode::describe(Table::V1, code),
             Dialect::V2 => openmidas_protocol::errcode::describe(Table::V2, code),
             Dialect::Xpay => openmidas_protocol::errcode::describe(Table::Xpay, code),
-            Dialect::Auth | Dialect::Client => {
+            Dialect::Auth | Dialect::Client | Dialect::Push => {
                 openmidas_protocol::common::Code::from_code(code).map(openmidas_protocol::errcode::Described::of)
             }
         };

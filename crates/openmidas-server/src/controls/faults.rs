@@ -66,10 +66,12 @@ pub struct Subject<'a> {
 impl Match {
     fn matches(&self, s: &Subject<'_>) -> bool {
         let same = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
-        self.dialect.is_none_or(|d| d == s.dialect)
-            && same(&self.path, Some(s.path))
-            && same(&self.appid, s.appid)
-            && same(&self.openid, s.openid)
+        // A delivery is no request: only rules naming dialect "push" fire on it.
+        let dialect = match self.dialect {
+            None => s.dialect != Dialect::Push,
+            Some(d) => d == s.dialect,
+        };
+        dialect && same(&self.path, Some(s.path)) && same(&self.appid, s.appid) && same(&self.openid, s.openid)
     }
 }
 
@@ -306,7 +308,7 @@ fn parse_match(map: &Map<String, Value>) -> ApiResult<Match> {
         Some(name) => Some(Dialect::parse(name).ok_or_else(|| {
             fields.problem(
                 "match.dialect",
-                "must be \"v1\", \"v2\", \"xpay\", \"auth\" or \"client\"",
+                "must be \"v1\", \"v2\", \"xpay\", \"auth\", \"client\" or \"push\"",
             )
         })?),
     };

@@ -13,6 +13,8 @@ use rand::Rng;
 
 use super::content::{self, ContentError};
 use super::{to_user_name, FROM_USER_NAME, MAX_REPLY_BYTES};
+use crate::controls::dialect::Dialect;
+use crate::controls::faults::{Firing, Subject, When};
 use crate::AppState;
 
 /// What one delivery sends, ready to POST.
@@ -67,10 +69,32 @@ async fn attempt(state: &AppState, http: &reqwest::Client, push: &Push) -> Resul
         Ok(message) => message,
         Err(why) => return Ok(Err(why)),
     };
+    // Emulator fault rules naming dialect "push" fail or delay deliveries (section 13.2).
+    let fault = fault(state, push, &message.url, &rendered.openid);
+    if let Some(firing) = &fault {
+        if firing.delay_ms > 0 {
+            let delay = std::time::Duration::from_millis(firing.delay_ms);
+            tokio::time::sleep(delay.min(super::TIMEOUT)).await;
+            if delay >= super::TIMEOUT {
+                return Ok(Err(format!(
+                    "no answer within {} s (fault rule {})",
+                    super::TIMEOUT.as_secs(),
+                    firing.rule
+                )));
+            }
+        }
+        if firing.answers() && firing.when == When::Before {
+            return Ok(Err(format!("not sent: fault rule {}", firing.rule)));
+        }
+    }
     let reply = match send(http, &message).await {
         Ok(reply) => reply,
         Err(why) => return Ok(Err(why)),
     };
+    if let Some(firing) = fault.filter(|f| f.answers() && f.when == When::After) {
+        // Sent and answered, but taken as failed: the receiver sees the event again.
+        return Ok(Err(format!("sent, then failed by fault rule {}", firing.rule)));
+    }
     let policy = match settings.ack {
         openmidas_ledger::push::PushAck::Strict => AckPolicy::Strict,
         openmidas_ledger::push::PushAck::Lenient => AckPolicy::Lenient,
@@ -84,6 +108,23 @@ async fn attempt(state: &AppState, http: &reqwest::Client, push: &Push) -> Resul
         }
         Ack::Refused(why) => Ok(Err(why)),
     }
+}
+
+/// The fault rule that fires on this delivery, if any.
+fn fault(state: &AppState, push: &Push, url: &str, openid: &str) -> Option<Firing> {
+    let emulator = state.emulator.as_ref()?;
+    if emulator.faults.is_empty() {
+        return None;
+    }
+    let path = reqwest::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+    emulator.faults.draw(&Subject {
+        dialect: Dialect::Push,
+        path: &path,
+        appid: Some(&push.appid),
+        openid: Some(openid),
+    })
 }
 
 /// The request of one delivery: a fresh timestamp (the server's clock) and nonce, the same
