@@ -429,6 +429,26 @@ async fn every_event_in_plaintext_json_is_signed_and_delivered() {
         )
         .await;
     assert_eq!(order["order"]["status"], 4, "delivered on the ack: {order}");
+    // The 2.0 item too: deliver_state 2.
+    let mut fields = g.app.v2_fields("p");
+    fields.insert("out_trade_no".into(), json!("item-0001"));
+    fields.insert("biz_id".into(), json!(2));
+    let body = Value::Object(fields).to_string();
+    let (_, info) = g
+        .server
+        .v2(
+            &g.app,
+            openmidas_protocol::v2::Op::QueryOrderInfo,
+            &token,
+            &body,
+            &g.session,
+        )
+        .await;
+    assert_eq!(
+        (&info["pay_state"], &info["deliver_state"]),
+        (&json!(2), &json!(2)),
+        "{info}"
+    );
 }
 
 fn serde_urlencoded(query: &BTreeMap<String, String>) -> String {
