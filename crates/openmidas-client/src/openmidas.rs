@@ -2,15 +2,18 @@
 //! `wx.requestMidasPayment` recharges, `wx.requestMidasPaymentGameItem` item purchases,
 //! xpay's `wx.requestVirtualPayment` purchases, paying or closing a purchase later) and, on a server in emulator mode, the emulator
 //! controls (clock, fault rules, request log, reset, state: [`AdminClient::clock`] and the
-//! methods after it), behind
+//! methods after it), and the push outbox ([`AdminClient::pushes`],
+//! [`AdminClient::redeliver_push`]), behind
 //! `Authorization: Bearer <admin token>`. These routes do not exist on the real service.
 
 mod controls;
+mod pushes;
 
 pub use controls::{
     ClockChange, ClockState, FaultListed, FaultMatch, FaultRule, FaultWhen, FiredFault, RequestEntry, RequestFilter,
     ResetScope, RouteFamily, SignatureDiagnosis,
 };
+pub use pushes::{PushItem, PushQuery, PushStatus};
 
 use std::time::Duration;
 

@@ -8,6 +8,8 @@
 //!   [`cli`]).
 //! - `clock`, `faults`, `requests`, `reset`, `state`: the emulator controls of an OpenMidas
 //!   in emulator mode (see [`cli::EmulatorCommand`]).
+//! - `pushes`: the push events of an OpenMidas server, and sending one again (see
+//!   [`cli::pushes`]).
 
 mod cli;
 mod config;
@@ -67,6 +69,8 @@ enum Command {
     Buy(cli::buy::BuyArgs),
     /// OpenMidas only: pay or close a purchase made with `buy --manual`.
     Purchase(cli::purchase::PurchaseArgs),
+    /// OpenMidas only: list the push events sent to the apps' push URLs, or send one again (`redeliver ID`).
+    Pushes(cli::pushes::PushesArgs),
     #[command(flatten)]
     Emulator(cli::EmulatorCommand),
 }
@@ -90,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Bill(args) => cli::bill::run(args),
         Command::Buy(args) => cli::buy::run(args),
         Command::Purchase(args) => cli::purchase::run(args),
+        Command::Pushes(args) => cli::pushes::run(args),
         Command::Emulator(command) => command.run(),
     };
     match result {

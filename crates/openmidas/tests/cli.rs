@@ -53,6 +53,11 @@ impl Server {
 
     /// The same, with more `serve` flags (`--mode ledger`).
     fn start_with(serve_args: &[&str]) -> Server {
+        Server::start_configured("", serve_args)
+    }
+
+    /// The same, with more of the config file after the app's table (`[apps.push]`).
+    fn start_configured(more_config: &str, serve_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("server.toml");
         std::fs::write(
@@ -60,7 +65,7 @@ impl Server {
             format!(
                 "demo_app = false\n[[apps]]\nappid = \"{APPID}\"\nsecret = \"{SECRET}\"\noffer_id = \"{OFFER_ID}\"\n\
                  app_key = \"{APP_KEY}\"\nsandbox_app_key = \"{SANDBOX_APP_KEY}\"\n\
-                 refund_delay_secs = {REFUND_DELAY_SECS}\n"
+                 refund_delay_secs = {REFUND_DELAY_SECS}\n{more_config}"
             ),
         )
         .expect("write config");
@@ -2484,4 +2489,153 @@ fn xpay_unknown_outcome_says_to_run_again_with_the_same_number() {
         stderr.contains("errcode -1") && !stderr.contains("run the same command"),
         "{stderr}"
     );
+}
+
+// ---- Pushes ----
+
+/// A game server's push URL on a thread: answers the URL check (GET) with its `echostr`,
+/// refuses the first event it is sent (`fail`) and acknowledges every later one
+/// (`success`). Answers its URL.
+fn push_receiver() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the push receiver");
+    let url = format!("http://{}/push", listener.local_addr().expect("receiver address"));
+    std::thread::spawn(move || {
+        let mut events = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(pos + 4);
+                }
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let length: usize = head
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < head_end + length {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let mut request_line = head.lines().next().unwrap_or_default().split(' ');
+            let method = request_line.next().unwrap_or_default();
+            let target = request_line.next().unwrap_or_default();
+            let body = if method == "GET" {
+                // echostr is digits: sent as they are.
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
+                query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("echostr="))
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                events += 1;
+                if events == 1 { "fail" } else { "success" }.to_string()
+            };
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+/// `pushes --json`'s items, once `done` holds for them (the server's worker looks every
+/// 200 ms).
+fn pushes_when(server: &Server, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..200 {
+        let answer = json(&server.ok(&["pushes", "--json"]));
+        let items = answer["items"].as_array().expect("items").clone();
+        if done(&items) {
+            return items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the pushes never got there: {}", server.ok(&["pushes", "--json"]));
+}
+
+#[test]
+fn pushes_list_and_redeliver() {
+    let receiver = push_receiver();
+    let server = Server::start_configured(
+        &format!("[apps.push]\nurl = \"{receiver}\"\ntoken = \"clipushtoken\"\n"),
+        &[],
+    );
+    // A frozen clock: every time below is known (and no retry comes due by itself).
+    server.ok(&["clock", "--set", "2030-01-01T08:00:00+08:00", "--freeze"]);
+    let sk = login(&server, "player-1");
+    let buy = |out_trade_no: &str| {
+        server.ok(&[
+            "buy",
+            "--openid",
+            "player-1",
+            "--session-key",
+            &sk,
+            "--product-id",
+            "sword",
+            "--quantity",
+            "2",
+            "--price-fen",
+            "300",
+            "--out-trade-no",
+            out_trade_no,
+        ])
+    };
+    // The first event is refused and waits for its retry; the second is acknowledged.
+    buy("item-1");
+    pushes_when(&server, |items| items.len() == 1 && items[0]["attempts"] == 1);
+    buy("item-2");
+    let items = pushes_when(&server, |items| items.len() == 2 && items[1]["status"] == "delivered");
+    assert_eq!(items[0]["status"], "pending");
+    assert_eq!(items[0]["appid"], APPID);
+    assert_eq!(items[0]["env"], "official");
+    assert_eq!(items[0]["order_id"], "item-1");
+    assert_eq!(items[0]["event"], "minigame_game_pay_goods_deliver_notify");
+    // 2030-01-01T00:00:00Z, then the first retry 15 s later.
+    assert_eq!(items[0]["created_ms"], 1_893_456_000_000_i64);
+    assert_eq!(items[0]["next_attempt_ms"], 1_893_456_015_000_i64);
+    assert_eq!(items[1]["last_reply"], "success");
+
+    let mut transcript = String::new();
+    let mut step = |args: &[&str]| {
+        transcript.push_str(&format!("$ openmidas {}\n{}\n", args.join(" "), server.ok(args)));
+    };
+    step(&["pushes"]);
+    step(&["pushes", "--status", "pending"]);
+    step(&["pushes", "--limit", "1"]);
+    step(&["pushes", "redeliver", "1"]);
+    step(&["pushes"]);
+    step(&["pushes", "--after-id", "1"]);
+    step(&["pushes", "--status", "pending"]);
+    step(&["pushes", "--appid", "wxsomeotherapp"]);
+    let mut failed = |args: &[&str]| {
+        let (stdout, stderr) = server.fails(args);
+        assert!(stdout.is_empty(), "{stdout}");
+        transcript.push_str(&format!("$ openmidas {}\n(exit 1) {stderr}\n", args.join(" ")));
+    };
+    failed(&["pushes", "redeliver", "99"]);
+    failed(&["pushes", "--status", "failed", "redeliver", "1"]);
+    insta::assert_snapshot!(transcript);
+
+    // --json: the item after a redelivery, and a failure as JSON on stdout.
+    let again = json(&server.ok(&["pushes", "redeliver", "2", "--json"]));
+    assert_eq!(again["push"]["id"], 2);
+    assert_eq!(again["push"]["attempts"], 2);
+    assert_eq!(again["push"]["status"], "delivered");
+    let (stdout, _) = server.fails(&["pushes", "redeliver", "99", "--json"]);
+    assert_eq!(json(&stdout)["errcode"], 40097);
 }

@@ -22,6 +22,7 @@ pub mod order;
 pub mod pay;
 pub mod present;
 pub mod purchase;
+pub mod pushes;
 pub mod recharge;
 pub mod refund;
 pub mod refund_order;
