@@ -451,6 +451,32 @@ async fn every_event_in_plaintext_json_is_signed_and_delivered() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_xml_for_xpay_events_json_for_mini_game_events() {
+    let g = Game::new(TestServer::start().await, json!({"format": "xml"})).await;
+    every_event(&g).await;
+    let got = g.receiver.wait_for(5).await;
+    let sdk = g.sdk();
+    let mut xml = 0;
+    for r in &got {
+        let push = sdk
+            .receive(&serde_urlencoded(&r.query), r.body.as_bytes())
+            .expect("the SDK verifies and parses it");
+        if push.kind.is_mini_game() {
+            assert_eq!(r.content_type, "application/json", "{}", r.body);
+            assert!(r.body.starts_with('{'), "{}", r.body);
+        } else {
+            xml += 1;
+            assert_eq!(r.content_type, "text/xml");
+            assert!(r.body.starts_with("<xml>"), "{}", r.body);
+            assert!(r.body.contains("<MsgType><![CDATA[event]]></MsgType>"), "{}", r.body);
+            assert!(r.body.contains("<RetryTimes>0</RetryTimes>"), "{}", r.body);
+        }
+    }
+    assert_eq!(xml, 3);
+    g.wait_all("delivered", 5).await;
+}
+
 fn serde_urlencoded(query: &BTreeMap<String, String>) -> String {
     let mut url = reqwest::Url::parse("http://x/").unwrap();
     for (k, v) in query {
