@@ -182,6 +182,7 @@ async fn an_item_purchase_is_pushed_listed_and_redelivered() {
             order_id: "item-1".into(),
             status: PushStatus::Delivered,
             attempts: 1,
+            delivering: false,
             next_attempt_ms: delivered.next_attempt_ms,
             last_reply: "success".into(),
             created_ms: START_MS,
@@ -259,7 +260,7 @@ async fn a_refused_event_is_retried_on_schedule_and_redelivered_on_demand() {
     let admin = admin(&server);
 
     buy(&server, &app, "item-2").await;
-    let refused = wait_for(&admin, &app.appid, |p| p.attempts == 1).await;
+    let refused = wait_for(&admin, &app.appid, |p| p.attempts == 1 && !p.delivering).await;
     assert_eq!(refused.status, PushStatus::Pending);
     assert_eq!(refused.created_ms, START_MS);
     assert_eq!(refused.next_attempt_ms, START_MS + 15_000, "the first retry waits 15 s");

@@ -231,9 +231,10 @@ pub struct Push {
     pub channel: PurchaseChannel,
     pub created_ms: i64,
     pub status: PushStatus,
-    /// Deliveries so far, manual ones included (xpay's `RetryTimes` of the next one).
+    /// Deliveries started so far, manual ones included; a scheduled one counts when it is
+    /// claimed, so one cut short by a crash counts too.
     pub attempts: u32,
-    /// Deliveries the schedule made so far: which retry interval comes next.
+    /// Deliveries the schedule started so far: which retry interval comes next.
     pub scheduled_attempts: u32,
     pub next_attempt_ms: i64,
     /// Until then a node is delivering it; 0 when none.
@@ -253,6 +254,9 @@ pub struct PushAttempt {
     pub reply: String,
     /// Made by the schedule (`false`: a manual redelivery, which moves no schedule).
     pub scheduled: bool,
+    /// A scheduled delivery: the lease its claim took. Its result is recorded only while
+    /// that lease is the event's (another claim after it expired owns the event now).
+    pub lease_until_ms: i64,
 }
 
 impl Push {
@@ -270,22 +274,48 @@ impl Push {
         self.kind == PushKind::GoodsPaid
     }
 
+    /// The event as a worker claims it at `now_ms`: leased for [`PUSH_LEASE_MS`], the
+    /// delivery counted.
+    pub fn claimed(&self, now_ms: i64) -> Push {
+        Push {
+            lease_until_ms: now_ms.saturating_add(PUSH_LEASE_MS),
+            attempts: self.attempts.saturating_add(1),
+            scheduled_attempts: self.scheduled_attempts.saturating_add(1),
+            ..self.clone()
+        }
+    }
+
+    /// `RetryTimes` of a delivery: the deliveries started before it.
+    pub fn retry_times(&self, scheduled: bool) -> u32 {
+        if scheduled {
+            // Its claim counted it already.
+            self.attempts.saturating_sub(1)
+        } else {
+            self.attempts
+        }
+    }
+
+    /// Whether `attempt`'s result belongs to the event as it stands: a scheduled delivery's
+    /// only while its lease is still the event's.
+    pub fn takes(&self, attempt: &PushAttempt) -> bool {
+        !attempt.scheduled || self.lease_until_ms == attempt.lease_until_ms
+    }
+
     /// The event after `attempt`: delivered when acknowledged; else, for a scheduled one,
     /// the next retry, or failed after the last; a manual redelivery that fails changes
     /// only the counts and the reply. Either way the lease is released.
     pub fn after_attempt(&self, attempt: &PushAttempt) -> Push {
         let mut next = self.clone();
-        next.attempts = self.attempts.saturating_add(1);
+        if !attempt.scheduled {
+            next.attempts = self.attempts.saturating_add(1);
+        }
         next.lease_until_ms = 0;
         next.last_reply = truncate(&attempt.reply, MAX_PUSH_REPLY_BYTES);
-        if attempt.scheduled {
-            next.scheduled_attempts = self.scheduled_attempts.saturating_add(1);
-        }
         if attempt.acked {
             next.status = PushStatus::Delivered;
         } else if attempt.scheduled && self.status == PushStatus::Pending {
             // The first delivery is attempt 1; retry k waits intervals[k - 1].
-            let retry = next.scheduled_attempts as usize;
+            let retry = next.scheduled_attempts.max(1) as usize;
             match self.retry_intervals_secs().get(retry - 1) {
                 Some(wait_secs) => next.next_attempt_ms = attempt.at_ms.saturating_add(wait_secs * 1000),
                 None => next.status = PushStatus::Failed,
@@ -384,7 +414,19 @@ mod tests {
             acked: false,
             reply: "HTTP 500".into(),
             scheduled,
+            lease_until_ms: 0,
         }
+    }
+
+    /// A scheduled delivery at `at_ms`: claim, then the failed attempt.
+    fn scheduled_failure(p: &Push, at_ms: i64) -> Push {
+        let claimed = p.claimed(at_ms);
+        let attempt = PushAttempt {
+            lease_until_ms: claimed.lease_until_ms,
+            ..failed_at(at_ms, true)
+        };
+        assert!(claimed.takes(&attempt));
+        claimed.after_attempt(&attempt)
     }
 
     /// Drives the schedule to its end: the waits between tries, in seconds.
@@ -392,7 +434,7 @@ mod tests {
         let mut waits = Vec::new();
         let mut now = 0;
         loop {
-            let next = p.after_attempt(&failed_at(now, true));
+            let next = scheduled_failure(&p, now);
             if next.status != PushStatus::Pending {
                 return (waits, next);
             }
@@ -417,8 +459,10 @@ mod tests {
     #[test]
     fn an_ack_delivers_and_a_manual_failure_moves_no_schedule() {
         let p = push(PurchaseChannel::Xpay, PushKind::GoodsPaid);
-        let first = p.after_attempt(&failed_at(1_000, true));
+        let first = scheduled_failure(&p, 1_000);
         assert_eq!((first.next_attempt_ms, first.lease_until_ms), (16_000, 0));
+        assert_eq!(first.retry_times(false), 1, "the next manual delivery's RetryTimes");
+        assert_eq!(first.claimed(16_000).retry_times(true), 1, "the next scheduled one's");
         let manual = first.after_attempt(&failed_at(2_000, false));
         assert_eq!(
             (manual.attempts, manual.scheduled_attempts, manual.next_attempt_ms),
@@ -436,12 +480,32 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_cut_short_counts_and_a_stale_lease_records_nothing() {
+        let p = push(PurchaseChannel::Xpay, PushKind::GoodsPaid);
+        // Claimed, then the node died: the lease runs out and another node claims it.
+        let lost = p.claimed(0);
+        let again = lost.claimed(PUSH_LEASE_MS);
+        assert_eq!((again.attempts, again.retry_times(true)), (2, 1));
+        // The first node's late result does not belong to the event any more.
+        let late = PushAttempt {
+            lease_until_ms: lost.lease_until_ms,
+            ..failed_at(PUSH_LEASE_MS + 1, true)
+        };
+        assert!(!again.takes(&late));
+        let current = PushAttempt {
+            lease_until_ms: again.lease_until_ms,
+            ..failed_at(PUSH_LEASE_MS + 1, true)
+        };
+        assert!(again.takes(&current));
+    }
+
+    #[test]
     fn replies_are_bounded_on_a_character_boundary() {
         let p = push(PurchaseChannel::Xpay, PushKind::GoodsPaid);
         let long = "é".repeat(MAX_PUSH_REPLY_BYTES);
         let next = p.after_attempt(&PushAttempt {
             reply: long,
-            ..failed_at(0, true)
+            ..failed_at(0, false)
         });
         assert!(next.last_reply.len() <= MAX_PUSH_REPLY_BYTES);
         assert!(next.last_reply.chars().all(|c| c == 'é'));

@@ -105,6 +105,20 @@ fn attempt(id: i64, at_ms: i64, acked: bool, scheduled: bool) -> PushAttempt {
         acked,
         reply: if acked { "success".into() } else { "HTTP 500".into() },
         scheduled,
+        lease_until_ms: 0,
+    }
+}
+
+/// A scheduled attempt carries the lease its claim took: the event's current one.
+async fn leased(store: &PostgresStore, attempt: PushAttempt) -> PushAttempt {
+    let lease_until_ms = store
+        .push(attempt.id)
+        .await
+        .expect("push")
+        .map_or(0, |p| p.lease_until_ms);
+    PushAttempt {
+        lease_until_ms,
+        ..attempt
     }
 }
 
@@ -418,7 +432,7 @@ async fn recorded_attempts_follow_the_schedule() {
     let claimed = store.claim_pushes(NOW, 10).await.expect("claim");
     assert_eq!(claimed.len(), 2);
     let delivered = store
-        .record_push_attempt(attempt(acked.id, NOW + 100, true, true))
+        .record_push_attempt(leased(&store, attempt(acked.id, NOW + 100, true, true)).await)
         .await
         .expect("record")
         .expect("the event");
@@ -434,7 +448,7 @@ async fn recorded_attempts_follow_the_schedule() {
     ];
     let mut now = NOW + 100;
     let failed_first = store
-        .record_push_attempt(attempt(goods.id, now, false, true))
+        .record_push_attempt(leased(&store, attempt(goods.id, now, false, true)).await)
         .await
         .expect("record")
         .expect("the event");
@@ -472,7 +486,7 @@ async fn recorded_attempts_follow_the_schedule() {
         assert_eq!(claimed.iter().map(|p| p.id).collect::<Vec<_>>(), [goods.id]);
         now = due;
         event = store
-            .record_push_attempt(attempt(goods.id, now, false, true))
+            .record_push_attempt(leased(&store, attempt(goods.id, now, false, true)).await)
             .await
             .expect("record")
             .expect("the event");
@@ -517,7 +531,7 @@ async fn recorded_attempts_follow_the_schedule() {
     // Gone (a reset meanwhile): nothing to record.
     assert_eq!(
         store
-            .record_push_attempt(attempt(goods.id + 1000, now, false, true))
+            .record_push_attempt(leased(&store, attempt(goods.id + 1000, now, false, true)).await)
             .await
             .expect("record"),
         None
@@ -712,7 +726,7 @@ async fn state_export_import_and_reset_cover_pushes() {
     }
     let claimed = store.claim_pushes(NOW, 1).await.expect("claim");
     store
-        .record_push_attempt(attempt(claimed[0].id, NOW, false, true))
+        .record_push_attempt(leased(&store, attempt(claimed[0].id, NOW, false, true)).await)
         .await
         .expect("record");
     let before = store.pushes(&all(None, None)).await.expect("pushes");

@@ -80,8 +80,12 @@ pub struct PushItem {
     /// The purchase (or refund) it is about: its out_trade_no / order_id.
     pub order_id: String,
     pub status: PushStatus,
-    /// Deliveries tried so far, manual redeliveries included.
+    /// Deliveries started so far, manual redeliveries included (one cut short by a crash
+    /// counts too).
     pub attempts: u32,
+    /// A node is delivering it now (or died doing so, until its 30 s lease ends).
+    #[serde(default)]
+    pub delivering: bool,
     /// When the schedule tries it next, on the server's clock (ms since the UNIX epoch);
     /// meaningful while `pending`.
     pub next_attempt_ms: i64,

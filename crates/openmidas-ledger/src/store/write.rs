@@ -9,7 +9,7 @@ use crate::auth::{
 use crate::bill::{self, Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, Outcome};
-use crate::push::{Push, PushAttempt, PUSH_LEASE_MS};
+use crate::push::{Push, PushAttempt};
 use crate::state::{ResetScope, StateDoc};
 
 /// Tokens that expired this long ago are deleted when the app's next token is issued:
@@ -54,7 +54,7 @@ pub enum Write {
     /// token should a new link be due.
     RequestBill { bill: Bill, token: String, now_ms: i64 },
     /// A delivery worker takes up to `limit` due events (pending, `next_attempt_ms` and any
-    /// lease past) and leases them for [`PUSH_LEASE_MS`]: no other node sends them meanwhile
+    /// lease past) and leases them for [`crate::push::PUSH_LEASE_MS`]: no other node sends them meanwhile
     /// (behaviour.md section 12).
     ClaimPushes { now_ms: i64, limit: u32 },
     /// Records a delivery of an event ([`Push::after_attempt`]).
@@ -291,23 +291,19 @@ impl Write {
                     RowValue::Pushes(due) => due,
                     _ => Vec::new(),
                 };
-                let leased: Vec<Push> = due
-                    .into_iter()
-                    .map(|push| Push {
-                        lease_until_ms: now_ms.saturating_add(PUSH_LEASE_MS),
-                        ..push
-                    })
-                    .collect();
+                let leased: Vec<Push> = due.into_iter().map(|push| push.claimed(*now_ms)).collect();
                 (
                     leased.iter().cloned().map(RowWrite::UpdatePush).collect(),
                     Written::Pushes(leased),
                 )
             }
             Write::RecordPushAttempt(attempt) => match read {
-                RowValue::Push(Some(push)) => {
+                RowValue::Push(Some(push)) if push.takes(attempt) => {
                     let next = push.after_attempt(attempt);
                     (vec![RowWrite::UpdatePush(next.clone())], Written::Push(Some(next)))
                 }
+                // Another claim owns it now (this one's lease ran out): keep its state.
+                RowValue::Push(Some(push)) => (Vec::new(), Written::Push(Some(push))),
                 _ => (Vec::new(), Written::Push(None)),
             },
             Write::ReplaceState(doc) => (vec![RowWrite::ReplaceState(doc)], Written::Done),

@@ -53,7 +53,14 @@ pub async fn list(
         after_id,
         limit,
     };
-    let items: Vec<Value> = state.store.pushes(&filter).await?.iter().map(item).collect();
+    let now_ms = state.clock.now_ms();
+    let items: Vec<Value> = state
+        .store
+        .pushes(&filter)
+        .await?
+        .iter()
+        .map(|p| item(p, now_ms))
+        .collect();
     Ok(Json(json!({"errcode": 0, "errmsg": "ok", "items": items})))
 }
 
@@ -69,11 +76,13 @@ pub async fn redeliver(
     let after = crate::push::deliver::deliver(&state, &crate::push::http_client(), &push, false)
         .await?
         .ok_or_else(unknown)?;
-    Ok(Json(json!({"errcode": 0, "errmsg": "ok", "push": item(&after)})))
+    Ok(Json(
+        json!({"errcode": 0, "errmsg": "ok", "push": item(&after, state.clock.now_ms())}),
+    ))
 }
 
 /// An event as listed: its wire name, where its delivery is, the last reply.
-fn item(push: &Push) -> Value {
+fn item(push: &Push, now_ms: i64) -> Value {
     json!({
         "id": push.id,
         "appid": push.appid,
@@ -82,6 +91,8 @@ fn item(push: &Push) -> Value {
         "order_id": push.number,
         "status": push.status.as_str(),
         "attempts": push.attempts,
+        // A node holds it: a delivery is under way (or its node died: until the lease ends).
+        "delivering": push.lease_until_ms > now_ms,
         "next_attempt_ms": push.next_attempt_ms,
         "last_reply": push.last_reply,
         "created_ms": push.created_ms,

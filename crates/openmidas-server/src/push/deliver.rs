@@ -35,7 +35,7 @@ pub async fn deliver(
     push: &Push,
     scheduled: bool,
 ) -> Result<Option<Push>, StoreError> {
-    let (acked, reply) = match attempt(state, http, push).await? {
+    let (acked, reply) = match attempt(state, http, push, scheduled).await? {
         Ok(reply) => (true, reply),
         Err(reason) => (false, reason),
     };
@@ -48,12 +48,18 @@ pub async fn deliver(
             acked,
             reply,
             scheduled,
+            lease_until_ms: push.lease_until_ms,
         })
         .await
 }
 
 /// `Ok(reply)` when acknowledged, `Err(why not)` otherwise.
-async fn attempt(state: &AppState, http: &reqwest::Client, push: &Push) -> Result<Result<String, String>, StoreError> {
+async fn attempt(
+    state: &AppState,
+    http: &reqwest::Client,
+    push: &Push,
+    scheduled: bool,
+) -> Result<Result<String, String>, StoreError> {
     let Some(app) = state.store.app(&push.appid).await? else {
         return Ok(Err("the app no longer exists".into()));
     };
@@ -65,7 +71,7 @@ async fn attempt(state: &AppState, http: &reqwest::Client, push: &Push) -> Resul
         Err(ContentError::Store(e)) => return Err(e),
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let message = match message(state, &app, &settings, push, &rendered.content) {
+    let message = match message(state, &app, &settings, push, scheduled, &rendered.content) {
         Ok(message) => message,
         Err(why) => return Ok(Err(why)),
     };
@@ -134,6 +140,7 @@ fn message(
     app: &App,
     settings: &PushSettings,
     push: &Push,
+    scheduled: bool,
     content: &openmidas_protocol::push::EventContent,
 ) -> Result<Message, String> {
     let format = match settings.format {
@@ -150,7 +157,7 @@ fn message(
         to_user_name: to_user_name(&app.appid),
         from_user_name: FROM_USER_NAME.to_string(),
         create_time: push.created_ms.div_euclid(1000),
-        retry_times: push.attempts,
+        retry_times: push.retry_times(scheduled),
     };
     let plain = render(content, &envelope, format, app.key_for(push.env));
     let timestamp = state.clock.now_ms().div_euclid(1000).to_string();
