@@ -167,7 +167,7 @@ impl Faults {
         self.inner.lock().rules.is_empty()
     }
 
-    fn add(&self, mut rule: Rule) -> Result<u64, ApiError> {
+    pub(crate) fn add(&self, mut rule: Rule) -> Result<u64, ApiError> {
         let mut inner = self.inner.lock();
         if inner.rules.len() >= MAX_RULES {
             return Err(ApiError::msg(
@@ -181,7 +181,7 @@ impl Faults {
         Ok(inner.next_id)
     }
 
-    fn list(&self, after_id: u64, limit: usize) -> Vec<Rule> {
+    pub(crate) fn list(&self, after_id: u64, limit: usize) -> Vec<Rule> {
         let inner = self.inner.lock();
         inner
             .rules
@@ -192,7 +192,7 @@ impl Faults {
             .collect()
     }
 
-    fn remove(&self, id: u64) -> bool {
+    pub(crate) fn remove(&self, id: u64) -> bool {
         let mut inner = self.inner.lock();
         let before = inner.rules.len();
         inner.rules.retain(|r| r.id != id);
@@ -205,7 +205,7 @@ impl Faults {
 }
 
 /// A rule from `POST /admin/faults`.
-fn parse_rule(map: &Map<String, Value>) -> ApiResult<Rule> {
+pub(crate) fn parse_rule(map: &Map<String, Value>) -> ApiResult<Rule> {
     let fields = Fields {
         map,
         invalid: Code::InvalidArgs,
@@ -430,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             problem(json!({"match": {"dialect": "v3"}, "errcode": -1})),
-            "[match.dialect] match.dialect must be \"v1\", \"v2\", \"xpay\", \"auth\" or \"client\""
+            "[match.dialect] match.dialect must be \"v1\", \"v2\", \"xpay\", \"auth\", \"client\" or \"push\""
         );
         assert_eq!(
             problem(json!({})),
