@@ -187,6 +187,15 @@ impl App {
                 return Err(format!("{name} must be 1 to {max} bytes"));
             }
         }
+        // An appid travels in queries, paths of the dashboard and log lines: WeChat's are
+        // letters and digits; `_` and `-` are allowed for test apps.
+        if !self
+            .appid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(format!("appid {:?} may only hold letters, digits, _ and -", self.appid));
+        }
         let durations = [
             ("ts_window_secs", self.ts_window_secs, 1),
             ("session_ttl_secs", self.session_ttl_secs, 1),
@@ -489,13 +498,30 @@ mod tests {
                 offer_id: String::new(),
                 ..app.clone()
             },
+            App {
+                appid: "bad appid!".into(),
+                ..app.clone()
+            },
+            App {
+                appid: "wx/../x".into(),
+                ..app.clone()
+            },
         ];
         for app in bad {
             assert!(app.validate().is_err(), "{app:?}");
         }
         assert_eq!(
             App {
+                appid: "bad appid!".into(),
+                ..app.clone()
+            }
+            .validate(),
+            Err("appid \"bad appid!\" may only hold letters, digits, _ and -".into())
+        );
+        assert_eq!(
+            App {
                 cancel_window_secs: 0,
+                appid: "wx_test-app01".into(),
                 ..app
             }
             .validate(),

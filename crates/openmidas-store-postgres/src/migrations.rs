@@ -43,6 +43,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_pushes",
         include_str!("../../../migrations/postgres/0005_pushes.sql"),
     ),
+    // 6: the dashboard: players by openid, an account's orders by time.
+    (
+        6,
+        "0006_dashboard",
+        include_str!("../../../migrations/postgres/0006_dashboard.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
@@ -50,6 +56,13 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub enum MigrateError {
     #[error("cannot migrate the PostgreSQL schema to version {version}: {message}")]
     Failed { version: i64, message: String },
+    /// Creating or reading the table of applied versions failed: before any migration.
+    #[error(
+        "cannot create or read the schema_migrations table: {message} (the role needs CREATE on schema \
+         public for the first start: `GRANT CREATE ON SCHEMA public TO <role>`, required since \
+         PostgreSQL 15; see docs/postgres.md)"
+    )]
+    Setup { message: String },
     #[error("the database has schema version {found}, newer than this build knows ({known})")]
     TooNew { found: i64, known: i64 },
 }
@@ -135,26 +148,27 @@ async fn applied_versions(conn: &mut Conn) -> Result<Vec<i64>, MigrateError> {
             Err(e) if e.retry() == Retry::Again && attempt < 20 => {
                 tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
             }
-            Err(e) => {
-                return Err(MigrateError::Failed {
-                    version: 0,
-                    message: e.to_string(),
-                })
-            }
+            Err(e) => return Err(MigrateError::Setup { message: e.to_string() }),
         }
     };
     rows.iter()
         .map(|r| r.try_get::<_, i64>(0))
         .collect::<Result<Vec<i64>, _>>()
-        .map_err(|e| MigrateError::Failed {
-            version: 0,
-            message: describe(&e),
-        })
+        .map_err(|e| MigrateError::Setup { message: describe(&e) })
 }
 
 /// Brings the schema up to date.
 pub(crate) async fn migrate(conn: &mut Conn, now_ms: i64) -> Result<(), MigrateError> {
-    run(conn, CREATE_VERSION_TABLE, &[], 0).await?;
+    // `IF NOT EXISTS` on an existing table is a NOTICE; one per table and node at every
+    // start is noise in the logs.
+    conn.client
+        .batch_execute("SET client_min_messages = warning")
+        .await
+        .map_err(|e| MigrateError::Setup { message: describe(&e) })?;
+    run(conn, CREATE_VERSION_TABLE, &[], 0).await.map_err(|e| match e {
+        MigrateError::Failed { message, .. } => MigrateError::Setup { message },
+        other => other,
+    })?;
     let applied = applied_versions(conn).await?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if let Some(&found) = applied.last() {

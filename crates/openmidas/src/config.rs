@@ -22,6 +22,12 @@ pub struct FileConfig {
     /// "full" (default) or "relaxed".
     pub durability: Option<String>,
     pub max_connections: Option<usize>,
+    /// "text" (default) or "json".
+    pub log_format: Option<String>,
+    /// After SIGTERM, how long in-flight requests may take (default 10).
+    pub drain_timeout_secs: Option<u64>,
+    /// How long request headers (and an idle keep-alive connection) may take (default 30).
+    pub header_read_timeout_secs: Option<u64>,
     /// Create the demo app when the database has no app (default true; never in ledger mode).
     pub demo_app: Option<bool>,
     /// "emulator" (default) or "ledger".

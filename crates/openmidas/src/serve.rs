@@ -35,10 +35,10 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENMIDAS_CONFIG")]
     config: Option<PathBuf>,
     /// full: fsync every group commit (default); relaxed: survive process crashes only.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "OPENMIDAS_DURABILITY")]
     durability: Option<DurabilityArg>,
     /// Most open connections [default: 4096].
-    #[arg(long)]
+    #[arg(long, env = "OPENMIDAS_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
     /// After SIGTERM, how long in-flight requests may take before stalled connections are
     /// dropped and the process exits [default: 10].
@@ -48,9 +48,9 @@ pub struct ServeArgs {
     /// connection may sit idle, before it is closed [default: 30].
     #[arg(long, env = "OPENMIDAS_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
     header_read_timeout_secs: Option<u64>,
-    /// Log format.
-    #[arg(long, value_enum, env = "OPENMIDAS_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
+    /// Log format [default: text].
+    #[arg(long, value_enum, env = "OPENMIDAS_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
     /// emulator: clock, faults, request log, reset (for tests and CI); ledger: none of
     /// them, for production [default: emulator].
     #[arg(long, value_enum, env = "OPENMIDAS_MODE")]
@@ -77,10 +77,13 @@ enum LogFormat {
 }
 
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -89,11 +92,17 @@ fn init_logging(format: LogFormat) {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    let log_format = match (args.log_format, file.log_format.as_deref()) {
+        (Some(format), _) => format,
+        (None, None | Some("text")) => LogFormat::Text,
+        (None, Some("json")) => LogFormat::Json,
+        (None, Some(other)) => bail!("log_format must be \"text\" or \"json\", not {other:?}"),
+    };
+    init_logging(log_format);
     let listen = args
         .listen
         .clone()
@@ -182,9 +191,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let serve_options = openmidas_server::ServeOptions {
         drain_timeout: args
             .drain_timeout_secs
+            .or(file.drain_timeout_secs)
             .map(std::time::Duration::from_secs)
             .unwrap_or(defaults.drain_timeout),
-        header_read_timeout: match args.header_read_timeout_secs {
+        header_read_timeout: match args.header_read_timeout_secs.or(file.header_read_timeout_secs) {
             Some(0) => bail!("--header-read-timeout-secs must be at least 1"),
             Some(secs) => std::time::Duration::from_secs(secs),
             None => defaults.header_read_timeout,
