@@ -261,6 +261,18 @@ pub struct SettledPurchase {
     pub balance: Option<i64>,
 }
 
+/// A one-time login link of the dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UiLoginLink {
+    /// The path, `/ui/login?once=<nonce>`.
+    pub path: String,
+    /// The whole link, on the client's base URL.
+    #[serde(default)]
+    pub url: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
 impl AdminClient {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base_url: impl Into<String>, admin_token: impl Into<Secret>) -> Result<AdminClient> {
@@ -296,6 +308,19 @@ impl AdminClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string());
         self.http.send(request).await
+    }
+
+    /// A one-time login link of the server's dashboard (`POST /admin/ui/login-links`):
+    /// opened within 60 s, once, it logs a browser in without the admin token.
+    pub async fn ui_login_link(&self) -> Result<UiLoginLink> {
+        let mut link: UiLoginLink = decode(self.post("/admin/ui/login-links", json!({})).await?, Tables::Platform)?;
+        link.url = self.http.url(&link.path);
+        Ok(link)
+    }
+
+    /// The dashboard's address.
+    pub fn ui_url(&self) -> String {
+        self.http.url("/ui")
     }
 
     /// The simulated `wx.login`: a fresh login code for `openid` (a new openid when None).

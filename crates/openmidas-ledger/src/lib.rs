@@ -34,4 +34,4 @@ pub use clock::{Clock, ClockChange, ClockState, ManualClock, SystemClock};
 pub use command::{Command, Goods, Op, Original, Outcome, PurchaseOrder, Refusal};
 pub use decide::{decide, Decision, Effect};
 pub use order::{Book, Order, OrderKey, OrderKind, OrderStatus, PurchaseChannel};
-pub use store::{Store, StoreError, StoreExt, Write, Written};
+pub use store::{AccountCursor, AccountFilter, OrderCursor, Store, StoreError, StoreExt, Write, Written};

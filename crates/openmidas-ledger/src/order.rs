@@ -28,6 +28,13 @@ impl Book {
             Book::Purchase => "trade",
         }
     }
+
+    /// The book of a stored name.
+    pub fn parse(text: &str) -> Option<Book> {
+        [Book::Currency, Book::Purchase]
+            .into_iter()
+            .find(|b| b.as_str() == text)
+    }
 }
 
 /// What identifies an order: `(env, appid, offer_id, book, number)`.

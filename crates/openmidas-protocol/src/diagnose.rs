@@ -30,7 +30,10 @@ pub struct Secrets<'a> {
     pub session_key: Option<&'a str>,
 }
 
+/// A failed signature explained: what the server signed, with which key, and what the client
+/// most likely did differently (behaviour.md section 13.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Diagnosis {
     /// Which signature failed: "sig", "mp_sig", "pay_sig" or "signature".
     pub signature: &'static str,

@@ -7,6 +7,7 @@ use crate::errcode::ErrorCode;
 
 /// `{"errcode","errmsg"}`: every failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub errcode: i64,
     pub errmsg: String,
@@ -23,6 +24,7 @@ impl ErrorBody {
 
 /// `/cgi-bin/token` and `/cgi-bin/stable_token` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessTokenOk {
     pub access_token: String,
     pub expires_in: i64,
@@ -30,6 +32,7 @@ pub struct AccessTokenOk {
 
 /// `/sns/jscode2session` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jscode2SessionOk {
     pub openid: String,
     pub session_key: String,
@@ -37,6 +40,7 @@ pub struct Jscode2SessionOk {
 
 /// `/admin/login` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminLoginOk {
     pub errcode: i64,
     pub errmsg: String,

@@ -24,7 +24,7 @@ use openmidas_ledger::clock::ClockState;
 use openmidas_ledger::command::JournalEntry;
 use openmidas_ledger::order::{Order, OrderKey};
 use openmidas_ledger::state::StateDoc;
-use openmidas_ledger::{Store, StoreError, Write, Written};
+use openmidas_ledger::{AccountFilter, OrderCursor, Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 
 /// Default lifetime of a cached entry.
@@ -164,6 +164,19 @@ impl Store for CachingStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.inner.journal(key, after_id, limit).await
+    }
+
+    async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<(AccountKey, Account)>, StoreError> {
+        self.inner.accounts(filter).await
+    }
+
+    async fn orders_of(
+        &self,
+        key: &AccountKey,
+        after: Option<&OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError> {
+        self.inner.orders_of(key, after, limit).await
     }
 
     async fn order_by_wx_order_id(

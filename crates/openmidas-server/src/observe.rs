@@ -6,7 +6,9 @@
 //! 2. in emulator mode, the body is read first (so the log has it; the handler takes it from
 //!    the [`RequestContext`], in its own check order), a fault rule may fire before or after
 //!    the handler, and the request, its answer and any signature diagnosis are logged with
-//!    every secret masked ([`Masks`]).
+//!    every secret masked ([`Masks`]);
+//! 3. in both modes, the answer is counted in the metrics (`crate::metrics`: dialect, route
+//!    path, errcode, latency).
 //!
 //! Other routes (the admin API, `/healthz`) pass through untouched.
 
@@ -28,6 +30,7 @@ use crate::controls::faults::{Firing, Subject, When};
 use crate::controls::log::{Entry, FaultNote};
 use crate::controls::Emulator;
 use crate::error::{ApiError, ErrorAnswer};
+use crate::metrics;
 use crate::pipeline::{self, BodyFailure};
 use crate::AppState;
 
@@ -102,15 +105,56 @@ pub(crate) async fn observe(State(state): State<AppState>, mut request: Request,
         return next.run(request).await;
     };
     let rid = pipeline::request_id(state.clock.now_ms());
+    let route = metrics::Route::of(request.extensions());
     match state.emulator.clone() {
         None => {
+            let start = Instant::now();
             request
                 .extensions_mut()
                 .insert(Arc::new(RequestContext::new(rid.clone(), false, None)));
-            with_rid(next.run(request).await, &rid)
+            let (response, errcode) = errcode_of(with_rid(next.run(request).await, &rid)).await;
+            metrics::request(dialect, &route, errcode, start.elapsed());
+            response
         }
-        Some(emulator) => emulate(&state, &emulator, dialect, rid, request, next).await,
+        Some(emulator) => emulate(&state, &emulator, dialect, route, rid, request, next).await,
     }
+}
+
+/// The errcode of an answer, for the metrics: an error's (kept on the response), else the
+/// body's `errcode` (a repeated number answers a nonzero one with the original result), else
+/// 0 for a success without one (a bill file).
+async fn errcode_of(response: Response) -> (Response, Option<i64>) {
+    if let Some(error) = response.extensions().get::<ErrorAnswer>() {
+        let code = error.code;
+        return (response, Some(code));
+    }
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    // Answers are small; one that might not be is not held back to be read.
+    let small = axum::body::HttpBody::size_hint(response.body())
+        .upper()
+        .is_some_and(|n| n <= MAX_ANSWER_BYTES as u64);
+    if !json || !small {
+        let errcode = errcode_of_status(response.status());
+        return (response, errcode);
+    }
+    let (head, answer) = buffer(response).await;
+    #[derive(serde::Deserialize)]
+    struct Errcode {
+        errcode: Option<i64>,
+    }
+    let errcode = serde_json::from_slice::<Errcode>(&answer)
+        .ok()
+        .and_then(|a| a.errcode)
+        .or_else(|| errcode_of_status(head.status));
+    (Response::from_parts(head, Body::from(answer)), errcode)
+}
+
+/// 0 for a success answered without an errcode; none otherwise.
+fn errcode_of_status(status: StatusCode) -> Option<i64> {
+    status.is_success().then_some(0)
 }
 
 /// Ends an error answer's errmsg with ` rid: <rid>`.
@@ -133,6 +177,7 @@ async fn emulate(
     state: &AppState,
     emulator: &Emulator,
     dialect: Dialect,
+    route: metrics::Route,
     rid: String,
     request: Request,
     next: Next,
@@ -197,6 +242,8 @@ async fn emulate(
             .map(str::to_string)
     });
     let answer_text = String::from_utf8_lossy(&answer).into_owned();
+    let latency = start.elapsed();
+    metrics::request(dialect, &route, if dropped { None } else { errcode }, latency);
     let entry = Entry {
         id: rid,
         time_ms,
@@ -211,7 +258,7 @@ async fn emulate(
             masks.apply(&answer_text)
         },
         errcode: if dropped { None } else { errcode },
-        latency_us: start.elapsed().as_micros() as u64,
+        latency_us: latency.as_micros() as u64,
         dialect,
         appid: named.appid,
         openid,

@@ -15,17 +15,19 @@ use openmidas_protocol::route::{Operation, ROUTES};
 
 use crate::error::ApiError;
 use crate::observe::Ctx;
-use crate::{admin, auth, client, controls, health, observe, v1, v2, xpay, AppState};
+use crate::{admin, auth, client, controls, health, metrics, observe, openapi, ui, v1, v2, xpay, AppState};
 
 /// The routes that take GET only (a wrong method there answers 43001; on any other route,
 /// 43002: behaviour.md section 5).
-const GET_ONLY: [&str; 6] = [
+const GET_ONLY: [&str; 8] = [
     "/healthz",
     "/cgi-bin/token",
     "/sns/jscode2session",
     "/admin/journal",
     "/admin/requests",
     "/admin/pushes",
+    "/metrics",
+    "/openapi.json",
 ];
 
 /// Every route, with the fallbacks that keep unknown paths and methods on JSON answers. The
@@ -33,6 +35,8 @@ const GET_ONLY: [&str; 6] = [
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route(GET_ONLY[0], get(health::get))
+        .route(GET_ONLY[6], get(metrics::get))
+        .route(GET_ONLY[7], get(openapi::get))
         .route(GET_ONLY[1], get(auth::token::get))
         .route("/cgi-bin/stable_token", post(auth::stable_token::post))
         .route(GET_ONLY[2], get(auth::jscode2session::get))
@@ -66,6 +70,8 @@ pub fn router(state: AppState) -> Router {
                 get(controls::state::export).post(controls::state::import),
             );
     }
+    // The dashboard (behaviour.md section 14): its emulator pages only in emulator mode.
+    router = router.merge(ui::routes(&state));
     for route in ROUTES {
         let handler = match route.operation {
             Operation::V1(endpoint) => post(

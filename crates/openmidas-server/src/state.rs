@@ -61,6 +61,16 @@ impl AdminToken {
         }
     }
 
+    /// A key derived from the token for `purpose` (HMAC-SHA256 keyed by its digest): the
+    /// dashboard signs its sessions with one, so they hold on every node that has the same
+    /// token and end when the token changes. It reveals nothing of the token.
+    pub(crate) fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn matches(&self, presented: &str) -> bool {
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         self.digest.ct_eq(&presented).into()

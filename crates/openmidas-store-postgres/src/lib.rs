@@ -34,6 +34,7 @@
 
 mod batch;
 mod error;
+mod metrics;
 pub mod migrations;
 mod pool;
 mod rows;
@@ -55,7 +56,7 @@ use openmidas_ledger::command::{Command, JournalEntry, Outcome};
 use openmidas_ledger::order::{Order, OrderKey};
 use openmidas_ledger::push::{Push, PushFilter};
 use openmidas_ledger::state::StateDoc;
-use openmidas_ledger::{Store, StoreError, Write, Written};
+use openmidas_ledger::{AccountFilter, OrderCursor, Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -288,6 +289,7 @@ impl PostgresStore {
         drop(first);
 
         let per_writer = (config.queue_depth / config.writers).max(1);
+        std::sync::LazyLock::force(&metrics::METRICS);
         let mut senders = Vec::with_capacity(config.writers);
         let mut tasks = Vec::with_capacity(config.writers);
         for index in 0..config.writers {
@@ -432,7 +434,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let metrics = &*metrics::METRICS;
+            metrics.queue_depth.sub(batch.len() as i64);
+            metrics.batch_size.observe(batch.len() as f64);
+            let timer = metrics.commit_seconds.start_timer();
             let results = self.apply_with_retries(&batch).await;
+            timer.observe_duration();
             debug_assert_eq!(results.len(), batch.len());
             for (job, result) in batch.drain(..).zip(results) {
                 // The requester may have gone away; the write stands.
@@ -586,9 +593,14 @@ impl PostgresStore {
             .cloned()
             .ok_or(StoreError::ShuttingDown)?;
         let (reply, answer) = oneshot::channel();
-        sender.try_send(LedgerJob { command, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+        // Counted before it is sent, so the writer never takes it first.
+        metrics::METRICS.queue_depth.inc();
+        sender.try_send(LedgerJob { command, reply }).map_err(|e| {
+            metrics::METRICS.queue_depth.dec();
+            match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+            }
         })?;
         drop(sender);
         answer.await.map_err(|_| StoreError::ShuttingDown)?
@@ -635,6 +647,19 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         read!(self, c => rows::journal(c, key, after_id, limit))
+    }
+
+    async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<(AccountKey, Account)>, StoreError> {
+        read!(self, c => rows::accounts(c, filter))
+    }
+
+    async fn orders_of(
+        &self,
+        key: &AccountKey,
+        after: Option<&OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError> {
+        read!(self, c => rows::orders_of(c, key, after, limit))
     }
 
     async fn order_by_wx_order_id(

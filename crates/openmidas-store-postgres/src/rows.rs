@@ -11,7 +11,7 @@ use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
 use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase, PurchaseChannel};
 use openmidas_ledger::push::{Push, PushAck, PushFilter, PushFormat, PushKind, PushMode, PushSettings, PushStatus};
-use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
+use openmidas_ledger::store::{AccountFilter, OrderCursor, RowRead, RowValue, RowWrite};
 use openmidas_ledger::Coins;
 use tokio_postgres::Row;
 
@@ -696,6 +696,146 @@ pub(crate) async fn journal(
                     at_ms: r.try_get(7)?,
                 },
             ))
+        })
+        .collect()
+}
+
+/// The dashboard's players: one SQL text per combination of bounds, each a range of index
+/// `accounts_by_openid` (openids compare byte-wise, `COLLATE "C"`).
+macro_rules! accounts_sql {
+    ($($bound:literal),*) => {
+        concat!(
+            "SELECT offer_id, zone_id, openid, cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged
+             FROM accounts WHERE env = $1 AND appid = $2 AND openid COLLATE \"C\" >= $3",
+            $($bound,)*
+            " ORDER BY openid COLLATE \"C\", offer_id, zone_id LIMIT $4"
+        )
+    };
+}
+
+/// Accounts of an app and env in `(openid, offer_id, zone_id)` order.
+pub(crate) async fn accounts(conn: &mut Conn, filter: &AccountFilter) -> Result<Vec<(AccountKey, Account)>, TxError> {
+    let limit = i64::from(filter.limit);
+    let env = filter.env.as_str();
+    let end = filter.prefix_end();
+    let rows = match (&end, &filter.after) {
+        (None, None) => {
+            conn.query(accounts_sql!(), &[&env, &filter.appid, &filter.openid_prefix, &limit])
+                .await?
+        }
+        (Some(end), None) => {
+            conn.query(
+                accounts_sql!(" AND openid COLLATE \"C\" < $5"),
+                &[&env, &filter.appid, &filter.openid_prefix, &limit, end],
+            )
+            .await?
+        }
+        (None, Some(after)) => {
+            conn.query(
+                accounts_sql!(" AND (openid COLLATE \"C\", offer_id, zone_id) > ($5, $6, $7)"),
+                &[
+                    &env,
+                    &filter.appid,
+                    &filter.openid_prefix,
+                    &limit,
+                    &after.openid,
+                    &after.offer_id,
+                    &after.zone_id,
+                ],
+            )
+            .await?
+        }
+        (Some(end), Some(after)) => {
+            conn.query(
+                accounts_sql!(
+                    " AND openid COLLATE \"C\" < $8",
+                    " AND (openid COLLATE \"C\", offer_id, zone_id) > ($5, $6, $7)"
+                ),
+                &[
+                    &env,
+                    &filter.appid,
+                    &filter.openid_prefix,
+                    &limit,
+                    &after.openid,
+                    &after.offer_id,
+                    &after.zone_id,
+                    end,
+                ],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            let key = AccountKey {
+                env: filter.env,
+                appid: filter.appid.clone(),
+                offer_id: r.try_get(0)?,
+                zone_id: r.try_get(1)?,
+                openid: r.try_get(2)?,
+            };
+            Ok((key, account_from_row(r, 3)?))
+        })
+        .collect()
+}
+
+/// An account's orders of both books, newest first (index `orders_by_account`).
+pub(crate) async fn orders_of(
+    conn: &mut Conn,
+    key: &AccountKey,
+    after: Option<&OrderCursor>,
+    limit: u32,
+) -> Result<Vec<(OrderKey, Order)>, TxError> {
+    let limit = i64::from(limit);
+    let env = key.env.as_str();
+    let rows = match after {
+        None => {
+            conn.query(
+                concat!(
+                    "SELECT namespace, order_no, ",
+                    order_columns!(),
+                    " FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND zone_id = $4 AND openid = $5
+                      ORDER BY created_at_ms DESC, namespace DESC, order_no DESC LIMIT $6"
+                ),
+                &[&env, &key.appid, &key.offer_id, &key.zone_id, &key.openid, &limit],
+            )
+            .await?
+        }
+        Some(after) => {
+            conn.query(
+                concat!(
+                    "SELECT namespace, order_no, ",
+                    order_columns!(),
+                    " FROM orders WHERE env = $1 AND appid = $2 AND offer_id = $3 AND zone_id = $4 AND openid = $5
+                      AND (created_at_ms, namespace, order_no) < ($7, $8, $9)
+                      ORDER BY created_at_ms DESC, namespace DESC, order_no DESC LIMIT $6"
+                ),
+                &[
+                    &env,
+                    &key.appid,
+                    &key.offer_id,
+                    &key.zone_id,
+                    &key.openid,
+                    &limit,
+                    &after.created_at_ms,
+                    &after.book.as_str(),
+                    &after.number,
+                ],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            let book: String = r.try_get(0)?;
+            let order_key = OrderKey {
+                env: key.env,
+                appid: key.appid.clone(),
+                offer_id: key.offer_id.clone(),
+                book: Book::parse(&book).ok_or_else(|| corrupt("orders.namespace"))?,
+                number: r.try_get(1)?,
+            };
+            Ok((order_key, order_from_row(r, 2)?))
         })
         .collect()
 }

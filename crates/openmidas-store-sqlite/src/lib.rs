@@ -15,6 +15,7 @@
 
 mod account_cache;
 mod checkpoint;
+mod metrics;
 mod migrations;
 mod rows;
 mod state;
@@ -34,7 +35,7 @@ use openmidas_ledger::command::{Command, JournalEntry};
 use openmidas_ledger::order::{Order, OrderKey};
 use openmidas_ledger::push::{Push, PushFilter};
 use openmidas_ledger::state::StateDoc;
-use openmidas_ledger::{Store, StoreError, Write, Written};
+use openmidas_ledger::{AccountFilter, OrderCursor, Store, StoreError, Write, Written};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -232,6 +233,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, OpenError>>()?;
 
         let (sender, receiver) = mpsc::channel(config.queue_depth);
+        std::sync::LazyLock::force(&metrics::METRICS);
         let max_batch = config.max_batch;
         let wal_restart_frames = config.wal_restart_frames;
         let accounts = Arc::new(account_cache::AccountCache::new(config.account_cache_entries));
@@ -276,9 +278,14 @@ impl SqliteStore {
     async fn queue(&self, write: Write) -> Result<Written, StoreError> {
         let (reply, answer) = oneshot::channel();
         let sender = self.writer.lock().clone().ok_or(StoreError::ShuttingDown)?;
-        sender.try_send(WriteJob { write, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+        // Counted before it is sent, so the writer never takes it first.
+        metrics::METRICS.queue_depth.inc();
+        sender.try_send(WriteJob { write, reply }).map_err(|e| {
+            metrics::METRICS.queue_depth.dec();
+            match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+            }
         })?;
         drop(sender);
         answer.await.map_err(|_| StoreError::ShuttingDown)?
@@ -301,7 +308,12 @@ fn run_writer(
                 Err(_) => break,
             }
         }
+        let metrics = &*metrics::METRICS;
+        metrics.queue_depth.sub(batch.len() as i64);
+        metrics.batch_size.observe(batch.len() as f64);
+        let timer = metrics.commit_seconds.start_timer();
         let (results, updates) = apply_batch(&mut conn, &batch);
+        timer.observe_duration();
         // One result per job; should a bug break that, the jobs without one are answered -1
         // (their reply channel closes) instead of the writer thread dying.
         debug_assert_eq!(results.len(), batch.len(), "one result per job");
@@ -463,6 +475,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         self.read(|c| rows::journal(c, key, after_id, limit))
+    }
+
+    async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<(AccountKey, Account)>, StoreError> {
+        self.read(|c| rows::accounts(c, filter))
+    }
+
+    async fn orders_of(
+        &self,
+        key: &AccountKey,
+        after: Option<&OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError> {
+        self.read(|c| rows::orders_of(c, key, after, limit))
     }
 
     async fn order_by_wx_order_id(

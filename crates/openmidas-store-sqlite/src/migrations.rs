@@ -16,6 +16,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_xpay.sql"),
     // 5: pushes: app push settings, purchase channels and prices, the outbox of events.
     include_str!("../../../migrations/sqlite/0005_pushes.sql"),
+    // 6: the dashboard: players by openid, an account's orders by time.
+    include_str!("../../../migrations/sqlite/0006_dashboard.sql"),
 ];
 
 #[cfg(test)]

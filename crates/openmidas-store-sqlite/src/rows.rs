@@ -9,11 +9,11 @@ use openmidas_ledger::auth::{
 use openmidas_ledger::batch::Writes;
 use openmidas_ledger::bill::Bill;
 use openmidas_ledger::command::{JournalEntry, MovementKind};
-use openmidas_ledger::order::{Order, OrderKey, OrderKind, OrderStatus, Purchase, PurchaseChannel};
+use openmidas_ledger::order::{Book, Order, OrderKey, OrderKind, OrderStatus, Purchase, PurchaseChannel};
 use openmidas_ledger::push::{
     NewPush, Push, PushAck, PushFilter, PushFormat, PushKind, PushMode, PushSettings, PushStatus,
 };
-use openmidas_ledger::store::{RowRead, RowValue, RowWrite};
+use openmidas_ledger::store::{AccountFilter, OrderCursor, RowRead, RowValue, RowWrite};
 use openmidas_ledger::Coins;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -807,4 +807,130 @@ fn keyed_order(row: &Row<'_>, appid: &str, env: Env) -> rusqlite::Result<(OrderK
         number: row.get(1)?,
     };
     Ok((key, order_from_row_at(row, 2)?))
+}
+
+/// Accounts of an app and env in `(openid, offer_id, zone_id)` order (the dashboard's
+/// players): a range of index `accounts_by_openid`, never a scan of the app.
+pub fn accounts(conn: &Connection, filter: &AccountFilter) -> rusqlite::Result<Vec<(AccountKey, Account)>> {
+    let end = filter.prefix_end();
+    let mut sql = String::from(
+        "SELECT offer_id, zone_id, openid, cash, gift, save_amt, save_sum, cost_sum, present_sum, recharged
+         FROM accounts WHERE env = ?1 AND appid = ?2 AND openid >= ?3",
+    );
+    if end.is_some() {
+        sql.push_str(" AND openid < ?4");
+    }
+    if filter.after.is_some() {
+        sql.push_str(" AND (openid, offer_id, zone_id) > (?5, ?6, ?7)");
+    }
+    sql.push_str(" ORDER BY openid, offer_id, zone_id LIMIT ?8");
+    let after = filter.after.as_ref();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    // Parameters a variant does not name are still bound by number: give each one.
+    let mut bind = vec![
+        (1, filter.env.as_str().to_string()),
+        (2, filter.appid.clone()),
+        (3, filter.openid_prefix.clone()),
+    ];
+    if let Some(end) = end {
+        bind.push((4, end));
+    }
+    if let Some(after) = after {
+        bind.push((5, after.openid.clone()));
+        bind.push((6, after.offer_id.clone()));
+        bind.push((7, after.zone_id.clone()));
+    }
+    for (index, value) in &bind {
+        stmt.raw_bind_parameter(*index, value)?;
+    }
+    stmt.raw_bind_parameter(8, filter.limit)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let key = AccountKey {
+            env: filter.env,
+            appid: filter.appid.clone(),
+            offer_id: row.get(0)?,
+            zone_id: row.get(1)?,
+            openid: row.get(2)?,
+        };
+        let account = Account {
+            cash: row.get(3)?,
+            gift: row.get(4)?,
+            save_amt: row.get(5)?,
+            save_sum: row.get(6)?,
+            cost_sum: row.get(7)?,
+            present_sum: row.get(8)?,
+            recharged: row.get(9)?,
+        };
+        out.push((key, account));
+    }
+    Ok(out)
+}
+
+/// An account's orders of both books, newest first (index `orders_by_account`).
+pub fn orders_of(
+    conn: &Connection,
+    key: &AccountKey,
+    after: Option<&OrderCursor>,
+    limit: u32,
+) -> rusqlite::Result<Vec<(OrderKey, Order)>> {
+    let sql = if after.is_some() {
+        concat!(
+            "SELECT namespace, order_no, ",
+            order_columns!(),
+            " FROM orders WHERE ",
+            account_key!(),
+            " AND (created_at_ms, namespace, order_no) < (?6, ?7, ?8)
+              ORDER BY created_at_ms DESC, namespace DESC, order_no DESC LIMIT ?9"
+        )
+    } else {
+        concat!(
+            "SELECT namespace, order_no, ",
+            order_columns!(),
+            " FROM orders WHERE ",
+            account_key!(),
+            " ORDER BY created_at_ms DESC, namespace DESC, order_no DESC LIMIT ?6"
+        )
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let read = |row: &Row<'_>| -> rusqlite::Result<(OrderKey, Order)> {
+        let book: String = row.get(0)?;
+        let order_key = OrderKey {
+            env: key.env,
+            appid: key.appid.clone(),
+            offer_id: key.offer_id.clone(),
+            book: Book::parse(&book).ok_or_else(|| bad_text(0, "order namespace"))?,
+            number: row.get(1)?,
+        };
+        Ok((order_key, order_from_row_at(row, 2)?))
+    };
+    let rows = match after {
+        Some(after) => stmt.query_map(
+            params![
+                key.env.as_str(),
+                key.appid,
+                key.offer_id,
+                key.zone_id,
+                key.openid,
+                after.created_at_ms,
+                after.book.as_str(),
+                after.number,
+                limit
+            ],
+            read,
+        )?,
+        None => stmt.query_map(
+            params![
+                key.env.as_str(),
+                key.appid,
+                key.offer_id,
+                key.zone_id,
+                key.openid,
+                limit
+            ],
+            read,
+        )?,
+    };
+    rows.collect()
 }

@@ -71,6 +71,8 @@ enum Command {
     Purchase(cli::purchase::PurchaseArgs),
     /// OpenMidas only: list the push events sent to the apps' push URLs, or send one again (`redeliver ID`).
     Pushes(cli::pushes::PushesArgs),
+    /// OpenMidas only: open the server's dashboard (/ui) in the browser, logged in by a one-time link; or print the link.
+    Ui(cli::ui::UiArgs),
     #[command(flatten)]
     Emulator(cli::EmulatorCommand),
 }
@@ -95,6 +97,7 @@ fn main() -> std::process::ExitCode {
         Command::Buy(args) => cli::buy::run(args),
         Command::Purchase(args) => cli::purchase::run(args),
         Command::Pushes(args) => cli::pushes::run(args),
+        Command::Ui(args) => cli::ui::run(args),
         Command::Emulator(command) => command.run(),
     };
     match result {

@@ -28,7 +28,7 @@ use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
 use crate::bill::{Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, JournalEntry, Outcome};
-use crate::order::{Order, OrderKey};
+use crate::order::{Book, Order, OrderKey};
 use crate::push::{Push, PushAttempt, PushFilter};
 use crate::state::{ResetScope, StateDoc, StateProblem};
 
@@ -66,6 +66,18 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
 
+    /// Accounts of an app and env in `(openid, offer_id, zone_id)` order, at most
+    /// `filter.limit` (the dashboard's players): keyset paging over an index, never a scan.
+    async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<(AccountKey, Account)>, StoreError>;
+    /// An account's orders of both books, newest first (by creation time, then book and
+    /// number), those after `after` in that order, at most `limit`.
+    async fn orders_of(
+        &self,
+        key: &AccountKey,
+        after: Option<&OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<(OrderKey, Order)>, StoreError>;
+
     /// The purchase-book order (a purchase or a purchase refund) of an app and env with this
     /// platform id (xpay `wx_order_id`).
     async fn order_by_wx_order_id(
@@ -98,6 +110,55 @@ pub trait Store: Send + Sync + 'static {
 
     /// Finishes queued writes and stops accepting new ones.
     async fn shutdown(&self);
+}
+
+/// Which accounts [`Store::accounts`] lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountFilter {
+    pub appid: String,
+    pub env: Env,
+    /// Only openids that start with this (empty: any).
+    pub openid_prefix: String,
+    /// Only accounts after this one in `(openid, offer_id, zone_id)` order (paging).
+    pub after: Option<AccountCursor>,
+    pub limit: u32,
+}
+
+/// Where a page of accounts ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCursor {
+    pub openid: String,
+    pub offer_id: String,
+    pub zone_id: String,
+}
+
+impl AccountFilter {
+    /// The first text after every text that starts with the prefix (in code point order,
+    /// which is UTF-8 byte order): openids with the prefix are exactly those in
+    /// `[openid_prefix, end)`. `None` when there is no such text (an empty prefix).
+    pub fn prefix_end(&self) -> Option<String> {
+        let mut chars: Vec<char> = self.openid_prefix.chars().collect();
+        while let Some(last) = chars.pop() {
+            let mut next = u32::from(last) + 1;
+            if (0xD800..=0xDFFF).contains(&next) {
+                next = 0xE000;
+            }
+            if let Some(c) = char::from_u32(next) {
+                chars.push(c);
+                return Some(chars.into_iter().collect());
+            }
+        }
+        None
+    }
+}
+
+/// Where a page of [`Store::orders_of`] ended: the last order's creation time, book and
+/// number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at_ms: i64,
+    pub book: Book,
+    pub number: String,
 }
 
 fn unexpected(what: &str) -> StoreError {
@@ -240,3 +301,34 @@ pub trait StoreExt: Store {
 
 #[async_trait]
 impl<S: Store + ?Sized> StoreExt for S {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(prefix: &str) -> AccountFilter {
+        AccountFilter {
+            appid: "wx".into(),
+            env: Env::Official,
+            openid_prefix: prefix.into(),
+            after: None,
+            limit: 1,
+        }
+    }
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_texts_with_the_prefix() {
+        assert_eq!(filter("").prefix_end(), None);
+        assert_eq!(filter("oab").prefix_end().as_deref(), Some("oac"));
+        assert_eq!(filter("o\u{D7FF}").prefix_end().as_deref(), Some("o\u{E000}"));
+        assert_eq!(filter("o\u{10FFFF}").prefix_end().as_deref(), Some("p"));
+        assert_eq!(filter("\u{10FFFF}").prefix_end(), None);
+        let end = filter("o1").prefix_end().unwrap();
+        for text in ["o1", "o1zzz", "o1\u{10FFFF}\u{10FFFF}"] {
+            assert!(text >= "o1" && text < end.as_str(), "{text:?}");
+        }
+        for text in ["o0zzz", "o2", "o"] {
+            assert!(!(text >= "o1" && text < end.as_str()), "{text:?}");
+        }
+    }
+}

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// `getbalance` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v1::GetBalanceOk))]
 pub struct GetBalanceOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -20,6 +22,8 @@ pub struct GetBalanceOk {
 
 /// `pay` success, and a same-parameter 90012 (which carries the original result).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v1::PayOk))]
 pub struct PayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -30,6 +34,8 @@ pub struct PayOk {
 
 /// `cancelpay` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v1::CancelPayOk))]
 pub struct CancelPayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -38,6 +44,8 @@ pub struct CancelPayOk {
 
 /// `present` success, and a same-parameter 90012.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v1::PresentOk))]
 pub struct PresentOk {
     pub errcode: i64,
     pub errmsg: String,

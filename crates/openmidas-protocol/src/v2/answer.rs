@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// `getbalance` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v2::GetBalanceOk))]
 pub struct GetBalanceOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -23,6 +25,8 @@ pub struct GetBalanceOk {
 
 /// `pay` success, and a same-parameter 90012 (which carries the original result).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v2::PayOk))]
 pub struct PayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -34,6 +38,8 @@ pub struct PayOk {
 
 /// `cancelpay` (a refund) success, and a same-parameter 90012.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v2::CancelPayOk))]
 pub struct CancelPayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -46,6 +52,8 @@ pub struct CancelPayOk {
 
 /// `present` success, and a same-parameter 90012.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v2::PresentOk))]
 pub struct PresentOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -55,6 +63,8 @@ pub struct PresentOk {
 
 /// `queryorderinfo` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = v2::QueryOrderInfoOk))]
 pub struct QueryOrderInfoOk {
     pub errcode: i64,
     pub errmsg: String,

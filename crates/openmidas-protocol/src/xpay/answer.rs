@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// `query_user_balance` success (names per behaviour.md section 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::QueryUserBalanceOk))]
 pub struct QueryUserBalanceOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -25,6 +27,8 @@ pub struct QueryUserBalanceOk {
 
 /// `currency_pay` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::CurrencyPayOk))]
 pub struct CurrencyPayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -36,6 +40,8 @@ pub struct CurrencyPayOk {
 
 /// `cancel_currency_pay` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::CancelCurrencyPayOk))]
 pub struct CancelCurrencyPayOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -45,6 +51,8 @@ pub struct CancelCurrencyPayOk {
 
 /// `present_currency` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::PresentCurrencyOk))]
 pub struct PresentCurrencyOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -57,6 +65,8 @@ pub struct PresentCurrencyOk {
 
 /// `query_order` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::QueryOrderOk))]
 pub struct QueryOrderOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -68,52 +78,68 @@ pub struct QueryOrderOk {
 /// WeChat itself does not return or that OpenMidas has no value for). Times in UNIX seconds,
 /// money in fen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::Order))]
 pub struct Order {
     pub order_id: String,
     pub create_time: i64,
     pub update_time: i64,
-    /// [`OrderStatus::code`]; a number, so real answers with statuses OpenMidas never gives
+    /// 1 created, 2 paid, 3 delivering, 4 delivered, 5 refunded, 6 closed, 7 refund failed
+    /// ([`OrderStatus::code`]); a number, so real answers with statuses OpenMidas never gives
     /// (0, 8-10) still read.
     pub status: i64,
     /// 0 (短剧, the only one documented).
     pub biz_type: i64,
     pub order_fee: i64,
     pub paid_fee: i64,
-    /// [`OrderType::code`].
+    /// 0 a purchase, 1 a refund ([`OrderType::code`]).
     pub order_type: i64,
     /// Fen refunded (refund orders, and purchases with refunds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub refund_fee: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub paid_time: Option<i64>,
     /// When the goods were delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub provide_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub biz_meta: Option<String>,
     /// 1 official, 2 sandbox ([`env_type`]); not the request's 0/1.
     pub env_type: i64,
     /// The Midas token of the purchase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub token: Option<String>,
     /// Fen still refundable; on every paid purchase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub left_fee: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub wx_order_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub channel_order_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub wxpay_order_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub sett_time: Option<i64>,
     /// 0/3 not started, 1 settling, 2 settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub sett_state: Option<i64>,
 }
 
 /// `refund_order` success: the refund's numbers and the purchase's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::RefundOrderOk))]
 pub struct RefundOrderOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -125,6 +151,8 @@ pub struct RefundOrderOk {
 
 /// `notify_provide_goods` success: nothing besides errcode and errmsg.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::NotifyProvideGoodsOk))]
 pub struct NotifyProvideGoodsOk {
     pub errcode: i64,
     pub errmsg: String,
@@ -132,6 +160,8 @@ pub struct NotifyProvideGoodsOk {
 
 /// `download_bill` success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = xpay::DownloadBillOk))]
 pub struct DownloadBillOk {
     pub errcode: i64,
     pub errmsg: String,

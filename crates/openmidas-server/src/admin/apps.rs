@@ -11,7 +11,7 @@ use openmidas_ledger::push::{PushAck, PushFormat, PushMode, PushSettings, MAX_PU
 use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex, StoreExt};
 use openmidas_protocol::common::Code;
 use openmidas_protocol::limits::MAX_ID_BYTES;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{json_object, require_admin, Fields};
 use crate::error::{ApiError, ApiResult};
@@ -43,8 +43,17 @@ fn choice<T: Copy>(
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
     let map = json_object(body).await?;
+    let (created, summary) = save(&state, &map).await?;
+    Ok(Json(
+        json!({"errcode": 0, "errmsg": "ok", "created": created, "app": summary}),
+    ))
+}
+
+/// What `POST /admin/apps` does with its body (the dashboard's app form posts through it
+/// too): answers whether the app was created, and the app without its secrets.
+pub(crate) async fn save(state: &AppState, map: &Map<String, Value>) -> ApiResult<(bool, Value)> {
     let fields = Fields {
-        map: &map,
+        map,
         invalid: Code::InvalidArgs,
     };
     let appid = fields.text("appid", MAX_ID_BYTES)?.ok_or(Code::AppidMissing)?;
@@ -161,9 +170,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let summary = app_summary(&app);
     state.store.upsert_app(app, state.clock.now_ms()).await?;
     tracing::info!(%appid, created, "app saved");
-    Ok(Json(
-        json!({"errcode": 0, "errmsg": "ok", "created": created, "app": summary}),
-    ))
+    Ok((created, summary))
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {

@@ -70,15 +70,21 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
-    let unknown = || ApiError::msg(Code::InvalidArgs, format!("[id] there is no push {id}"));
-    let id: i64 = id.parse().map_err(|_| unknown())?;
-    let push = state.store.push(id).await?.ok_or_else(unknown)?;
-    let after = crate::push::deliver::deliver(&state, &crate::push::http_client(), &push, false)
-        .await?
-        .ok_or_else(unknown)?;
+    let after = redeliver_one(&state, &id).await?;
     Ok(Json(
         json!({"errcode": 0, "errmsg": "ok", "push": item(&after, state.clock.now_ms())}),
     ))
+}
+
+/// Sends event `id` now, whatever its status (the dashboard's redeliver button too);
+/// answers the event after the delivery.
+pub(crate) async fn redeliver_one(state: &AppState, id: &str) -> ApiResult<Push> {
+    let unknown = || ApiError::msg(Code::InvalidArgs, format!("[id] there is no push {id}"));
+    let id: i64 = id.parse().map_err(|_| unknown())?;
+    let push = state.store.push(id).await?.ok_or_else(unknown)?;
+    crate::push::deliver::deliver(state, &crate::push::http_client(), &push, false)
+        .await?
+        .ok_or_else(unknown)
 }
 
 /// An event as listed: its wire name, where its delivery is, the last reply.

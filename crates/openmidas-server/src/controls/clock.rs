@@ -18,7 +18,7 @@ use openmidas_protocol::common::Code;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use super::emulator;
+use super::{emulator, Emulator};
 use crate::admin::{json_object, Fields};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -150,8 +150,14 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             "invalid args: give one or more of reset, set_ms, advance_secs, freeze",
         ));
     }
+    apply(&state, emulator, change).await?;
+    Ok(Json(answer(&emulator.clock)))
+}
+
+/// Moves the stored clock and follows it at once (the dashboard's clock page too).
+pub(crate) async fn apply(state: &AppState, emulator: &Emulator, change: ClockChange) -> ApiResult<()> {
     let stored = state.store.move_clock(change, emulator.clock.base_ms()).await?;
     emulator.clock.set_state(stored);
     tracing::info!(?stored, "emulator clock changed");
-    Ok(Json(answer(&emulator.clock)))
+    Ok(())
 }

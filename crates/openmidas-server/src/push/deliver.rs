@@ -15,6 +15,7 @@ use super::content::{self, ContentError};
 use super::{to_user_name, FROM_USER_NAME, MAX_REPLY_BYTES};
 use crate::controls::dialect::Dialect;
 use crate::controls::faults::{Firing, Subject, When};
+use crate::metrics::{self, PushOutcome};
 use crate::AppState;
 
 /// What one delivery sends, ready to POST.
@@ -35,9 +36,18 @@ pub async fn deliver(
     push: &Push,
     scheduled: bool,
 ) -> Result<Option<Push>, StoreError> {
-    let (acked, reply) = match attempt(state, http, push, scheduled).await? {
+    let tried = attempt(state, http, push, scheduled).await;
+    metrics::push_delivery(
+        crate::admin::pushes::event_name(push),
+        match &tried {
+            Ok(Ok(_)) => PushOutcome::Acknowledged,
+            Ok(Err((outcome, _))) => *outcome,
+            Err(_) => PushOutcome::Failed,
+        },
+    );
+    let (acked, reply) = match tried? {
         Ok(reply) => (true, reply),
-        Err(reason) => (false, reason),
+        Err((_, reason)) => (false, reason),
     };
     tracing::debug!(push = push.id, appid = %push.appid, kind = %push.kind, acked, reply = %reply, "push delivery");
     state
@@ -53,27 +63,28 @@ pub async fn deliver(
         .await
 }
 
-/// `Ok(reply)` when acknowledged, `Err(why not)` otherwise.
+/// `Ok(reply)` when acknowledged, `Err((how it ended, why not))` otherwise.
 async fn attempt(
     state: &AppState,
     http: &reqwest::Client,
     push: &Push,
     scheduled: bool,
-) -> Result<Result<String, String>, StoreError> {
+) -> Result<Result<String, (PushOutcome, String)>, StoreError> {
+    use PushOutcome::{Failed, Fault, Refused};
     let Some(app) = state.store.app(&push.appid).await? else {
-        return Ok(Err("the app no longer exists".into()));
+        return Ok(Err((Failed, "the app no longer exists".into())));
     };
     let Some(settings) = app.push.clone() else {
-        return Ok(Err("the app has no push URL".into()));
+        return Ok(Err((Failed, "the app has no push URL".into())));
     };
     let rendered = match content::render(state.store.as_ref(), &app, push).await {
         Ok(rendered) => rendered,
         Err(ContentError::Store(e)) => return Err(e),
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err((Failed, e.to_string()))),
     };
     let message = match message(state, &app, &settings, push, scheduled, &rendered.content) {
         Ok(message) => message,
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err((Failed, why))),
     };
     // Emulator fault rules naming dialect "push" fail or delay deliveries (section 13.2).
     let fault = fault(state, push, &message.url, &rendered.openid);
@@ -82,24 +93,27 @@ async fn attempt(
             let delay = std::time::Duration::from_millis(firing.delay_ms);
             tokio::time::sleep(delay.min(super::TIMEOUT)).await;
             if delay >= super::TIMEOUT {
-                return Ok(Err(format!(
-                    "no answer within {} s (fault rule {})",
-                    super::TIMEOUT.as_secs(),
-                    firing.rule
+                return Ok(Err((
+                    Fault,
+                    format!(
+                        "no answer within {} s (fault rule {})",
+                        super::TIMEOUT.as_secs(),
+                        firing.rule
+                    ),
                 )));
             }
         }
         if firing.answers() && firing.when == When::Before {
-            return Ok(Err(format!("not sent: fault rule {}", firing.rule)));
+            return Ok(Err((Fault, format!("not sent: fault rule {}", firing.rule))));
         }
     }
     let reply = match send(http, &message).await {
         Ok(reply) => reply,
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err((Failed, why))),
     };
     if let Some(firing) = fault.filter(|f| f.answers() && f.when == When::After) {
         // Sent and answered, but taken as failed: the receiver sees the event again.
-        return Ok(Err(format!("sent, then failed by fault rule {}", firing.rule)));
+        return Ok(Err((Fault, format!("sent, then failed by fault rule {}", firing.rule))));
     }
     let policy = match settings.ack {
         openmidas_ledger::push::PushAck::Strict => AckPolicy::Strict,
@@ -112,7 +126,7 @@ async fn attempt(
             }
             Ok(Ok(quote(&reply.1)))
         }
-        Ack::Refused(why) => Ok(Err(why)),
+        Ack::Refused(why) => Ok(Err((Refused, why))),
     }
 }
 

@@ -10,7 +10,7 @@ use openmidas_ledger::StoreExt;
 use tokio::sync::Semaphore;
 
 use super::deliver::deliver;
-use crate::AppState;
+use crate::{metrics, AppState};
 
 /// Deliveries in flight on one node at most (a bounded queue: nothing more is claimed).
 pub const MAX_IN_FLIGHT: usize = 32;
@@ -37,11 +37,13 @@ async fn run(state: AppState) {
                         };
                         let state = state.clone();
                         let http = http.clone();
+                        let in_flight = metrics::InFlight::start();
                         tokio::spawn(async move {
                             if let Err(e) = deliver(&state, &http, &push, true).await {
                                 // The lease runs out and the event is claimed again.
                                 tracing::warn!(push = push.id, error = %e, "could not record a push delivery");
                             }
+                            drop(in_flight);
                             drop(slot);
                         });
                     }

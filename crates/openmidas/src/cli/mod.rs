@@ -31,6 +31,7 @@ pub mod reset;
 pub mod state;
 mod time;
 pub mod token;
+pub mod ui;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,6 @@
+-- Version 6: the dashboard's reads (behaviour.md section 14). Players of an app by openid
+-- (prefix search and keyset paging, whatever the offer and zone); an account's orders of
+-- both books by time.
+-- Never edit a shipped migration: append a new file with the next number.
+CREATE INDEX accounts_by_openid ON accounts (env, appid, openid, offer_id, zone_id);
+CREATE INDEX orders_by_account ON orders (env, appid, offer_id, zone_id, openid, created_at_ms, namespace, order_no);
