@@ -507,6 +507,7 @@ impl Client {
         let mut token = self.inner.tokens.get().await?;
         let mut token_refreshed = false;
         let mut uncertain = false;
+        let mut last_uncertain: Option<Error> = None;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -529,11 +530,21 @@ impl Client {
                             errcode = e.errcode,
                             "access_token refused; refreshing and re-signing"
                         );
-                        token = self
+                        token = match self
                             .inner
                             .tokens
                             .refresh_rejected(&token, e.is(Code::InvalidCredential))
-                            .await?;
+                            .await
+                        {
+                            Ok(token) => token,
+                            // An earlier attempt may have been applied: its unknown outcome
+                            // is the answer, not "never sent".
+                            Err(token_error) if uncertain => {
+                                tracing::warn!(uri, order_no, error = %token_error, "cannot refresh the access_token after an attempt with an unknown outcome");
+                                return Err(last_uncertain.take().unwrap_or(token_error));
+                            }
+                            Err(token_error) => return Err(token_error),
+                        };
                         token_refreshed = true;
                         // The refused attempt changed nothing: it does not count.
                         attempt -= 1;
@@ -558,6 +569,7 @@ impl Client {
             }
             let delay = self.inner.retry.delay(attempt);
             tracing::warn!(uri, order_no, attempt, error = %failure, ?delay, "retrying with the same body");
+            last_uncertain = Some(failure);
             tokio::time::sleep(delay).await;
         }
     }

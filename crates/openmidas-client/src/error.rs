@@ -41,6 +41,16 @@ impl ApiError {
         self.code.map_or("errcode not in the OpenMidas table", |c| c.meaning)
     }
 
+    /// What the code means, in `lang` (`Lang::ZhCn`: `"余额不足：余额低于 amt"`).
+    pub fn meaning_in(&self, lang: openmidas_protocol::Lang) -> &'static str {
+        use openmidas_protocol::Lang;
+        match (self.code, lang) {
+            (Some(c), lang) => c.meaning_in(lang),
+            (None, Lang::En) => "errcode not in the OpenMidas table",
+            (None, Lang::ZhCn) => "OpenMidas 的错误码表中没有此 errcode",
+        }
+    }
+
     /// Whether the same request may be sent again unchanged and succeed (-1 system error).
     pub fn retryable(&self) -> bool {
         self.code.is_some_and(|c| c.retryable)
@@ -66,8 +76,18 @@ pub enum Error {
     Api(ApiError),
     /// No answer: connection refused or dropped, timeout. For a pay or present the outcome
     /// is unknown: retry with the same bill_no (the client already did, up to its limit).
-    #[error("transport error: {0}")]
-    Transport(#[source] reqwest::Error),
+    /// `service` is the scheme, host and port called (never the path or query: they may
+    /// carry the access_token or the AppSecret).
+    #[error("cannot reach {service}: {}", causes(.source))]
+    Transport {
+        service: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Fetching the access_token failed, so the call itself was never sent: a pay or present
+    /// was not applied. [`Error::api`] and [`Error::retryable`] answer the inner failure's.
+    #[error("cannot get an access_token: {0}")]
+    Token(Box<Error>),
     /// An HTTP status without a JSON errcode body (e.g. a proxy's 502).
     #[error("HTTP status {status}: {body}")]
     Http { status: u16, body: String },
@@ -103,7 +123,8 @@ impl Error {
         match self {
             Error::Api(e) => e.retryable(),
             // A request that could not even be built (a bad URL) fails the same way again.
-            Error::Transport(e) => !e.is_builder(),
+            Error::Transport { source, .. } => !source.is_builder(),
+            Error::Token(inner) => inner.retryable(),
             Error::Http { status, .. } => *status >= 500,
             Error::NotFound(_) | Error::LedgerMode | Error::Decode(_) | Error::InvalidRequest(_) | Error::Config(_) => {
                 false
@@ -115,6 +136,7 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(e) | Error::NotFound(e) => Some(e),
+            Error::Token(inner) => inner.api(),
             _ => None,
         }
     }
@@ -130,6 +152,31 @@ impl Error {
     }
 }
 
+/// The error and its causes, most general first: reqwest's own message ("error sending
+/// request") says little without them ("Connection refused", "dns error").
+fn causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The scheme, host and port of `url`: what a transport error names.
+pub(crate) fn service_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => url.scheme().to_string(),
+    }
+}
+
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Error {
         Error::Api(e)
@@ -142,7 +189,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    use openmidas_protocol::{common, v1, v2};
+    use openmidas_protocol::{common, v1, v2, Lang};
 
     #[test]
     fn every_table_code_maps_and_only_minus_one_is_retryable() {
@@ -160,8 +207,27 @@ mod tests {
         let e = ApiError::of(Dialect::V2, 90010, "signature is invalid");
         assert!(e.is(v2::Code::SignatureInvalid));
         assert_eq!(e.meaning(), v2::Code::SignatureInvalid.meaning());
+        assert_eq!(e.meaning_in(Lang::En), e.meaning());
+        assert_eq!(e.meaning_in(Lang::ZhCn), v2::Code::SignatureInvalid.meaning_zh());
         let unknown = ApiError::new(45011, "api minute-quota reach limit");
         assert_eq!(unknown.code, None);
         assert!(!unknown.retryable());
+        assert_eq!(unknown.meaning_in(Lang::En), unknown.meaning());
+        assert!(unknown.meaning_in(Lang::ZhCn).contains("errcode"));
+        assert_ne!(unknown.meaning_in(Lang::ZhCn), unknown.meaning());
+    }
+
+    #[test]
+    fn meaning_in_chinese_follows_the_call_s_dialect() {
+        let v1 = ApiError::of(Dialect::V1, 90013, "balance not enough");
+        assert_eq!(v1.meaning_in(Lang::ZhCn), "余额不足：余额低于 amt");
+        assert_eq!(v1.meaning_in(Lang::En), "balance is lower than amt");
+        let v1 = ApiError::of(Dialect::V1, 90010, "user not logged in or session expired");
+        let v2 = ApiError::of(Dialect::V2, 90010, "signature is invalid");
+        assert_ne!(v1.meaning_in(Lang::ZhCn), v2.meaning_in(Lang::ZhCn));
+        assert_eq!(
+            ApiError::new(42001, "access_token expired").meaning_in(Lang::ZhCn),
+            common::Code::AccessTokenExpired.meaning_zh()
+        );
     }
 }

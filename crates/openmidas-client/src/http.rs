@@ -27,10 +27,18 @@ impl Http {
     /// The same, with the HTTP status of the answer (the emulator controls tell an unknown
     /// id and a server without controls by their 404).
     pub async fn send_with_status(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
-        // The URL carries the access_token (or the AppSecret): never keep it in an error.
-        let response = request.send().await.map_err(|e| Error::Transport(e.without_url()))?;
+        // The URL carries the access_token (or the AppSecret): never keep it in an error;
+        // name only the service called.
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| Error::InvalidRequest(e.without_url().to_string()))?;
+        let service = crate::error::service_of(request.url());
+        let transport = |e: reqwest::Error| Error::Transport {
+            service: service.clone(),
+            source: e.without_url(),
+        };
+        let response = client.execute(request).await.map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| Error::Transport(e.without_url()))?;
+        let bytes = response.bytes().await.map_err(transport)?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value @ Value::Object(_)) if status.is_success() || value.get("errcode").is_some() => {
                 Ok((status.as_u16(), value))

@@ -186,7 +186,8 @@ impl TokenProvider {
                     tracing::warn!(appid = %self.appid, attempt, error = %e, "token fetch failed; retrying");
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                 }
-                Err(e) => return Err(e),
+                // The call that needed the token was never sent.
+                Err(e) => return Err(Error::Token(Box::new(e))),
             }
         };
         // Refresh `margin` before expiry, but never sooner than half-way through the

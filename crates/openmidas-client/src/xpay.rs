@@ -634,14 +634,16 @@ impl Xpay<'_> {
     pub async fn download_bill_csv(&self, link: &BillLink) -> Result<String> {
         let http = self.client.http();
         // The link is the bill's credential: never keep it in an error.
-        let response = http
-            .client
-            .get(&link.url)
-            .send()
-            .await
-            .map_err(|e| Error::Transport(e.without_url()))?;
+        let service = reqwest::Url::parse(&link.url)
+            .map(|url| crate::error::service_of(&url))
+            .unwrap_or_else(|_| "the bill link".into());
+        let transport = |e: reqwest::Error| Error::Transport {
+            service: service.clone(),
+            source: e.without_url(),
+        };
+        let response = http.client.get(&link.url).send().await.map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| Error::Transport(e.without_url()))?;
+        let bytes = response.bytes().await.map_err(transport)?;
         if status.is_success() {
             return String::from_utf8(bytes.to_vec())
                 .map_err(|e| Error::Decode(format!("the bill is not UTF-8 text: {e}")));

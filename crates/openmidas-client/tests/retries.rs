@@ -219,7 +219,7 @@ async fn without_retries_a_lost_answer_is_reported_and_a_later_retry_is_safe() {
         .pay(MidasEnv::Official, &s.player, &PayRequest::new("order-1", 10), None)
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(matches!(e, Error::Transport { .. }), "{e:?}");
     assert!(e.retryable());
     // The request URL carries the access_token: the error must not.
     let token = once.access_token().await.unwrap();

@@ -565,7 +565,7 @@ async fn persistent_system_errors_give_up_retryable_and_a_later_retry_applies_on
         .pay(&s.player, &PayRequest::new("order-2", 5), &s.session_key)
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Transport(_)) && e.retryable(), "{e:?}");
+    assert!(matches!(e, Error::Transport { .. }) && e.retryable(), "{e:?}");
     let token = once.access_token().await.unwrap();
     let shown = format!("{e} {e:?}");
     for secret in [token.expose(), s.session_key.expose(), "pay_sig=", "signature="] {

@@ -913,7 +913,7 @@ async fn persistent_system_errors_give_up_retryable_and_a_later_call_meets_26849
         .currency_pay(&s.player, &CurrencyPayRequest::new("order-0002", 5), &s.session_key)
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Transport(_)) && e.retryable(), "{e:?}");
+    assert!(matches!(e, Error::Transport { .. }) && e.retryable(), "{e:?}");
     let token = once.access_token().await.unwrap();
     let shown = format!("{e} {e:?}");
     for secret in [token.expose(), s.session_key.expose(), "pay_sig=", "signature="] {

@@ -29,5 +29,5 @@ pub mod v2;
 pub mod wire;
 pub mod xpay;
 
-pub use errcode::ErrorCode;
+pub use errcode::{ErrorCode, Lang};
 pub use route::{Dialect, Route, ROUTES};

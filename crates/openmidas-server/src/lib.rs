@@ -9,7 +9,8 @@
 //!   operation (mini-redis style).
 //! - [`auth`]: tokens and sessions; [`client`]: the simulated player; [`admin`]: the rest.
 //! - [`error::ApiError`]: every failure answer, built from an errcode table.
-//! - [`listener`]: the TCP listener with a bound on open connections.
+//! - [`listener`]: the TCP listener with a bound on open connections; [`tls`]: HTTPS from a
+//!   local certificate authority.
 //! - [`cache`]: a short-TTL cache of token and app lookups in front of the store.
 //! - [`controls`]: the emulator controls (clock, faults, request log, state); [`observe`]:
 //!   what runs around every WeChat request (request id, faults, logging).
@@ -31,6 +32,7 @@ pub mod push;
 pub mod router;
 pub mod secrets;
 mod state;
+pub mod tls;
 pub mod ui;
 mod v1;
 mod v2;
@@ -105,16 +107,40 @@ fn drop_if_faulted(
     }
 }
 
+/// Where [`serve_endpoints`] accepts connections: a listener, plain or HTTPS.
+pub struct Endpoint {
+    pub listener: listener::LimitedListener,
+    /// `Some` makes the listener speak HTTPS (behaviour.md section 15).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+impl Endpoint {
+    pub fn plain(listener: listener::LimitedListener) -> Self {
+        Endpoint { listener, tls: None }
+    }
+}
+
 /// Serves until `shutdown`, then drains for at most `options.drain_timeout`: connections
 /// still open then are abandoned; what their requests already handed to the store still
 /// completes (as when a client disconnects), and nothing unanswered was promised. Finally
 /// the store shuts down (its queued writes commit).
 pub async fn serve_with(
-    mut listener: listener::LimitedListener,
+    listener: listener::LimitedListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ServeOptions,
 ) -> std::io::Result<()> {
+    serve_endpoints(vec![Endpoint::plain(listener)], state, shutdown, options).await
+}
+
+/// [`serve_with`] on several listeners at once (plain HTTP and HTTPS side by side).
+pub async fn serve_endpoints(
+    endpoints: Vec<Endpoint>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    assert!(!endpoints.is_empty(), "serve needs at least one listener");
     let store = state.store.clone();
     // Token and app lookups go through a short-lived cache (see `cache`); money never does.
     let cached: std::sync::Arc<dyn Store> =
@@ -128,28 +154,26 @@ pub async fn serve_with(
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            (stream, _addr) = listener.accept() => {
-                let service = TowerToHyperService::new(
-                    ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted),
-                );
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
+    let graceful = std::sync::Arc::new(GracefulShutdown::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut acceptors = tokio::task::JoinSet::new();
+    for endpoint in endpoints {
+        acceptors.spawn(accept_loop(
+            endpoint,
+            router.clone(),
+            http.clone(),
+            graceful.clone(),
+            stopped.clone(),
+        ));
     }
+    shutdown.await;
     // Stop accepting and delivering (an event in flight is sent again by the next start:
     // its lease runs out), then let in-flight requests finish.
-    drop(listener);
+    let _ = stop.send(true);
+    while acceptors.join_next().await.is_some() {}
     pushes.abort();
+    // The accept loops are gone, and with them every other handle on `graceful`.
+    let graceful = std::sync::Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(options.drain_timeout) => {
@@ -158,4 +182,57 @@ pub async fn serve_with(
     }
     store.shutdown().await;
     Ok(())
+}
+
+/// Accepts on one endpoint until `stopped` turns true; each connection (after its TLS
+/// handshake, on an HTTPS endpoint) is served on a task of its own.
+async fn accept_loop(
+    mut endpoint: Endpoint,
+    router: axum::Router,
+    http: hyper::server::conn::http1::Builder,
+    graceful: std::sync::Arc<GracefulShutdown>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let tls = endpoint.tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let stream = tokio::select! {
+            (stream, _addr) = endpoint.listener.accept() => stream,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let service = TowerToHyperService::new(
+            ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted),
+        );
+        let http = http.clone();
+        let graceful = graceful.watcher();
+        match &tls {
+            None => {
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
 }

@@ -33,6 +33,15 @@ impl LimitedListener {
         Ok(Self::new(TcpListener::bind(addr).await?, max_connections))
     }
 
+    /// Another listener counted against this one's bound: the bound is on the process's
+    /// open connections, whatever address they came in on.
+    pub async fn bind_sharing(&self, addr: &str) -> io::Result<Self> {
+        Ok(LimitedListener {
+            inner: TcpListener::bind(addr).await?,
+            permits: self.permits.clone(),
+        })
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }

@@ -350,3 +350,29 @@ backend_tests!(
     field_errors,
     ts_window,
 );
+
+/// Every payment route of every dialect is POST-only: PUT, DELETE and PATCH answer 405
+/// with 43002 ("require POST method"), never GET's 43001 (behaviour.md section 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_methods_on_post_routes_answer_43002() {
+    let server = TestServer::start_backend(Backend::Sqlite).await;
+    for route in openmidas_protocol::route::ROUTES {
+        for method in [reqwest::Method::PUT, reqwest::Method::DELETE, reqwest::Method::PATCH] {
+            let response = server
+                .http
+                .request(method.clone(), server.url(route.path))
+                .body("{}")
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {}",
+                route.path
+            );
+            let answer: Value = response.json().await.expect("JSON");
+            assert_eq!(answer["errcode"], 43002, "{method} {}: {answer}", route.path);
+        }
+    }
+}

@@ -35,6 +35,14 @@ pub struct FileConfig {
     /// Bounds of the emulator's request log (default 10,000 entries, 64 MiB).
     pub request_log_entries: Option<usize>,
     pub request_log_mib: Option<usize>,
+    /// The `listen` address speaks HTTPS (behaviour.md section 15).
+    pub tls: Option<bool>,
+    /// An HTTPS listener beside the plain one.
+    pub tls_listen: Option<String>,
+    /// Where the local CA lives (default: `openmidas-tls` beside a SQLite database).
+    pub tls_dir: Option<String>,
+    /// Names the server certificate carries besides api.weixin.qq.com, localhost, 127.0.0.1.
+    pub tls_hosts: Option<Vec<String>>,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
 }
@@ -171,6 +179,20 @@ impl FileConfig {
     }
 }
 
+/// The directory of the local CA: the one given, else `openmidas-tls` beside a SQLite
+/// database. PostgreSQL nodes have no file of their own to sit beside, so they must say.
+pub fn tls_dir(given: Option<&str>, database: &DatabaseUrl) -> anyhow::Result<std::path::PathBuf> {
+    match (given, database) {
+        (Some(dir), _) if !dir.is_empty() => Ok(dir.into()),
+        (_, DatabaseUrl::Sqlite(path)) => Ok(openmidas_server::tls::LocalCa::dir_beside(path)),
+        (_, DatabaseUrl::Postgres(_)) => bail!(
+            "with PostgreSQL, say where the local certificate authority lives: --tls-dir DIR \
+             (OPENMIDAS_TLS_DIR, or tls_dir in the config file); give every node the same directory \
+             so clients trust one CA"
+        ),
+    }
+}
+
 /// Where the data lives, from `--database`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -215,6 +237,28 @@ mod tests {
             DatabaseUrl::Postgres(_)
         ));
         assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn the_tls_directory_sits_beside_a_sqlite_database() {
+        let sqlite = DatabaseUrl::parse("data/x.db").unwrap();
+        assert_eq!(
+            tls_dir(None, &sqlite).unwrap(),
+            std::path::PathBuf::from("data/openmidas-tls")
+        );
+        let here = DatabaseUrl::parse("x.db").unwrap();
+        assert_eq!(
+            tls_dir(None, &here).unwrap(),
+            std::path::PathBuf::from("./openmidas-tls")
+        );
+        assert_eq!(tls_dir(Some("/ca"), &here).unwrap(), std::path::PathBuf::from("/ca"));
+        let postgres = DatabaseUrl::parse("postgres://u@h/db").unwrap();
+        let error = tls_dir(None, &postgres).unwrap_err().to_string();
+        assert!(error.contains("--tls-dir"), "{error}");
+        assert_eq!(
+            tls_dir(Some("/ca"), &postgres).unwrap(),
+            std::path::PathBuf::from("/ca")
+        );
     }
 
     #[test]

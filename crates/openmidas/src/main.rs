@@ -8,9 +8,12 @@
 //!   [`cli`]).
 //! - `clock`, `faults`, `requests`, `reset`, `state`: the emulator controls of an OpenMidas
 //!   in emulator mode (see [`cli::EmulatorCommand`]).
+//! - `ca`: the local certificate authority of `serve --tls` (see [`ca`]); `completions`,
+//!   `man`: shell completions and the man page.
 //! - `pushes`: the push events of an OpenMidas server, and sending one again (see
 //!   [`cli::pushes`]).
 
+mod ca;
 mod cli;
 mod config;
 mod serve;
@@ -32,6 +35,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print JSON (one object on stdout) instead of text; before or after the subcommand.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Language of errcode explanations: en or zh-CN [default: from LC_ALL, LC_MESSAGES or
+    /// LANG].
+    #[arg(long, global = true, env = "OPENMIDAS_LANG", value_name = "LANG")]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -73,12 +83,60 @@ enum Command {
     Pushes(cli::pushes::PushesArgs),
     /// OpenMidas only: open the server's dashboard (/ui) in the browser, logged in by a one-time link; or print the link.
     Ui(cli::ui::UiArgs),
+    /// The local certificate authority of `serve --tls`: make it if needed, print its certificate's path and how to trust it.
+    Ca(ca::CaArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of openmidas and its subcommands.
+    Man(ManArgs),
     #[command(flatten)]
     Emulator(cli::EmulatorCommand),
 }
 
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell.
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+struct ManArgs {
+    /// Write one page per command (openmidas.1, openmidas-serve.1, ...) into this directory
+    /// instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
+
+fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(args.shell, &mut command, "openmidas", &mut std::io::stdout());
+    Ok(())
+}
+
+fn man(args: ManArgs) -> anyhow::Result<()> {
+    let command = <Cli as clap::CommandFactory>::command();
+    match args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(command, &dir)?;
+            Ok(())
+        }
+        None => {
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match cli::choose_lang(cli.lang.as_deref()) {
+        Ok(lang) => cli::set_output(cli::Output { json: cli.json, lang }),
+        Err(e) => {
+            eprintln!("openmidas: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Sign(args) => sign::run(args),
@@ -98,6 +156,9 @@ fn main() -> std::process::ExitCode {
         Command::Purchase(args) => cli::purchase::run(args),
         Command::Pushes(args) => cli::pushes::run(args),
         Command::Ui(args) => cli::ui::run(args),
+        Command::Ca(args) => ca::run(args, cli.json),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
         Command::Emulator(command) => command.run(),
     };
     match result {

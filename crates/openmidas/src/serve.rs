@@ -11,7 +11,8 @@ use clap::{Args, ValueEnum};
 use openmidas_ledger::{App, Clock, Store, StoreExt, SystemClock};
 use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::{LimitedListener, DEFAULT_MAX_CONNECTIONS};
-use openmidas_server::{secrets, AdminToken, AppState};
+use openmidas_server::tls::LocalCa;
+use openmidas_server::{secrets, AdminToken, AppState, Endpoint};
 use openmidas_store_postgres::{Durability as PgDurability, PgConfig, PostgresStore};
 use openmidas_store_sqlite::{Durability, SqliteConfig, SqliteStore};
 
@@ -55,6 +56,33 @@ pub struct ServeArgs {
     /// them, for production [default: emulator].
     #[arg(long, value_enum, env = "OPENMIDAS_MODE")]
     mode: Option<Mode>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// HTTPS settings (behaviour.md section 15).
+#[derive(Args, Debug)]
+pub struct TlsArgs {
+    /// The --listen address speaks HTTPS, with a certificate from the local CA.
+    #[arg(long, env = "OPENMIDAS_TLS")]
+    tls: bool,
+    /// Also listen for HTTPS on this address (beside the plain --listen), e.g. 0.0.0.0:443
+    /// for clients that hard-code https://api.weixin.qq.com (with a hosts entry).
+    #[arg(long, env = "OPENMIDAS_TLS_LISTEN", value_name = "ADDR")]
+    tls_listen: Option<String>,
+    /// Directory of the local certificate authority [default: openmidas-tls beside the
+    /// SQLite database; required with PostgreSQL].
+    #[arg(long, env = "OPENMIDAS_TLS_DIR", value_name = "DIR")]
+    pub tls_dir: Option<String>,
+    /// A name the server certificate carries besides api.weixin.qq.com, localhost and
+    /// 127.0.0.1 (repeat, or comma-separate in the environment).
+    #[arg(
+        long = "tls-host",
+        env = "OPENMIDAS_TLS_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    tls_hosts: Vec<String>,
 }
 
 /// What the server is for (behaviour.md section 13).
@@ -149,6 +177,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let database_url = DatabaseUrl::parse(&database)?;
+    let tls_on_listen = args.tls.tls || file.tls.unwrap_or(false);
+    let tls_listen = args.tls.tls_listen.clone().or(file.tls_listen.clone());
+    let tls_config = if tls_on_listen || tls_listen.is_some() {
+        let dir = crate::config::tls_dir(args.tls.tls_dir.as_deref().or(file.tls_dir.as_deref()), &database_url)?;
+        let hosts = if args.tls.tls_hosts.is_empty() {
+            file.tls_hosts.clone().unwrap_or_default()
+        } else {
+            args.tls.tls_hosts.clone()
+        };
+        let ca = LocalCa::open_or_create(&dir)?;
+        let ca_path = std::path::absolute(ca.cert_path())?;
+        if ca.created() {
+            tracing::info!(ca = %ca_path.display(), "created a local certificate authority");
+        }
+        let config = ca.server_config(&hosts)?;
+        Some((ca_path, config))
+    } else {
+        None
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -158,6 +205,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = runtime
         .block_on(LimitedListener::bind(&listen, max_connections))
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let mut endpoints = vec![Endpoint {
+        listener,
+        tls: if tls_on_listen {
+            tls_config.as_ref().map(|(_, config)| config.clone())
+        } else {
+            None
+        },
+    }];
+    if let Some(addr) = &tls_listen {
+        let listener = runtime
+            .block_on(endpoints[0].listener.bind_sharing(addr))
+            .with_context(|| format!("cannot listen on {addr} (--tls-listen)"))?;
+        endpoints.push(Endpoint {
+            listener,
+            tls: tls_config.as_ref().map(|(_, config)| config.clone()),
+        });
+    }
     let (admin_token, token_origin) = match configured_admin_token {
         Some(token) => (token, TokenOrigin::Configured),
         None => match &database_url {
@@ -167,6 +231,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store: Arc<dyn Store> = match database_url {
         DatabaseUrl::Sqlite(path) => {
+            if !path.exists() {
+                ignore_in_git(&path);
+            }
             let config = SqliteConfig {
                 durability,
                 ..SqliteConfig::new(&path)
@@ -234,17 +301,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(appid = DEMO_APPID, "created the demo app");
         }
 
-        let addr = listener.local_addr()?;
+        let mut listening = Vec::new();
+        for endpoint in &endpoints {
+            listening.push(Listening {
+                addr: endpoint.listener.local_addr()?,
+                https: endpoint.tls.is_some(),
+            });
+        }
+        let ca_path = tls_config.as_ref().map(|(path, _)| path.as_path());
         let development = token_origin != TokenOrigin::Configured;
         let demo = if development {
             store.app(DEMO_APPID).await?
         } else {
             None
         };
-        print_banner(addr, mode, &admin_token, token_origin, demo.as_deref())?;
-        tracing::info!(%addr, max_connections, ?mode, "listening");
+        print_banner(&listening, ca_path, mode, &admin_token, token_origin, demo.as_deref())?;
+        for listening in &listening {
+            tracing::info!(addr = %listening.addr, https = listening.https, max_connections, ?mode, "listening");
+        }
 
-        openmidas_server::serve_with(listener, state, shutdown_signal(), serve_options).await?;
+        openmidas_server::serve_endpoints(endpoints, state, shutdown_signal(), serve_options).await?;
         tracing::info!("stopped cleanly");
         Ok(())
     })
@@ -321,21 +397,95 @@ fn kept_admin_token(database: &Path) -> anyhow::Result<(String, TokenOrigin)> {
     Ok((token, TokenOrigin::Kept))
 }
 
+/// On a first run, makes the database's directory ignore what OpenMidas keeps there (the
+/// database and its WAL, lock and admin-token files, the local CA) in git: a project
+/// directory must not commit them. Adds only the lines missing from an existing
+/// `.gitignore`; a failure is only logged (a read-only directory fails later, and clearly).
+fn ignore_in_git(database: &Path) {
+    let Some(name) = database.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = match database.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let wanted = [
+        name.to_string(),
+        format!("{name}-wal"),
+        format!("{name}-shm"),
+        format!("{name}.lock"),
+        format!("{name}.admin-token"),
+        format!("{}/", openmidas_server::tls::DEFAULT_DIR_NAME),
+    ];
+    let path = dir.join(".gitignore");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let present: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|line| !present.contains(&line.as_str()) && !present.contains(&format!("/{line}").as_str()))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    if !existing.is_empty() && !existing.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# OpenMidas: the database and its files, the local CA (never commit them)\n");
+    for line in missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(text.as_bytes()));
+    match appended {
+        Ok(()) => tracing::info!(path = %path.display(), "the database's files are now in .gitignore"),
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot update .gitignore"),
+    }
+}
+
 /// What a newcomer sees on stdout. Secrets are printed only when the admin token was
 /// generated (a development run); with a configured admin token nothing secret is printed.
 /// Logs (stderr) never carry them.
-fn print_banner(
+/// A listener's address, for the banner.
+struct Listening {
     addr: std::net::SocketAddr,
+    https: bool,
+}
+
+impl Listening {
+    fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+}
+
+fn print_banner(
+    listening: &[Listening],
+    ca_path: Option<&Path>,
     mode: Mode,
     admin_token: &str,
     origin: TokenOrigin,
     demo: Option<&App>,
 ) -> anyhow::Result<()> {
     let mut out = String::new();
-    out.push_str(&format!(
-        "OpenMidas {} listening on http://{addr}\n",
-        env!("CARGO_PKG_VERSION")
-    ));
+    for listening in listening {
+        out.push_str(&format!(
+            "OpenMidas {} listening on {}\n",
+            env!("CARGO_PKG_VERSION"),
+            listening.url()
+        ));
+    }
+    if let Some(ca) = ca_path {
+        out.push_str(&format!(
+            "HTTPS certificate for api.weixin.qq.com, localhost and 127.0.0.1 from the local CA {} (`openmidas ca` says how to trust it)\n",
+            ca.display()
+        ));
+    }
+    let main = &listening[0];
     out.push_str(match mode {
         Mode::Emulator => {
             "mode: emulator (clock, faults, request log and reset under /admin; run production with --mode ledger)\n"
@@ -353,7 +503,13 @@ fn print_banner(
     }
     if origin != TokenOrigin::Configured {
         out.push_str("\n# for the openmidas CLI:\n");
-        out.push_str(&format!("export OPENMIDAS_URL=http://{addr}\n"));
+        out.push_str(&format!("export OPENMIDAS_URL={}\n", main.url()));
+        if let (true, Some(ca)) = (main.https, ca_path) {
+            out.push_str(&format!(
+                "export SSL_CERT_FILE={ca} CURL_CA_BUNDLE={ca}\n",
+                ca = ca.display()
+            ));
+        }
         out.push_str(&format!("export OPENMIDAS_ADMIN_TOKEN={admin_token}\n"));
         if let Some(app) = demo {
             out.push_str(&format!(
@@ -370,7 +526,7 @@ fn print_banner(
             "\ndemo app: appid={} secret={} offer_id={} app_key={} sandbox_app_key={}\n",
             app.appid, app.secret, app.offer_id, app.app_key, app.sandbox_app_key
         ));
-        out.push_str(&walkthrough(&format!("http://{addr}"), admin_token, app, &exe));
+        out.push_str(&walkthrough(&main.url(), admin_token, app, &exe));
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;

@@ -29,6 +29,11 @@ const OPENMIDAS_VARS: &[&str] = &[
     "OPENMIDAS_PROFILE",
     "OPENMIDAS_PROFILE_NAME",
     "OPENMIDAS_SESSION_KEY",
+    "OPENMIDAS_LANG",
+    "LC_ALL",
+    "LC_MESSAGES",
+    "LANG",
+    "SSL_CERT_FILE",
     "RUST_LOG",
 ];
 
@@ -2640,4 +2645,98 @@ fn pushes_list_and_redeliver() {
     assert_eq!(again["push"]["status"], "delivered");
     let (stdout, _) = server.fails(&["pushes", "redeliver", "99", "--json"]);
     assert_eq!(json(&stdout)["errcode"], 40097);
+}
+
+/// The rough edges a new user hit first (behaviour.md section 15): global --json, negative
+/// numbers, transport errors that name the service, a failed token fetch that says nothing
+/// was sent, the note when no URL is set, Chinese explanations, completions and man page.
+#[test]
+fn first_try_rough_edges() {
+    let server = Server::start();
+    server.ok(&["recharge", "--openid", "edge", "--amount", "10"]);
+
+    // --json before the subcommand, as after it.
+    let before = server.ok(&["--json", "balance", "--openid", "edge"]);
+    let after = server.ok(&["balance", "--openid", "edge", "--json"]);
+    assert_eq!(before, after);
+    let balance: Value = serde_json::from_str(&before).expect("JSON");
+    assert_eq!(balance["balance"], 10);
+
+    // A negative amount is an amount, refused as one; never taken for a flag.
+    let (_, stderr) = server.fails(&["pay", "--openid", "edge", "--amount", "-5", "--bill-no", "edge-1"]);
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    assert!(stderr.contains("amt") || stderr.contains("amount"), "{stderr}");
+
+    // Nothing listens on port 1: the error names the service and the cause, and since the
+    // token fetch failed, nothing was sent (not "the outcome is unknown").
+    let mut dead = server.command(&["pay", "--openid", "edge", "--amount", "1", "--bill-no", "edge-2"]);
+    dead.env("OPENMIDAS_URL", "http://127.0.0.1:1");
+    let (_, stderr) = run_fails(dead);
+    assert!(stderr.contains("cannot get an access_token"), "{stderr}");
+    assert!(stderr.contains("cannot reach http://127.0.0.1:1"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("connection refused"), "{stderr}");
+    assert!(stderr.contains("nothing was sent"), "{stderr}");
+    assert!(!stderr.contains("outcome is unknown"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "no colour codes when stderr is not a terminal: {stderr:?}"
+    );
+
+    // Chinese explanations, by flag or by locale.
+    let (_, stderr) = server.fails(&[
+        "--lang",
+        "zh-CN",
+        "pay",
+        "--openid",
+        "edge",
+        "--amount",
+        "500",
+        "--bill-no",
+        "edge-3",
+    ]);
+    assert!(stderr.contains("errcode 90013"), "{stderr}");
+    assert!(stderr.contains("说明"), "{stderr}");
+    let mut by_locale = server.command(&["pay", "--openid", "edge", "--amount", "500", "--bill-no", "edge-4"]);
+    by_locale.env("LANG", "zh_CN.UTF-8");
+    let (_, stderr) = run_fails(by_locale);
+    assert!(stderr.contains("说明"), "{stderr}");
+    let (_, english) = server.fails(&["pay", "--openid", "edge", "--amount", "500", "--bill-no", "edge-5"]);
+    assert!(!english.contains("说明"), "{english}");
+    let bad = server
+        .command(&["--lang", "fr", "balance", "--openid", "edge"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--lang must be en or zh-CN"),
+        "{bad:?}"
+    );
+
+    // Completions and the man page.
+    let bash = run_ok(server.bare(&["completions", "bash"]));
+    assert!(bash.contains("openmidas") && bash.contains("complete"), "{bash}");
+    let man = run_ok(server.bare(&["man"]));
+    assert!(man.contains(".TH openmidas"), "{man}");
+    let pages = server.dir.path().join("man");
+    run_ok(server.bare(&["man", "--dir", pages.to_str().unwrap()]));
+    assert!(pages.join("openmidas-serve.1").exists());
+}
+
+/// Without a URL the CLI says it calls the real service (the call itself may then fail or
+/// not, depending on this machine's network: only the note is checked).
+#[test]
+fn no_url_says_it_calls_the_real_service() {
+    let server = Server::start();
+    let mut command = server.bare(&["token"]);
+    command
+        .env("OPENMIDAS_APPID", APPID)
+        .env("OPENMIDAS_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let output = command.output().expect("run openmidas token");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no --url or OPENMIDAS_URL: calling the real WeChat service at https://api.weixin.qq.com"),
+        "{stderr}"
+    );
 }

@@ -18,13 +18,17 @@ crate::errcodes! {
     /// A fail code of `wx.requestMidasPaymentGameItem`.
     pub enum Code {
         ParamError = -15001, 200, "requestMidasPaymentGameItem:fail PARAM ERROR", retryable: false,
-            "a field of signData is missing or invalid, or offerId is not the app's";
+            "a field of signData is missing or invalid, or offerId is not the app's",
+            zh: "参数错误：signData 的某个字段缺失或不合法，或 offerId 不属于该应用";
         DuplicateOrder = -15003, 200, "requestMidasPaymentGameItem:fail DUPLICATE ORDER", retryable: false,
-            "outTradeNo was used before";
+            "outTradeNo was used before",
+            zh: "订单号重复：outTradeNo 已使用过";
         DataTypeError = -15011, 200, "requestMidasPaymentGameItem:fail DATA TYPE ERROR", retryable: false,
-            "signData is not a string holding a JSON object";
+            "signData is not a string holding a JSON object",
+            zh: "数据类型错误：signData 不是内容为 JSON 对象的字符串";
         SignatureInvalid = -15012, 200, "requestMidasPaymentGameItem:fail SIGNATURE INVALID", retryable: false,
-            "paySig or signature does not match (or the player has no session)";
+            "paySig or signature does not match (or the player has no session)",
+            zh: "签名错误：paySig 或 signature 不匹配（或玩家没有登录态）";
     }
 }
 

@@ -30,21 +30,29 @@ crate::errcodes! {
     /// the real client, the others are OpenMidas's (UNCONFIRMED).
     pub enum Code {
         SignDataNotString = 1001, 200, "requestVirtualPayment:fail signData参数类型必须是string", retryable: false,
-            "signData was passed as something other than a string (an object, say)";
+            "signData was passed as something other than a string (an object, say)",
+            zh: "signData 参数类型必须是 string：传入的不是字符串（例如传了对象）";
         ParamError = -15001, 200, "requestVirtualPayment:fail PARAM_ERROR", retryable: false,
-            "mode or a field of signData is missing or breaks its rule, or offerId is not the app's (the errmsg names it)";
+            "mode or a field of signData is missing or breaks its rule, or offerId is not the app's (the errmsg names it)",
+            zh: "参数错误：mode 或 signData 的某个字段缺失或不符合规则，或 offerId 不属于该应用（errmsg 中会指明）";
         DuplicateOutTradeNo = -15002, 200, "requestVirtualPayment:fail DUPLICATE_OUT_TRADE_NO", retryable: false,
-            "outTradeNo was used before: every purchase needs a new one";
+            "outTradeNo was used before: every purchase needs a new one",
+            zh: "订单号重复：outTradeNo 已使用过，每次购买都须使用新的订单号";
         CurrencyTypeInvalid = -15004, 200, "requestVirtualPayment:fail CURRENCY_TYPE_INVALID", retryable: false,
-            "currencyType is not \"CNY\"";
+            "currencyType is not \"CNY\"",
+            zh: "币种类型错误：currencyType 不是 \"CNY\"";
         SignatureInvalid = -15005, 200, "requestVirtualPayment:fail SIGNATURE_INVALID", retryable: false,
-            "signature does not match the player's newest session_key over signData";
+            "signature does not match the player's newest session_key over signData",
+            zh: "用户态签名错误：signature 与用玩家最新的 session_key 对 signData 计算的签名不一致";
         PaySigInvalid = -15006, 200, "requestVirtualPayment:fail PAY_SIG_INVALID", retryable: false,
-            "paySig does not match the AppKey of signData's env over requestVirtualPayment&signData";
+            "paySig does not match the AppKey of signData's env over requestVirtualPayment&signData",
+            zh: "支付签名错误：paySig 与用 signData 中 env 对应的 AppKey 对 requestVirtualPayment&signData 计算的签名不一致";
         SessionExpired = -15007, 200, "requestVirtualPayment:fail SESSION_KEY_EXPIRED", retryable: false,
-            "the player has no session_key: log in (jscode2session) first";
+            "the player has no session_key: log in (jscode2session) first",
+            zh: "session_key 已过期：玩家没有 session_key，请先登录（jscode2session）";
         SignDataFormat = -15016, 200, "requestVirtualPayment:fail SIGN_DATA_FORMAT_ERROR", retryable: false,
-            "signData is not a JSON object, or a field of it has the wrong JSON type (the errmsg is the parser's)";
+            "signData is not a JSON object, or a field of it has the wrong JSON type (the errmsg is the parser's)",
+            zh: "signData 格式错误：signData 不是 JSON 对象，或其中某个字段的 JSON 类型错误（errmsg 为解析器给出的信息）";
     }
 }
 

@@ -17,10 +17,10 @@ pub struct BillArgs {
     #[command(flatten)]
     settings: Settings,
     /// The first day, yyyymmdd (China time).
-    #[arg(long, value_name = "YYYYMMDD")]
+    #[arg(long, value_name = "YYYYMMDD", allow_negative_numbers = true)]
     begin: i64,
     /// The last day, included (at most 31 days after --begin's).
-    #[arg(long, value_name = "YYYYMMDD")]
+    #[arg(long, value_name = "YYYYMMDD", allow_negative_numbers = true)]
     end: i64,
     /// Write the CSV to this file instead of stdout.
     #[arg(long, short)]

@@ -36,13 +36,13 @@ pub struct BuyArgs {
     #[arg(long, conflicts_with_all = ["product_id", "price_fen", "activity_price_fen"])]
     coins: bool,
     /// How many (buyQuantity): items, or coins with --coins.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     quantity: i64,
     /// The unit price in fen (goodsPrice).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     price_fen: Option<i64>,
     /// xpay only: a discounted unit price in fen (activitySellingPrice), charged instead.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     activity_price_fen: Option<i64>,
     /// The purchase's number (outTradeNo; xpay's order_id; a repeat is refused with -15003).
     #[arg(long)]

@@ -16,7 +16,7 @@ pub struct ClockArgs {
     #[arg(long)]
     reset: bool,
     /// Move it to this time: RFC 3339 (2026-01-01T08:00:00+08:00) or epoch milliseconds.
-    #[arg(long, value_name = "TIME", value_parser = parse_instant_ms)]
+    #[arg(long, value_name = "TIME", value_parser = parse_instant_ms, allow_negative_numbers = true)]
     set: Option<i64>,
     /// Move it forward by 48h, 90m, 3600s, 2d, 1h30m or a number of seconds; -1h goes back.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_secs, allow_hyphen_values = true)]

@@ -42,7 +42,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 use openmidas_client::openmidas::AdminClient;
 use openmidas_client::{v2, xpay, Client, MidasEnv, Player, Secret, SessionKey, TokenEndpoint};
-use openmidas_protocol::Dialect;
+use openmidas_protocol::{Dialect, Lang};
 use serde::Deserialize;
 
 /// Connection and app settings shared by every client subcommand.
@@ -77,9 +77,6 @@ pub struct Settings {
     /// Which profile of the file [default: the file's `default` key, else "default"].
     #[arg(long, env = "OPENMIDAS_PROFILE_NAME", value_name = "NAME")]
     profile_name: Option<String>,
-    /// Print JSON (one object on stdout) instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// The settings of the emulator commands: the server and its admin token, nothing of an
@@ -99,9 +96,70 @@ pub struct AdminSettings {
     /// Which profile of the file.
     #[arg(long, env = "OPENMIDAS_PROFILE_NAME", value_name = "NAME", global = true)]
     profile_name: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
+}
+
+/// How every command prints: the global `--json` and `--lang`, set once by `main`.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// One JSON object on stdout instead of text.
     pub json: bool,
+    /// The language of errcode explanations.
+    pub lang: Lang,
+}
+
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+/// Sets how commands print (once, from the global flags).
+pub fn set_output(output: Output) {
+    let _ = OUTPUT.set(output);
+}
+
+/// How commands print: text in English unless the flags or the locale said otherwise.
+pub fn output() -> Output {
+    OUTPUT.get().copied().unwrap_or(Output {
+        json: false,
+        lang: Lang::En,
+    })
+}
+
+/// The language of `--lang`, else of the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`).
+pub fn choose_lang(flag: Option<&str>) -> anyhow::Result<Lang> {
+    if let Some(text) = flag.filter(|t| !t.is_empty()) {
+        return Lang::parse(text).with_context(|| format!("--lang must be en or zh-CN, not {text:?}"));
+    }
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    Ok(locale.map_or(Lang::En, |l| Lang::from_locale(&l)))
+}
+
+/// An HTTP client that also trusts the certificates of `SSL_CERT_FILE` (OpenMidas's local
+/// CA, `openmidas ca`), when it is set; `None` keeps the SDK's default client.
+fn http_client_trusting_env() -> anyhow::Result<Option<reqwest::Client>> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let pem =
+        std::fs::read(&path).with_context(|| format!("cannot read SSL_CERT_FILE {}", Path::new(&path).display()))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("SSL_CERT_FILE {} holds no PEM certificate", Path::new(&path).display()))?;
+    let mut builder = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(std::time::Duration::from_secs(5));
+    for certificate in certificates {
+        builder = builder.add_root_certificate(certificate);
+    }
+    Ok(Some(builder.build().context("cannot build the HTTP client")?))
+}
+
+/// Says on stderr that a call goes to the real WeChat service because no URL was given, so
+/// that nobody calls production by accident.
+fn note_real_service() {
+    eprintln!(
+        "openmidas: no --url or OPENMIDAS_URL: calling the real WeChat service at {} \
+         (for a local OpenMidas: export OPENMIDAS_URL=http://127.0.0.1:8080)",
+        openmidas_client::WECHAT_BASE_URL
+    );
 }
 
 impl AdminSettings {
@@ -110,6 +168,7 @@ impl AdminSettings {
         let profile = chosen_profile(self.profile.as_ref(), self.profile_name.as_deref())?;
         let pick = |flag: &Option<String>, file: Option<String>| flag.clone().filter(|v| !v.is_empty()).or(file);
         Ok(Resolved {
+            url_given: true,
             url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
             appid: None,
             secret: None,
@@ -117,7 +176,7 @@ impl AdminSettings {
             app_key: None,
             sandbox_app_key: None,
             admin_token: pick(&self.admin_token, profile.admin_token),
-            json: self.json,
+            json: output().json,
         })
     }
 }
@@ -480,6 +539,9 @@ fn chosen_profile(file: Option<&PathBuf>, name: Option<&str>) -> anyhow::Result<
 /// Settings after flags, environment and profile are merged.
 pub struct Resolved {
     url: String,
+    /// Whether the URL came from a flag, the environment or the profile (else it is the
+    /// real service's).
+    url_given: bool,
     appid: Option<String>,
     secret: Option<String>,
     offer_id: Option<String>,
@@ -501,6 +563,7 @@ impl Settings {
         let profile = chosen_profile(self.profile.as_ref(), self.profile_name.as_deref())?;
         let pick = |flag: &Option<String>, file: Option<String>| flag.clone().filter(|v| !v.is_empty()).or(file);
         Ok(Resolved {
+            url_given: self.url.as_ref().is_some_and(|u| !u.is_empty()) || profile.url.is_some(),
             url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
             appid: pick(&self.appid, profile.appid),
             secret: pick(&self.secret, profile.secret),
@@ -508,7 +571,7 @@ impl Settings {
             app_key: pick(&self.app_key, profile.app_key),
             sandbox_app_key: pick(&self.sandbox_app_key, profile.sandbox_app_key),
             admin_token: pick(&self.admin_token, profile.admin_token),
-            json: self.json,
+            json: output().json,
         })
     }
 }
@@ -549,12 +612,18 @@ impl Resolved {
             None if needs_app_key => return Err(missing("the AppKey", "app-key", "OPENMIDAS_APP_KEY")),
             None => "-",
         };
+        if !self.url_given {
+            note_real_service();
+        }
         let mut builder = Client::builder(appid, secret, offer_id, app_key)
             .base_url(&self.url)
             .token_endpoint(TokenEndpoint::Stable)
             .clock(Arc::new(openmidas_client::SystemClock));
         if let Some(key) = &self.sandbox_app_key {
             builder = builder.sandbox_app_key(key.as_str());
+        }
+        if let Some(http) = http_client_trusting_env()? {
+            builder = builder.http_client(http);
         }
         Ok(builder.build()?)
     }
@@ -590,7 +659,10 @@ impl Resolved {
         if self.url == openmidas_client::WECHAT_BASE_URL {
             bail!("this command needs an OpenMidas server: set --url or OPENMIDAS_URL (the real service has no /admin routes)");
         }
-        Ok(AdminClient::new(&self.url, token)?)
+        Ok(match http_client_trusting_env()? {
+            Some(http) => AdminClient::with_http(&self.url, token, http),
+            None => AdminClient::new(&self.url, token)?,
+        })
     }
 
     /// Prints `value` as JSON, or `text` for humans.
@@ -607,6 +679,9 @@ impl Resolved {
     /// errcode and what it means (stderr, exit status 1).
     pub fn failure(&self, what: &str, error: openmidas_client::Error, bill_no: Option<&str>) -> anyhow::Error {
         let hint = match bill_no {
+            Some(_) if matches!(error, openmidas_client::Error::Token(_)) => {
+                "\nnothing was sent: the call needs an access_token first".to_string()
+            }
             Some(bill_no) if error.retryable() => format!(
                 "\nthe outcome is unknown: run the same command again with --bill-no {bill_no}; it is never applied twice"
             ),
@@ -625,6 +700,9 @@ impl Resolved {
         numbered: Option<(&str, &str)>,
     ) -> anyhow::Error {
         let hint = match numbered {
+            Some(_) if matches!(error, openmidas_client::Error::Token(_)) => {
+                "\nnothing was sent: the call needs an access_token first".to_string()
+            }
             Some((flag, number)) if error.is(openmidas_client::codes::Xpay::RefundInProgress) => format!(
                 "\nthe refund {flag} {number} was started before and is in progress: \
                  `openmidas order --dialect xpay --openid OPENID --order-id {number}` shows when it is done"
@@ -639,17 +717,26 @@ impl Resolved {
     }
 
     fn report(&self, what: &str, error: openmidas_client::Error, hint: String) -> anyhow::Error {
+        let lang = output().lang;
         if self.json {
             let value = match error.api() {
                 Some(api) => serde_json::json!({
-                    "errcode": api.errcode, "errmsg": api.errmsg, "meaning": api.meaning(),
+                    "errcode": api.errcode, "errmsg": api.errmsg, "meaning": api.meaning_in(lang),
                     "retryable": api.retryable(),
                 }),
                 None => serde_json::json!({"error": error.to_string(), "retryable": error.retryable()}),
             };
             println!("{value}");
         }
-        anyhow::anyhow!("{what} failed: {error}{hint}")
+        match (lang, error.api()) {
+            // The errcode's explanation in the chosen language; the rest stays as it is.
+            (Lang::ZhCn, Some(api)) => anyhow::anyhow!(
+                "{what} failed: {error}\n说明：errcode {} 表示{}{hint}",
+                api.errcode,
+                api.meaning_in(lang)
+            ),
+            _ => anyhow::anyhow!("{what} failed: {error}{hint}"),
+        }
     }
 }
 
@@ -667,8 +754,10 @@ pub fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>)
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -17,7 +17,7 @@ pub struct PayArgs {
     #[command(flatten)]
     player: PlayerArgs,
     /// Coins to deduct.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: i64,
     /// The order's unique number (xpay's order_id: 8 to 32 characters): reuse it to retry,
     /// never for another purchase.

@@ -16,7 +16,7 @@ pub struct PresentArgs {
     #[command(flatten)]
     player: PlayerArgs,
     /// Gift coins to give (v1's present_counts, 2.0's and xpay's amount).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: i64,
     /// The gift's unique number (xpay's order_id: 8 to 32 characters): reuse it to retry,
     /// never for another gift.

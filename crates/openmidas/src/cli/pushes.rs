@@ -28,7 +28,7 @@ pub struct PushesArgs {
     #[arg(long, value_parser = status_parser())]
     status: Option<PushStatus>,
     /// Only events after this id (the last one of the previous page).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     after_id: Option<i64>,
     /// At most N events, lowest id first [default: 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]

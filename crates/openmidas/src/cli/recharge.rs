@@ -15,7 +15,7 @@ pub struct RechargeArgs {
     #[arg(long)]
     openid: String,
     /// Coins to add (buyQuantity).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: i64,
     /// Game zone.
     #[arg(long, default_value = "1")]

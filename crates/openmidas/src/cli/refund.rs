@@ -23,7 +23,7 @@ pub struct RefundArgs {
     #[arg(long)]
     pay_bill_no: String,
     /// Coins to give back: at most what is left of the pay.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: i64,
 }
 

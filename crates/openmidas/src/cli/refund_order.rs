@@ -23,10 +23,10 @@ pub struct RefundOrderArgs {
     refund_order_id: String,
     /// Fen still refundable, as you believe (query_order's left_fee; a stale one is refused
     /// with 268490016) [default: read with query_order just before].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     left_fee: Option<i64>,
     /// Fen to give back: 1 to left_fee.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     refund_fee: i64,
     /// refund_reason: 0 none given, 1 product problem, 2 after-sales, 3 the player's wish,
     /// 4 price, 5 other.

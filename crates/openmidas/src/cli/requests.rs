@@ -142,7 +142,7 @@ async fn follow(
                 );
                 last_seen = None;
             }
-            Err(e @ Error::Transport(_)) => {
+            Err(e @ Error::Transport { .. }) => {
                 if !unreachable {
                     eprintln!("openmidas: cannot reach the server ({e}); still trying");
                     unreachable = true;

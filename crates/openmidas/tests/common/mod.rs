@@ -63,6 +63,11 @@ pub struct Launch<'a> {
 impl Process {
     /// Starts the binary and waits for its "listening on http://..." line.
     pub fn start(launch: Launch<'_>) -> Process {
+        Process::start_with(launch, &[])
+    }
+
+    /// [`Process::start`] with more `serve` arguments (e.g. `--tls-listen 127.0.0.1:0`).
+    pub fn start_with(launch: Launch<'_>, args: &[&str]) -> Process {
         let stderr_path = launch.dir.join(launch.log_name);
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -81,6 +86,7 @@ impl Process {
         if let Some(database) = launch.database {
             command.arg("--database").arg(database);
         }
+        command.args(args);
         for var in [
             "OPENMIDAS_ADMIN_TOKEN",
             "OPENMIDAS_DATABASE_URL",
@@ -90,6 +96,10 @@ impl Process {
             "OPENMIDAS_DRAIN_TIMEOUT_SECS",
             "OPENMIDAS_HEADER_READ_TIMEOUT_SECS",
             "OPENMIDAS_MODE",
+            "OPENMIDAS_TLS",
+            "OPENMIDAS_TLS_LISTEN",
+            "OPENMIDAS_TLS_DIR",
+            "OPENMIDAS_TLS_HOSTS",
             "RUST_LOG",
         ] {
             command.env_remove(var);
@@ -131,7 +141,10 @@ impl Process {
         };
         match address.recv_timeout(START_TIMEOUT) {
             Ok(url) => {
-                assert!(url.starts_with("http://127.0.0.1:"), "unexpected address {url:?}");
+                assert!(
+                    url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+                    "unexpected address {url:?}"
+                );
                 process.base_url = url;
             }
             Err(_) => {
