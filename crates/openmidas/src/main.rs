@@ -16,6 +16,7 @@
 mod ca;
 mod cli;
 mod config;
+mod healthcheck;
 mod serve;
 mod sign;
 
@@ -85,6 +86,8 @@ enum Command {
     Ui(cli::ui::UiArgs),
     /// The local certificate authority of `serve --tls`: make it if needed, print its certificate's path and how to trust it.
     Ca(ca::CaArgs),
+    /// Exit 0 if the server on this machine answers GET /healthz with 200, 1 otherwise (for container health checks).
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) of openmidas and its subcommands.
@@ -157,6 +160,7 @@ fn main() -> std::process::ExitCode {
         Command::Pushes(args) => cli::pushes::run(args),
         Command::Ui(args) => cli::ui::run(args),
         Command::Ca(args) => ca::run(args, cli.json),
+        Command::Healthcheck(args) => healthcheck::run(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),
         Command::Emulator(command) => command.run(),

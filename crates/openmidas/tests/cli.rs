@@ -2712,6 +2712,11 @@ fn first_try_rough_edges() {
         "{bad:?}"
     );
 
+    // The container's health probe: 0 when /healthz answers, 1 when nothing listens.
+    let addr = server.base_url.trim_start_matches("http://").to_string();
+    run_ok(server.bare(&["healthcheck", "--addr", &addr]));
+    run_fails(server.bare(&["healthcheck", "--addr", "127.0.0.1:1", "--timeout-secs", "1"]));
+
     // Completions and the man page.
     let bash = run_ok(server.bare(&["completions", "bash"]));
     assert!(bash.contains("openmidas") && bash.contains("complete"), "{bash}");
