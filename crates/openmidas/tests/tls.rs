@@ -1,8 +1,8 @@
 //! HTTPS (behaviour.md section 15), through the real binary: `serve --tls-listen` beside the
 //! plain listener and `serve --tls`; a client that hard-codes `https://api.weixin.qq.com`
 //! reaches OpenMidas once the local CA is trusted and the name resolves here (a hosts entry,
-//! stood in for by the clients' own resolve overrides); strict X.509 verification by Python
-//! and Node when they are installed; `openmidas ca`; no private key ever printed or logged.
+//! stood in for by the clients' own resolve overrides); strict X.509 verification by Python,
+//! Node and Java when they are installed; `openmidas ca`; no private key ever printed or logged.
 
 mod common;
 
@@ -176,6 +176,64 @@ https.get({{host: "127.0.0.1", port: {port}, path: "/healthz", servername: "api.
         ),
         // Node is not among CI's requirements: the check runs where it is installed.
         Err(e) => eprintln!("skipped the Node check: {e}"),
+    }
+}
+
+/// Java's own HTTP client, trusting the CA through a KeyStore (as a truststore made with
+/// keytool does) and resolving WeChat's host through a hosts file (`jdk.net.hosts.file`, the
+/// JVM's stand-in for /etc/hosts). Runs where a JDK is installed.
+#[test]
+fn a_java_client_trusts_the_ca_and_the_hosts_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::start_with(launch(dir.path()), &["--tls-listen", "127.0.0.1:0"]);
+    let port = port_of(&https_url(&process));
+    let ca = dir.path().join("openmidas-tls").join("ca.pem");
+    let source = dir.path().join("Check.java");
+    std::fs::write(
+        &source,
+        r#"
+import java.io.FileInputStream;
+import java.net.URI;
+import java.net.http.*;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import javax.net.ssl.*;
+public class Check {
+  public static void main(String[] args) throws Exception {
+    KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+    trust.load(null, null);
+    trust.setCertificateEntry("openmidas",
+        CertificateFactory.getInstance("X.509").generateCertificate(new FileInputStream(args[0])));
+    TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    factory.init(trust);
+    SSLContext tls = SSLContext.getInstance("TLS");
+    tls.init(null, factory.getTrustManagers(), null);
+    HttpResponse<String> answer = HttpClient.newBuilder().sslContext(tls).build()
+        .send(HttpRequest.newBuilder(URI.create(args[1])).build(), HttpResponse.BodyHandlers.ofString());
+    if (answer.statusCode() != 200) throw new RuntimeException("status " + answer.statusCode());
+    System.out.println("java ok");
+  }
+}
+"#,
+    )
+    .unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 api.weixin.qq.com\n").unwrap();
+    let output = Command::new("java")
+        .arg(format!("-Djdk.net.hosts.file={}", hosts.display()))
+        .arg(&source)
+        .arg(&ca)
+        .arg(format!("https://api.weixin.qq.com:{port}/healthz"))
+        .output();
+    match output {
+        Ok(out) => assert!(
+            out.status.success(),
+            "java refused the certificate:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        // A JDK is not among CI's requirements: the check runs where one is installed.
+        Err(e) => eprintln!("skipped the Java check: {e}"),
     }
 }
 
