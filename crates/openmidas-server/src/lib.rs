@@ -56,6 +56,14 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection may sit idle: past it the connection is closed (slow-loris protection).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most a client may send as a request head (request line and headers). hyper's
+/// default read buffer is ~400 KiB, which an unauthenticated client could make the server
+/// hold per connection with a header it never finishes. The largest legal head (a signed
+/// query string and the usual headers) is a few KiB; bodies (at most 64 KiB) are read
+/// separately and are not bound by this. A longer head is answered 431 with no body and
+/// the connection is closed.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
 /// Timeouts of [`serve_with`].
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
@@ -153,6 +161,7 @@ pub async fn serve_endpoints(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
         .keep_alive(true);
     let graceful = std::sync::Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -131,7 +131,7 @@ impl std::fmt::Debug for PgConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry a password.
         f.debug_struct("PgConfig")
-            .field("url", &"<redacted>")
+            .field("url", &redact_url(&self.url))
             .field("durability", &self.durability)
             .field("writers", &self.writers)
             .field("max_batch", &self.max_batch)
@@ -141,6 +141,81 @@ impl std::fmt::Debug for PgConfig {
             .field("serializable", &self.serializable)
             .finish_non_exhaustive()
     }
+}
+
+/// A connection string with its password replaced by `***`, for logs and `Debug`:
+/// `postgres://user:***@host/db?...` (and a `password=` query parameter), or a key=value
+/// string's `password=***`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let before_query = rest.split('?').next().unwrap_or(rest);
+        let (userinfo, after) = match before_query.rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
+        };
+        let userinfo = match userinfo {
+            Some(info) => match info.split_once(':') {
+                Some((user, _)) => format!("{user}:***@"),
+                None => format!("{info}@"),
+            },
+            None => String::new(),
+        };
+        let after = match after.split_once('?') {
+            Some((path, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                        _ => pair.to_string(),
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
+            }
+            None => after.to_string(),
+        };
+        return format!("{scheme}://{userinfo}{after}");
+    }
+    // key=value pairs separated by spaces; a value may be quoted ('...', with \' and \\).
+    let mut out = String::new();
+    let mut rest = url;
+    while !rest.is_empty() {
+        let trimmed = rest.trim_start();
+        out.push_str(&rest[..rest.len() - trimmed.len()]);
+        rest = trimmed;
+        let Some(eq) = rest.find('=') else {
+            out.push_str(rest);
+            break;
+        };
+        let key = rest[..eq].trim();
+        out.push_str(&rest[..=eq]);
+        let value = rest[eq + 1..].trim_start();
+        out.push_str(&rest[eq + 1..eq + 1 + (rest.len() - eq - 1 - value.len())]);
+        let len = if let Some(quoted) = value.strip_prefix('\'') {
+            let mut escaped = false;
+            let mut end = quoted.len();
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '\'' => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            1 + end
+        } else {
+            value.find(char::is_whitespace).unwrap_or(value.len())
+        };
+        if key.eq_ignore_ascii_case("password") {
+            out.push_str("***");
+        } else {
+            out.push_str(&value[..len]);
+        }
+        rest = &value[len..];
+    }
+    out
 }
 
 /// Why the store could not open.
@@ -710,6 +785,43 @@ impl Store for PostgresStore {
         for task in tasks {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        for (url, shown) in [
+            (
+                "postgres://u:Pw0rd@db:5432/x?sslmode=disable",
+                "postgres://u:***@db:5432/x?sslmode=disable",
+            ),
+            ("postgresql://u:p/w@rd@db/x", "postgresql://u:***@db/x"),
+            (
+                "postgres://u@db/x?password=Pw0rd&sslmode=disable",
+                "postgres://u@db/x?password=***&sslmode=disable",
+            ),
+            ("postgres://db/x", "postgres://db/x"),
+            (
+                "host=db user=u password=Pw0rd dbname=x",
+                "host=db user=u password=*** dbname=x",
+            ),
+            (
+                "host=db password = 'Pw 0\\'rd' dbname=x",
+                "host=db password = *** dbname=x",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let config = PgConfig::new("postgres://u:Pw0rd@db/x");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("Pw0rd") && debug.contains("postgres://u:***@db/x"),
+            "{debug}"
+        );
     }
 }
 

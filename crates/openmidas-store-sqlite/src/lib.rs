@@ -102,6 +102,8 @@ pub enum OpenError {
     Thread(std::io::Error),
     #[error("database {path} is in use by another OpenMidas process (lock file {lock})")]
     InUse { path: PathBuf, lock: String },
+    #[error("cannot create database file {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
     #[error("cannot create lock file {lock}: {source}")]
     Lock { lock: String, source: std::io::Error },
 }
@@ -124,11 +126,13 @@ pub struct SqliteStore {
 /// lives as long as the returned file (the writer thread keeps it until its last commit).
 fn lock_database(path: &Path) -> Result<std::fs::File, OpenError> {
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     let lock = format!("{}.lock", path.display());
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&lock)
         .map_err(|source| OpenError::Lock {
             lock: lock.clone(),
@@ -142,6 +146,26 @@ fn lock_database(path: &Path) -> Result<std::fs::File, OpenError> {
         });
     }
     Ok(file)
+}
+
+/// Creates the database file, owner-only (0600), before SQLite opens it: it holds AppSecrets,
+/// AppKeys, live tokens and session keys. SQLite gives the `-wal` and `-shm` files the
+/// permissions of the main file, so they are 0600 too. An existing file is left as it is.
+fn create_private(path: &Path) -> Result<(), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(OpenError::Create {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -213,6 +237,7 @@ impl SqliteStore {
     pub fn open(config: SqliteConfig) -> Result<SqliteStore, OpenError> {
         assert!(config.max_batch > 0 && config.queue_depth > 0 && config.readers > 0);
         let lock = lock_database(&config.path)?;
+        create_private(&config.path)?;
         let mut write_conn = open_connection(&config)?;
         migrate(&mut write_conn, &config.path)?;
         checkpoint::prepare_writer(&write_conn).map_err(|source| OpenError::Open {

@@ -12,8 +12,9 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "openmidas.db";
 
-/// The TOML file. Every key is optional.
-#[derive(Debug, Default, Deserialize)]
+/// The TOML file. Every key is optional. `Debug` hides the admin token and the database
+/// URL's password.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
@@ -122,6 +123,40 @@ impl PushConfig {
     }
 }
 
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig")
+            .field("listen", &self.listen)
+            .field("database", &shown_database(&self.database))
+            .field("admin_token", &hidden(&self.admin_token))
+            .field("durability", &self.durability)
+            .field("max_connections", &self.max_connections)
+            .field("log_format", &self.log_format)
+            .field("drain_timeout_secs", &self.drain_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("demo_app", &self.demo_app)
+            .field("mode", &self.mode)
+            .field("request_log_entries", &self.request_log_entries)
+            .field("request_log_mib", &self.request_log_mib)
+            .field("tls", &self.tls)
+            .field("tls_listen", &self.tls_listen)
+            .field("tls_dir", &self.tls_dir)
+            .field("tls_hosts", &self.tls_hosts)
+            .field("apps", &self.apps)
+            .finish()
+    }
+}
+
+/// How `Debug` shows an optional secret: `Some("***")` or `None`.
+pub(crate) fn hidden(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| "***")
+}
+
+/// How `Debug` shows a database URL: without its password.
+pub(crate) fn shown_database(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(openmidas_store_postgres::redact_url)
+}
+
 impl std::fmt::Debug for AppConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppConfig")
@@ -175,8 +210,133 @@ impl AppConfig {
 impl FileConfig {
     pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+        toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid config {}: {}",
+                path.display(),
+                toml_error(&text, &e, CONFIG_KEYS)
+            )
+        })
     }
+}
+
+/// Every key of the config file (`FileConfig`, `[[apps]]`, `[apps.push]`): the names a
+/// parse error may show.
+const CONFIG_KEYS: &[&str] = &[
+    "listen",
+    "database",
+    "admin_token",
+    "durability",
+    "max_connections",
+    "log_format",
+    "drain_timeout_secs",
+    "header_read_timeout_secs",
+    "demo_app",
+    "mode",
+    "request_log_entries",
+    "request_log_mib",
+    "tls",
+    "tls_listen",
+    "tls_dir",
+    "tls_hosts",
+    "apps",
+    "appid",
+    "secret",
+    "offer_id",
+    "app_key",
+    "sandbox_app_key",
+    "require_mp_sig",
+    "ts_window_secs",
+    "duplicate_bill_no",
+    "cancel_window_secs",
+    "signature_hex",
+    "bill_no_charset",
+    "coin_price_fen",
+    "session_ttl_secs",
+    "refund_delay_secs",
+    "push",
+    "url",
+    "token",
+    "encoding_aes_key",
+    "format",
+    "ack",
+];
+
+/// A TOML parse error told without the text of any value: the file holds AppSecrets,
+/// AppKeys and admin tokens, and toml's own message quotes the offending line. Gives the
+/// line and column, the key when it is one of `keys`, and toml's message with every quoted
+/// value replaced by `***` (key names from `keys` and punctuation stay).
+pub(crate) fn toml_error(text: &str, error: &toml::de::Error, keys: &[&str]) -> String {
+    let mut out = String::new();
+    let mut value = None;
+    if let Some(span) = error.span() {
+        let start = span.start.min(text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = text[line_start..start].chars().count() + 1;
+        out.push_str(&format!("line {line}, column {column}"));
+        let line_text = text[line_start..].lines().next().unwrap_or("");
+        if let Some((key, _)) = line_text.split_once('=') {
+            let key = key.trim();
+            let known = !key.is_empty()
+                && key
+                    .split('.')
+                    .all(|part| keys.contains(&part.trim().trim_matches(|c| c == '"' || c == '\'')));
+            if known {
+                out.push_str(&format!(", key `{key}`"));
+            }
+        }
+        value = text
+            .get(span)
+            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
+    }
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let unknown_field = message.starts_with("unknown field");
+    let mut redacted = String::new();
+    let mut rest = message.as_str();
+    let mut first = true;
+    // Quoted spans: `...` and "...".
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest[open..].chars().next().unwrap_or('`');
+        let Some(len) = rest[open + 1..].find(quote) else { break };
+        let inner = &rest[open + 1..open + 1 + len];
+        redacted.push_str(&rest[..open]);
+        let safe = keys.contains(&inner)
+            || !inner.chars().any(char::is_alphanumeric)
+            || (unknown_field && first && is_key_like(inner));
+        if safe {
+            redacted.push(quote);
+            redacted.push_str(inner);
+            redacted.push(quote);
+        } else {
+            redacted.push_str("***");
+        }
+        first = false;
+        rest = &rest[open + 2 + len..];
+    }
+    redacted.push_str(rest);
+    // Belt and braces: the value's own text never appears, quoted or not.
+    let value = value.filter(|v| !unknown_field && v.chars().count() >= 3 && !keys.contains(&v.as_str()));
+    if let Some(value) = value {
+        redacted = redacted.replace(&value, "***");
+    }
+    if out.is_empty() {
+        redacted
+    } else {
+        format!("{out}: {redacted}")
+    }
+}
+
+/// A plausible key name: short, letters, digits, `_` and `-`.
+fn is_key_like(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 40 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The directory of the local CA: the one given, else `openmidas-tls` beside a SQLite
@@ -193,11 +353,23 @@ pub fn tls_dir(given: Option<&str>, database: &DatabaseUrl) -> anyhow::Result<st
     }
 }
 
-/// Where the data lives, from `--database`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the data lives, from `--database`. `Debug` hides a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(std::path::PathBuf),
     Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DatabaseUrl::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&openmidas_store_postgres::redact_url(url))
+                .finish(),
+        }
+    }
 }
 
 impl DatabaseUrl {
@@ -220,6 +392,143 @@ impl DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Debug` of every settings struct that holds a secret shows `***` in its place, and a
+    /// PostgreSQL URL without its password.
+    #[test]
+    fn debug_hides_secrets() {
+        use clap::Parser;
+        const SECRETS: &[&str] = &[
+            "AdminTok3n",
+            "Pw0rdSecret",
+            "AppSecr3t",
+            "AppK3y",
+            "SandK3y",
+            "SessK3y",
+            "AccT0ken",
+        ];
+        fn check(debug: String, visible: &[&str]) {
+            for secret in SECRETS {
+                assert!(!debug.contains(secret), "{secret} in {debug}");
+            }
+            for shown in visible {
+                assert!(debug.contains(shown), "{shown} not in {debug}");
+            }
+        }
+        #[derive(Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: crate::serve::ServeArgs,
+        }
+        let serve = Serve::parse_from([
+            "x",
+            "--admin-token",
+            "AdminTok3n",
+            "--database",
+            "postgres://u:Pw0rdSecret@db/x",
+            "--listen",
+            "127.0.0.1:1",
+        ]);
+        check(
+            format!("{:?}", serve.args),
+            &["***", "postgres://u:***@db/x", "127.0.0.1:1"],
+        );
+
+        #[derive(Parser)]
+        struct Client {
+            #[command(flatten)]
+            settings: crate::cli::Settings,
+            #[command(flatten)]
+            account: crate::cli::AccountArgs,
+        }
+        let client = Client::parse_from([
+            "x",
+            "--url",
+            "http://h",
+            "--appid",
+            "wx1",
+            "--secret",
+            "AppSecr3t",
+            "--app-key",
+            "AppK3y",
+            "--sandbox-app-key",
+            "SandK3y",
+            "--admin-token",
+            "AdminTok3n",
+            "--openid",
+            "p1",
+            "--session-key",
+            "SessK3y",
+        ]);
+        check(format!("{:?}", client.settings), &["http://h", "wx1", "***"]);
+        check(format!("{:?}", client.account), &["p1", "***"]);
+
+        #[derive(Parser)]
+        struct Admin {
+            #[command(flatten)]
+            settings: crate::cli::AdminSettings,
+        }
+        let admin = Admin::parse_from(["x", "--url", "http://h", "--admin-token", "AdminTok3n"]);
+        check(format!("{:?}", admin.settings), &["http://h", "***"]);
+
+        #[derive(Parser)]
+        struct Sign {
+            #[command(flatten)]
+            args: crate::sign::SignArgs,
+        }
+        let sign = Sign::parse_from([
+            "x",
+            "--app-key",
+            "AppK3y",
+            "--uri",
+            "/cgi-bin/midas/pay",
+            "--session-key",
+            "SessK3y",
+            "--access-token",
+            "AccT0ken",
+        ]);
+        check(format!("{:?}", sign.args), &["/cgi-bin/midas/pay", "***"]);
+
+        let file: FileConfig = toml::from_str(
+            "admin_token = \"AdminTok3n\"\ndatabase = \"postgres://u:Pw0rdSecret@db/x\"\n\
+             [[apps]]\nappid = \"wx1\"\nsecret = \"AppSecr3t\"\noffer_id = \"1\"\n\
+             app_key = \"AppK3y\"\nsandbox_app_key = \"SandK3y\"\n",
+        )
+        .unwrap();
+        check(format!("{file:?}"), &["***", "postgres://u:***@db/x", "wx1"]);
+        let url = DatabaseUrl::parse("postgres://u:Pw0rdSecret@db/x").unwrap();
+        check(format!("{url:?}"), &["postgres://u:***@db/x"]);
+    }
+
+    /// A malformed line's value never reaches the error; its line, column and key do.
+    #[test]
+    fn toml_errors_never_quote_values() {
+        let secret = "S3cretVa1ue0123456789abcdef";
+        let cases = [
+            format!("listen = \"x\"\nadmin_token = \"{secret}\n"),
+            format!("listen = \"x\"\nadmin_token = {secret}\n"),
+            format!("listen = \"x\"\nadmin_token = \"{secret}\" junk\n"),
+            "listen = \"x\"\nadmin_token = 918273645546372819\n".to_string(),
+            format!("listen = \"x\"\n[[apps]]\nappid = \"wx1\"\nsecret = [\"{secret}\"]\n"),
+            format!("listen = \"x\"\nadmin_token = '''{secret}\n"),
+        ];
+        for text in &cases {
+            let error = toml::from_str::<FileConfig>(text).map(|_| ()).expect_err(text);
+            let told = toml_error(text, &error, CONFIG_KEYS);
+            assert!(!told.contains(secret), "{told}");
+            assert!(!told.contains("918273645546372819"), "{told}");
+            assert!(told.starts_with("line "), "{told}");
+            assert!(!error.to_string().is_empty());
+        }
+        let text = format!("listen = \"x\"\nadmin_token = {secret}\n");
+        let error = toml::from_str::<FileConfig>(&text).map(|_| ()).expect_err("bad");
+        let told = toml_error(&text, &error, CONFIG_KEYS);
+        assert!(told.starts_with("line 2, column 15, key `admin_token`"), "{told}");
+        // An unknown key is named: key names are not secrets.
+        let error = toml::from_str::<FileConfig>("bogus = 1").map(|_| ()).expect_err("bad");
+        let told = toml_error("bogus = 1", &error, CONFIG_KEYS);
+        assert!(told.contains("`bogus`"), "{told}");
+    }
 
     #[test]
     fn database_urls() {

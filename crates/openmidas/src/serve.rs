@@ -21,7 +21,8 @@ use crate::config::{DatabaseUrl, FileConfig, DEFAULT_DATABASE, DEFAULT_LISTEN};
 /// The appid of the app created on first run.
 pub const DEMO_APPID: &str = "wxopenmidasdemo";
 
-#[derive(Args, Debug)]
+/// `Debug` hides the admin token and the database URL's password.
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "OPENMIDAS_LISTEN")]
@@ -58,6 +59,24 @@ pub struct ServeArgs {
     mode: Option<Mode>,
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("database", &crate::config::shown_database(&self.database))
+            .field("admin_token", &crate::config::hidden(&self.admin_token))
+            .field("config", &self.config)
+            .field("durability", &self.durability)
+            .field("max_connections", &self.max_connections)
+            .field("drain_timeout_secs", &self.drain_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("log_format", &self.log_format)
+            .field("mode", &self.mode)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 /// HTTPS settings (behaviour.md section 15).

@@ -24,7 +24,8 @@ use openmidas_protocol::route::Route;
 use openmidas_protocol::{sign, Dialect};
 use serde_json::{Map, Value};
 
-#[derive(Args, Debug)]
+/// `Debug` hides the AppKey, the session_key and the access_token.
+#[derive(Args)]
 pub struct SignArgs {
     /// The AppKey of the environment (v1: the sandbox key for /sandbox/ paths; 2.0 and a
     /// client purchase: the sandbox key when the body's env is 1).
@@ -51,6 +52,21 @@ pub struct SignArgs {
     explain: bool,
     /// Parameters as key=value, when no --body is given.
     params: Vec<String>,
+}
+
+impl std::fmt::Debug for SignArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::config::hidden;
+        f.debug_struct("SignArgs")
+            .field("app_key", &"***")
+            .field("uri", &self.uri)
+            .field("body", &self.body)
+            .field("session_key", &hidden(&self.session_key))
+            .field("access_token", &hidden(&self.access_token))
+            .field("explain", &self.explain)
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 /// What a `--uri` is signed as.

@@ -45,8 +45,9 @@ use openmidas_client::{v2, xpay, Client, MidasEnv, Player, Secret, SessionKey, T
 use openmidas_protocol::{Dialect, Lang};
 use serde::Deserialize;
 
-/// Connection and app settings shared by every client subcommand.
-#[derive(Args, Debug)]
+/// Connection and app settings shared by every client subcommand. `Debug` hides the
+/// AppSecret, the AppKeys and the admin token.
+#[derive(Args)]
 pub struct Settings {
     /// Base URL of the service [default: https://api.weixin.qq.com]; a local OpenMidas is
     /// e.g. http://127.0.0.1:8080.
@@ -82,7 +83,8 @@ pub struct Settings {
 /// The settings of the emulator commands: the server and its admin token, nothing of an
 /// app. Their `--appid` is a filter or a fault rule's match, so it must never be filled
 /// from `OPENMIDAS_APPID`. Global: given before or after a subcommand (`faults add`).
-#[derive(Args, Debug)]
+/// `Debug` hides the admin token.
+#[derive(Args)]
 pub struct AdminSettings {
     /// Base URL of the OpenMidas server, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "OPENMIDAS_URL", global = true)]
@@ -235,7 +237,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The account a call addresses, and the player's session: what every dialect takes.
-#[derive(Args, Debug)]
+/// `Debug` hides the session_key.
+#[derive(Args)]
 pub struct AccountArgs {
     /// The player's openid.
     #[arg(long)]
@@ -255,6 +258,46 @@ pub struct AccountArgs {
     /// AppKey).
     #[arg(long)]
     sandbox: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::config::hidden;
+        f.debug_struct("Settings")
+            .field("url", &self.url)
+            .field("appid", &self.appid)
+            .field("secret", &hidden(&self.secret))
+            .field("offer_id", &self.offer_id)
+            .field("app_key", &hidden(&self.app_key))
+            .field("sandbox_app_key", &hidden(&self.sandbox_app_key))
+            .field("admin_token", &hidden(&self.admin_token))
+            .field("profile", &self.profile)
+            .field("profile_name", &self.profile_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("url", &self.url)
+            .field("admin_token", &crate::config::hidden(&self.admin_token))
+            .field("profile", &self.profile)
+            .field("profile_name", &self.profile_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AccountArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountArgs")
+            .field("openid", &self.openid)
+            .field("zone_id", &self.zone_id)
+            .field("user_ip", &self.user_ip)
+            .field("session_key", &crate::config::hidden(&self.session_key))
+            .field("sandbox", &self.sandbox)
+            .finish()
+    }
 }
 
 impl AccountArgs {
@@ -499,6 +542,19 @@ fn default_profile_path() -> Option<PathBuf> {
     Some(base.join("openmidas").join("profile.toml"))
 }
 
+/// Every key of the profile file: the names a parse error may show.
+const PROFILE_KEYS: &[&str] = &[
+    "default",
+    "profiles",
+    "url",
+    "appid",
+    "secret",
+    "offer_id",
+    "app_key",
+    "sandbox_app_key",
+    "admin_token",
+];
+
 fn load_profile(path: &Path, name: Option<&str>, explicit_file: bool) -> anyhow::Result<Profile> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -507,8 +563,13 @@ fn load_profile(path: &Path, name: Option<&str>, explicit_file: bool) -> anyhow:
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read the profile file {}", path.display())),
     };
-    let mut file: ProfileFile =
-        toml::from_str(&text).with_context(|| format!("profile file {} is not valid", path.display()))?;
+    let mut file: ProfileFile = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "profile file {} is not valid: {}",
+            path.display(),
+            crate::config::toml_error(&text, &e, PROFILE_KEYS)
+        )
+    })?;
     let wanted = name.map(str::to_string).or(file.default.clone());
     match wanted {
         Some(wanted) => match file.profiles.remove(&wanted) {
