@@ -32,6 +32,7 @@ RUN --mount=type=cache,id=openmidas-cargo-registry,target=/usr/local/cargo/regis
     --mount=type=cache,id=openmidas-target-musl,target=/src/target,sharing=locked \
     OPENMIDAS_STATIC=musl CARGO_TARGET_DIR=/src/target scripts/release.sh > /tmp/openmidas-path \
  && install -D -m 0755 "$(cat /tmp/openmidas-path)" /out/usr/local/bin/openmidas \
+ && install -D -m 0755 /bin/busybox /out/usr/local/bin/busybox \
  && install -d /out/data \
  && /out/usr/local/bin/openmidas --version
 
