@@ -115,16 +115,23 @@ fn drop_if_faulted(
     }
 }
 
-/// Where [`serve_endpoints`] accepts connections: a listener, plain or HTTPS.
+/// Where [`serve_endpoints`] accepts connections: a listener, plain or HTTPS, and which
+/// routes it serves.
 pub struct Endpoint {
     pub listener: listener::LimitedListener,
     /// `Some` makes the listener speak HTTPS (behaviour.md section 15).
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    pub surface: router::Surface,
 }
 
 impl Endpoint {
+    /// Every route, plain HTTP.
     pub fn plain(listener: listener::LimitedListener) -> Self {
-        Endpoint { listener, tls: None }
+        Endpoint {
+            listener,
+            tls: None,
+            surface: router::Surface::All,
+        }
     }
 }
 
@@ -208,8 +215,14 @@ async fn accept_loop(
             (stream, _addr) = endpoint.listener.accept() => stream,
             _ = stopped.wait_for(|stop| *stop) => return,
         };
+        let surface = endpoint.surface;
         let service = TowerToHyperService::new(
-            ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted),
+            ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted)
+                .map_request(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    // Which routes this listener serves (`router::guard_surface`).
+                    request.extensions_mut().insert(surface);
+                    request
+                }),
         );
         let http = http.clone();
         let graceful = graceful.watcher();

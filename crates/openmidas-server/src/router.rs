@@ -30,6 +30,43 @@ const GET_ONLY: [&str; 8] = [
     "/openapi.json",
 ];
 
+/// Which routes a listener serves (behaviour.md section 14.4): all of them, or, with
+/// `--admin-listen`, the WeChat side on the public listeners and the admin API, the dashboard
+/// and the metrics on the admin listener only. `/healthz` is on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    All,
+    Public,
+    Admin,
+}
+
+impl Surface {
+    /// Whether a listener of this surface serves `path`.
+    pub fn serves(self, path: &str) -> bool {
+        let admin = path == "/metrics"
+            || path == "/admin"
+            || path.starts_with("/admin/")
+            || path == "/ui"
+            || path.starts_with("/ui/");
+        match self {
+            Surface::All => true,
+            Surface::Public => !admin,
+            Surface::Admin => admin || path == "/healthz",
+        }
+    }
+}
+
+/// A path this listener does not serve answers as an unknown path does (404, 40066): the
+/// public side shows no sign of the admin routes.
+async fn guard_surface(request: Request, next: Next) -> Response {
+    let surface = request.extensions().get::<Surface>().copied().unwrap_or(Surface::All);
+    if surface.serves(request.uri().path()) {
+        next.run(request).await
+    } else {
+        ApiError::new(Code::InvalidUrl).into_response()
+    }
+}
+
 /// Every route, with the fallbacks that keep unknown paths and methods on JSON answers. The
 /// emulator controls exist only in emulator mode (in ledger mode they are unknown paths).
 pub fn router(state: AppState) -> Router {
@@ -100,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .layer(middleware::from_fn(log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(guard_surface))
         .with_state(state)
 }
 
@@ -141,4 +179,30 @@ async fn log_request(request: Request, next: Next) -> Response {
         tracing::debug!(%method, path = uri.path(), status, latency_us, "request");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Surface;
+
+    #[test]
+    fn the_admin_surface_is_admin_ui_and_metrics() {
+        for path in ["/admin/apps", "/admin", "/ui", "/ui/apps", "/metrics"] {
+            assert!(Surface::Admin.serves(path), "{path}");
+            assert!(!Surface::Public.serves(path), "{path}");
+            assert!(Surface::All.serves(path), "{path}");
+        }
+        for path in [
+            "/cgi-bin/token",
+            "/wxa/game/pay",
+            "/xpay/query_user_balance",
+            "/openapi.json",
+            "/uix",
+            "/administer",
+        ] {
+            assert!(Surface::Public.serves(path), "{path}");
+            assert!(!Surface::Admin.serves(path), "{path}");
+        }
+        assert!(Surface::Public.serves("/healthz") && Surface::Admin.serves("/healthz"));
+    }
 }

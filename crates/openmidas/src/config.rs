@@ -36,6 +36,8 @@ pub struct FileConfig {
     /// Bounds of the emulator's request log (default 10,000 entries, 64 MiB).
     pub request_log_entries: Option<usize>,
     pub request_log_mib: Option<usize>,
+    /// The admin API, the dashboard and /metrics only here (behaviour.md section 14.4).
+    pub admin_listen: Option<String>,
     /// The `listen` address speaks HTTPS (behaviour.md section 15).
     pub tls: Option<bool>,
     /// An HTTPS listener beside the plain one.
@@ -138,6 +140,7 @@ impl std::fmt::Debug for FileConfig {
             .field("mode", &self.mode)
             .field("request_log_entries", &self.request_log_entries)
             .field("request_log_mib", &self.request_log_mib)
+            .field("admin_listen", &self.admin_listen)
             .field("tls", &self.tls)
             .field("tls_listen", &self.tls_listen)
             .field("tls_dir", &self.tls_dir)
@@ -235,6 +238,7 @@ const CONFIG_KEYS: &[&str] = &[
     "mode",
     "request_log_entries",
     "request_log_mib",
+    "admin_listen",
     "tls",
     "tls_listen",
     "tls_dir",

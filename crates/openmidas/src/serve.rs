@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use openmidas_ledger::{App, Clock, Store, StoreExt, SystemClock};
 use openmidas_server::controls::EmulatorOptions;
 use openmidas_server::listener::{LimitedListener, DEFAULT_MAX_CONNECTIONS};
+use openmidas_server::router::Surface;
 use openmidas_server::tls::LocalCa;
 use openmidas_server::{secrets, AdminToken, AppState, Endpoint};
 use openmidas_store_postgres::{Durability as PgDurability, PgConfig, PostgresStore};
@@ -57,6 +58,10 @@ pub struct ServeArgs {
     /// them, for production [default: emulator].
     #[arg(long, value_enum, env = "OPENMIDAS_MODE")]
     mode: Option<Mode>,
+    /// Serve the admin API, the dashboard and /metrics on this address only (e.g.
+    /// 127.0.0.1:9090), off the public listeners (behaviour.md section 14.4).
+    #[arg(long, env = "OPENMIDAS_ADMIN_LISTEN", value_name = "ADDR")]
+    admin_listen: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -74,6 +79,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("log_format", &self.log_format)
             .field("mode", &self.mode)
+            .field("admin_listen", &self.admin_listen)
             .field("tls", &self.tls)
             .finish()
     }
@@ -224,6 +230,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = runtime
         .block_on(LimitedListener::bind(&listen, max_connections))
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // With an admin listener, the others serve only the WeChat side.
+    let admin_listen = args.admin_listen.clone().or(file.admin_listen.clone());
+    let public = if admin_listen.is_some() {
+        Surface::Public
+    } else {
+        Surface::All
+    };
     let mut endpoints = vec![Endpoint {
         listener,
         tls: if tls_on_listen {
@@ -231,6 +244,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             None
         },
+        surface: public,
     }];
     if let Some(addr) = &tls_listen {
         let listener = runtime
@@ -239,6 +253,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         endpoints.push(Endpoint {
             listener,
             tls: tls_config.as_ref().map(|(_, config)| config.clone()),
+            surface: public,
+        });
+    }
+    if let Some(addr) = &admin_listen {
+        let listener = runtime
+            .block_on(endpoints[0].listener.bind_sharing(addr))
+            .with_context(|| format!("cannot listen on {addr} (--admin-listen)"))?;
+        endpoints.push(Endpoint {
+            listener,
+            tls: None,
+            surface: Surface::Admin,
         });
     }
     let (admin_token, token_origin) = match configured_admin_token {
@@ -325,6 +350,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             listening.push(Listening {
                 addr: endpoint.listener.local_addr()?,
                 https: endpoint.tls.is_some(),
+                admin: endpoint.surface == Surface::Admin,
             });
         }
         let ca_path = tls_config.as_ref().map(|(path, _)| path.as_path());
@@ -473,6 +499,8 @@ fn ignore_in_git(database: &Path) {
 struct Listening {
     addr: std::net::SocketAddr,
     https: bool,
+    /// The `--admin-listen` listener (admin API, dashboard, metrics).
+    admin: bool,
 }
 
 impl Listening {
@@ -492,12 +520,24 @@ fn print_banner(
 ) -> anyhow::Result<()> {
     let mut out = String::new();
     for listening in listening {
-        out.push_str(&format!(
-            "OpenMidas {} listening on {}\n",
-            env!("CARGO_PKG_VERSION"),
-            listening.url()
-        ));
+        if listening.admin {
+            out.push_str(&format!(
+                "admin API, dashboard and metrics only on {} (not on the addresses above)\n",
+                listening.url()
+            ));
+        } else {
+            out.push_str(&format!(
+                "OpenMidas {} listening on {}\n",
+                env!("CARGO_PKG_VERSION"),
+                listening.url()
+            ));
+        }
     }
+    let admin_url = listening
+        .iter()
+        .find(|l| l.admin)
+        .map(|l| l.url())
+        .unwrap_or_else(|| listening[0].url());
     if let Some(ca) = ca_path {
         out.push_str(&format!(
             "HTTPS certificate for api.weixin.qq.com, localhost and 127.0.0.1 from the local CA {} (`openmidas ca` says how to trust it)\n",
@@ -523,6 +563,9 @@ fn print_banner(
     if origin != TokenOrigin::Configured {
         out.push_str("\n# for the openmidas CLI:\n");
         out.push_str(&format!("export OPENMIDAS_URL={}\n", main.url()));
+        if admin_url != main.url() {
+            out.push_str(&format!("export OPENMIDAS_ADMIN_URL={admin_url}\n"));
+        }
         if let (true, Some(ca)) = (main.https, ca_path) {
             out.push_str(&format!(
                 "export SSL_CERT_FILE={ca} CURL_CA_BUNDLE={ca}\n",
@@ -545,7 +588,7 @@ fn print_banner(
             "\ndemo app: appid={} secret={} offer_id={} app_key={} sandbox_app_key={}\n",
             app.appid, app.secret, app.offer_id, app.app_key, app.sandbox_app_key
         ));
-        out.push_str(&walkthrough(&main.url(), admin_token, app, &exe));
+        out.push_str(&walkthrough(&main.url(), &admin_url, admin_token, app, &exe));
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
@@ -555,21 +598,22 @@ fn print_banner(
 
 /// A copy-paste shell session (bash, curl) that gets a token, logs a player in, recharges,
 /// signs a getbalance request and reads the balance.
-pub fn walkthrough(base_url: &str, admin_token: &str, app: &App, exe: &str) -> String {
+pub fn walkthrough(base_url: &str, admin_url: &str, admin_token: &str, app: &App, exe: &str) -> String {
     format!(
         r#"
 # ---- walkthrough: paste into bash (needs curl) --------------------------------------
 OM={base_url}
+OMA={admin_url}
 ADMIN={admin_token}
 APPID={appid} SECRET={secret} OFFER_ID={offer_id} APP_KEY={app_key}
 OPENMIDAS='{exe}'
 # 1. The game server gets an access_token.
 TOKEN=$(curl -s "$OM/cgi-bin/token?grant_type=client_credential&appid=$APPID&secret=$SECRET" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 # 2. A player logs in (the simulated wx.login); the game server exchanges the code.
-CODE=$(curl -s -H "Authorization: Bearer $ADMIN" -d '{{"appid":"'$APPID'","openid":"player-1"}}' "$OM/admin/login" | sed -n 's/.*"code":"\([^"]*\)".*/\1/p')
+CODE=$(curl -s -H "Authorization: Bearer $ADMIN" -d '{{"appid":"'$APPID'","openid":"player-1"}}' "$OMA/admin/login" | sed -n 's/.*"code":"\([^"]*\)".*/\1/p')
 curl -s "$OM/sns/jscode2session?appid=$APPID&secret=$SECRET&js_code=$CODE&grant_type=authorization_code"; echo
 # 3. The player buys 100 coins (the simulated wx.requestMidasPayment).
-curl -s -H "Authorization: Bearer $ADMIN" -d '{{"appid":"'$APPID'","openid":"player-1","env":"official","buy_quantity":100}}' "$OM/admin/recharge"; echo
+curl -s -H "Authorization: Bearer $ADMIN" -d '{{"appid":"'$APPID'","openid":"player-1","env":"official","buy_quantity":100}}' "$OMA/admin/recharge"; echo
 # 4. The game server signs a getbalance request and reads the balance.
 BODY=$("$OPENMIDAS" sign --app-key "$APP_KEY" --uri /cgi-bin/midas/getbalance --body '{{"appid":"'$APPID'","offer_id":"'$OFFER_ID'","openid":"player-1","pf":"android","ts":'$(date +%s)',"zone_id":"1"}}')
 curl -s -d "$BODY" "$OM/cgi-bin/midas/getbalance?access_token=$TOKEN"; echo

@@ -71,6 +71,10 @@ pub struct Settings {
     /// The admin token of an OpenMidas server (login, recharge, buy, purchase).
     #[arg(long, env = "OPENMIDAS_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Base URL of the server's admin routes when they listen apart (`serve
+    /// --admin-listen`) [default: --url].
+    #[arg(long, env = "OPENMIDAS_ADMIN_URL")]
+    admin_url: Option<String>,
     /// Profile file [default: $XDG_CONFIG_HOME/openmidas/profile.toml, else
     /// ~/.config/openmidas/profile.toml, when it exists].
     #[arg(long, env = "OPENMIDAS_PROFILE", value_name = "FILE")]
@@ -89,6 +93,10 @@ pub struct AdminSettings {
     /// Base URL of the OpenMidas server, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "OPENMIDAS_URL", global = true)]
     url: Option<String>,
+    /// Base URL of the admin routes when they listen apart (`serve --admin-listen`); used
+    /// instead of --url.
+    #[arg(long, env = "OPENMIDAS_ADMIN_URL", global = true)]
+    admin_url: Option<String>,
     /// The server's admin token.
     #[arg(long, env = "OPENMIDAS_ADMIN_TOKEN", hide_env_values = true, global = true)]
     admin_token: Option<String>,
@@ -172,6 +180,7 @@ impl AdminSettings {
         Ok(Resolved {
             url_given: true,
             url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
+            admin_url: self.admin_url.clone().filter(|v| !v.is_empty()),
             appid: None,
             secret: None,
             offer_id: None,
@@ -265,6 +274,7 @@ impl std::fmt::Debug for Settings {
         use crate::config::hidden;
         f.debug_struct("Settings")
             .field("url", &self.url)
+            .field("admin_url", &self.admin_url)
             .field("appid", &self.appid)
             .field("secret", &hidden(&self.secret))
             .field("offer_id", &self.offer_id)
@@ -281,6 +291,7 @@ impl std::fmt::Debug for AdminSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminSettings")
             .field("url", &self.url)
+            .field("admin_url", &self.admin_url)
             .field("admin_token", &crate::config::hidden(&self.admin_token))
             .field("profile", &self.profile)
             .field("profile_name", &self.profile_name)
@@ -600,6 +611,8 @@ fn chosen_profile(file: Option<&PathBuf>, name: Option<&str>) -> anyhow::Result<
 /// Settings after flags, environment and profile are merged.
 pub struct Resolved {
     url: String,
+    /// Where the admin routes are, when apart from `url` (`serve --admin-listen`).
+    admin_url: Option<String>,
     /// Whether the URL came from a flag, the environment or the profile (else it is the
     /// real service's).
     url_given: bool,
@@ -626,6 +639,7 @@ impl Settings {
         Ok(Resolved {
             url_given: self.url.as_ref().is_some_and(|u| !u.is_empty()) || profile.url.is_some(),
             url: pick(&self.url, profile.url).unwrap_or_else(|| openmidas_client::WECHAT_BASE_URL.to_string()),
+            admin_url: self.admin_url.clone().filter(|v| !v.is_empty()),
             appid: pick(&self.appid, profile.appid),
             secret: pick(&self.secret, profile.secret),
             offer_id: pick(&self.offer_id, profile.offer_id),
@@ -717,12 +731,13 @@ impl Resolved {
             .admin_token
             .as_deref()
             .ok_or_else(|| missing("the admin token", "admin-token", "OPENMIDAS_ADMIN_TOKEN"))?;
-        if self.url == openmidas_client::WECHAT_BASE_URL {
+        let url = self.admin_url.as_deref().unwrap_or(&self.url);
+        if url == openmidas_client::WECHAT_BASE_URL {
             bail!("this command needs an OpenMidas server: set --url or OPENMIDAS_URL (the real service has no /admin routes)");
         }
         Ok(match http_client_trusting_env()? {
-            Some(http) => AdminClient::with_http(&self.url, token, http),
-            None => AdminClient::new(&self.url, token)?,
+            Some(http) => AdminClient::with_http(url, token, http),
+            None => AdminClient::new(url, token)?,
         })
     }
 
