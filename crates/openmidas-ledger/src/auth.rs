@@ -108,6 +108,13 @@ pub const MAX_KEY_BYTES: usize = 256;
 pub const DEFAULT_CANCEL_WINDOW_SECS: u32 = 48 * 3600;
 /// What a coin costs the player, by default, in fen.
 pub const DEFAULT_COIN_PRICE_FEN: u32 = 10;
+/// How many access tokens of each kind an app may be issued in 24 h, by default: WeChat's
+/// documented quota of `/cgi-bin/token`.
+pub const DEFAULT_TOKEN_DAILY_LIMIT: u32 = 2000;
+/// The highest `token_daily_limit`.
+pub const MAX_TOKEN_DAILY_LIMIT: u32 = 1_000_000;
+/// The window of the daily token quota: the last 24 h on the server's clock.
+pub const TOKEN_QUOTA_WINDOW_MS: i64 = 86_400_000;
 
 /// A configured app. Its `Debug` hides the secrets.
 #[derive(Clone, PartialEq, Eq)]
@@ -135,6 +142,10 @@ pub struct App {
     /// How long an xpay `refund_order` stays in progress before it completes (behaviour.md
     /// section 10.2), on the server's clock.
     pub refund_delay_secs: u32,
+    /// How many access tokens of each kind (`/cgi-bin/token`, `/cgi-bin/stable_token`) the
+    /// app may be issued in the last 24 h; the next issue answers 45009 (behaviour.md
+    /// section 1).
+    pub token_daily_limit: u32,
     /// Where and how events are pushed (behaviour.md section 12); `None`: no pushes.
     pub push: Option<crate::push::PushSettings>,
 }
@@ -157,6 +168,7 @@ impl App {
             coin_price_fen: DEFAULT_COIN_PRICE_FEN,
             session_ttl_secs: None,
             refund_delay_secs: 0,
+            token_daily_limit: DEFAULT_TOKEN_DAILY_LIMIT,
             push: None,
         }
     }
@@ -207,6 +219,9 @@ impl App {
                 return Err(format!("{name} must be {min} to {MAX_OPTION_SECS}"));
             }
         }
+        if self.token_daily_limit == 0 || self.token_daily_limit > MAX_TOKEN_DAILY_LIMIT {
+            return Err(format!("token_daily_limit must be 1 to {MAX_TOKEN_DAILY_LIMIT}"));
+        }
         if self.coin_price_fen == 0 || self.coin_price_fen > MAX_COIN_PRICE_FEN {
             return Err(format!("coin_price_fen must be 1 to {MAX_COIN_PRICE_FEN}"));
         }
@@ -234,6 +249,7 @@ impl fmt::Debug for App {
             .field("coin_price_fen", &self.coin_price_fen)
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("refund_delay_secs", &self.refund_delay_secs)
+            .field("token_daily_limit", &self.token_daily_limit)
             .field("push", &self.push)
             .finish()
     }
@@ -580,6 +596,12 @@ fn fresh_token(appid: &str, token: String, kind: TokenKind, now_ms: i64) -> Toke
         retired_at_ms: None,
     }
 }
+
+/// The app was issued its `token_daily_limit` of tokens of this kind in the last 24 h:
+/// the issue answers 45009 and issues nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("reach max api daily quota limit")]
+pub struct TokenQuotaReached;
 
 /// What `/cgi-bin/stable_token` does, given the app's current stable token.
 #[derive(Debug, Clone, PartialEq, Eq)]

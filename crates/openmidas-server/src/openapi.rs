@@ -665,6 +665,14 @@ fn admin_routes(doc: &mut Doc) {
                     "How long an xpay refund stays in progress. Default 0.",
                 ),
             )
+            .optional_field(
+                "token_daily_limit",
+                integer(
+                    Some(1),
+                    Some(1_000_000),
+                    "How many access tokens of each kind the app may be issued in 24 h; the next answers 45009. Default 2000.",
+                ),
+            )
     };
     let app_push = doc.schema(
         "AppPush",

@@ -365,9 +365,142 @@ async fn http_edges(server: TestServer) {
     assert_eq!((status, answer), (StatusCode::OK, json!({"status": "ok"})));
 }
 
+/// WeChat's daily quota (45009): an app is issued at most `token_daily_limit` tokens of each
+/// kind in the last 24 h on the server's clock; the kinds are counted apart.
+async fn token_daily_quota(server: TestServer) {
+    let app = server.create_app_with(1, json!({"token_daily_limit": 3})).await;
+    let (_, apps) = server.get_admin("/admin/apps").await;
+    let listed = apps["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["appid"] == app.appid.as_str());
+    assert_eq!(listed.expect("listed")["token_daily_limit"], 3, "{apps}");
+    let basic = format!(
+        "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        app.appid, app.secret
+    );
+    let mut last = String::new();
+    for _ in 0..3 {
+        let (status, answer) = server.get(&basic).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        last = answer["access_token"].as_str().expect("a token").to_string();
+        server.clock.advance_secs(1);
+    }
+    let (status, answer) = server.get(&basic).await;
+    snapshot("token_daily_quota", status, &answer);
+    // Nothing was issued: the last token is still the latest.
+    let body = app.signed(GETBALANCE, &last, app.fields("p"), None);
+    server.clock.advance_secs(400);
+    assert_eq!(server.midas(GETBALANCE, &last, &body).await.1["errcode"], 0);
+
+    // Stable tokens have their own count; answering the current one again is no issue.
+    let forced =
+        json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": true});
+    let plain = json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret});
+    let mut stable = String::new();
+    for _ in 0..3 {
+        let (status, answer) = server.post_raw("/cgi-bin/stable_token", forced.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_ne!(answer["access_token"], stable.as_str());
+        stable = answer["access_token"].as_str().expect("a token").to_string();
+        server.clock.advance_secs(31);
+    }
+    let (status, answer) = server.post_raw("/cgi-bin/stable_token", forced.to_string()).await;
+    snapshot("stable_token_daily_quota", status, &answer);
+    let (_, again) = server.post_raw("/cgi-bin/stable_token", plain.to_string()).await;
+    assert_eq!(again["access_token"], stable.as_str(), "{again}");
+
+    // The window slides: 24 h after the first basic issue, one more; then the quota again.
+    let elapsed = 3 + 400 + 3 * 31;
+    server.clock.advance_secs(86_400 - elapsed - 1);
+    assert_eq!(server.get(&basic).await.1["errcode"], 45009);
+    server.clock.advance_secs(1);
+    let (status, answer) = server.get(&basic).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["access_token"].is_string(), "{answer}");
+    assert_eq!(server.get(&basic).await.1["errcode"], 45009);
+    // A day after the last issues, the whole quota is back.
+    server.clock.advance_secs(86_400);
+    for _ in 0..3 {
+        assert!(server.get(&basic).await.1["access_token"].is_string());
+    }
+    let (status, answer) = server.post_raw("/cgi-bin/stable_token", forced.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_ne!(answer["access_token"], stable.as_str());
+}
+
+/// Many earlier tokens (not timed): the quota counts them exactly, the latest token is the
+/// one just issued, and tokens that expired over a day ago are pruned a bounded batch per
+/// issue, those that expired first first (seen in the state export).
+async fn tokens_with_many_earlier_ones(server: TestServer) {
+    const ISSUED: usize = 150;
+    const PRUNE_BATCH: usize = 64;
+    let app = server.create_app_with(2, json!({"token_daily_limit": ISSUED})).await;
+    let mut tokens = Vec::with_capacity(ISSUED);
+    for _ in 0..ISSUED {
+        tokens.push(server.token(&app).await);
+        server.clock.advance_secs(1);
+    }
+    let basic = format!(
+        "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        app.appid, app.secret
+    );
+    let (status, answer) = server.get(&basic).await;
+    assert_eq!(
+        (status, &answer["errcode"]),
+        (StatusCode::OK, &json!(45009)),
+        "{answer}"
+    );
+    let errcode = |token: String| {
+        let server = &server;
+        let body = app.signed(GETBALANCE, &token, app.fields("p"), None);
+        async move { server.midas(GETBALANCE, &token, &body).await.1["errcode"].clone() }
+    };
+    server.clock.advance_secs(301);
+    assert_eq!(errcode(tokens[ISSUED - 1].clone()).await, 0, "the latest token");
+    assert_eq!(errcode(tokens[0].clone()).await, 40001, "retired");
+    let kept = || {
+        let server = &server;
+        async move {
+            let (status, state) = server.get_admin("/admin/state").await;
+            assert_eq!(status, StatusCode::OK, "{state}");
+            let mut kept: Vec<String> = state["tokens"]
+                .as_array()
+                .expect("tokens")
+                .iter()
+                .map(|t| t["token"].as_str().expect("token").to_string())
+                .collect();
+            kept.sort();
+            kept
+        }
+    };
+    let sorted = |mut list: Vec<String>| {
+        list.sort();
+        list
+    };
+    assert_eq!(kept().await, sorted(tokens.clone()));
+
+    // 26 h on, every one of them expired over a day ago: each issue prunes one batch.
+    server.clock.advance_secs(26 * 3600);
+    let mut fresh = vec![server.token(&app).await];
+    assert_eq!(errcode(fresh[0].clone()).await, 0);
+    let mut expected = tokens[PRUNE_BATCH..].to_vec();
+    expected.extend(fresh.clone());
+    assert_eq!(kept().await, sorted(expected));
+    for _ in 1..ISSUED.div_ceil(PRUNE_BATCH) {
+        fresh.push(server.token(&app).await);
+    }
+    assert_eq!(kept().await, sorted(fresh.clone()));
+    assert_eq!(errcode(tokens[ISSUED - 1].clone()).await, 40001, "pruned");
+    assert_eq!(errcode(fresh.last().unwrap().clone()).await, 0);
+}
+
 backend_tests!(
     token_endpoint,
     stable_token_endpoint,
+    token_daily_quota,
+    tokens_with_many_earlier_ones,
     jscode2session_endpoint,
     admin_routes,
     http_edges

@@ -49,6 +49,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_dashboard",
         include_str!("../../../migrations/postgres/0006_dashboard.sql"),
     ),
+    // 7: token issues: current tokens and tokens by expiry.
+    (
+        7,
+        "0007_token_indexes",
+        include_str!("../../../migrations/postgres/0007_token_indexes.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

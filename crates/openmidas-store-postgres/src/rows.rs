@@ -34,7 +34,7 @@ macro_rules! app_columns {
         "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
          duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen,
          session_ttl_secs, refund_delay_secs, push_url, push_token, push_encoding_aes_key, push_mode,
-         push_format, push_ack"
+         push_format, push_ack, token_daily_limit"
     };
 }
 
@@ -81,6 +81,7 @@ fn app_from_row(row: &Row) -> Result<App, TxError> {
         session_ttl_secs: session_ttl.and_then(|t| u32::try_from(t).ok()),
         refund_delay_secs: u32::try_from(refund_delay).map_err(|_| corrupt("apps.refund_delay_secs"))?,
         push: push_settings_from_row(row, 14)?,
+        token_daily_limit: u32::try_from(row.try_get::<_, i64>(20)?).map_err(|_| corrupt("apps.token_daily_limit"))?,
     })
 }
 
@@ -130,6 +131,7 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
     let coin_price = i64::from(app.coin_price_fen);
     let session_ttl = app.session_ttl_secs.map(i64::from);
     let refund_delay = i64::from(app.refund_delay_secs);
+    let token_daily_limit = i64::from(app.token_daily_limit);
     let push = app.push.as_ref();
     let push_url = push.map(|p| p.url.as_str());
     let push_token = push.map(|p| p.token.as_str());
@@ -142,9 +144,9 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
                            ts_window_secs, duplicate_bill_no, cancel_window_secs, signature_hex,
                            bill_no_charset, coin_price_fen, session_ttl_secs, refund_delay_secs,
                            created_at_ms, updated_at_ms, push_url, push_token, push_encoding_aes_key,
-                           push_mode, push_format, push_ack)
+                           push_mode, push_format, push_ack, token_daily_limit)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $14,
-                 $16, $17, $18, $19, $20, $21)
+                 $16, $17, $18, $19, $20, $21, $22)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
@@ -155,6 +157,7 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             push_url = excluded.push_url, push_token = excluded.push_token,
             push_encoding_aes_key = excluded.push_encoding_aes_key, push_mode = excluded.push_mode,
             push_format = excluded.push_format, push_ack = excluded.push_ack,
+            token_daily_limit = excluded.token_daily_limit,
             updated_at_ms = excluded.updated_at_ms",
         &[
             &app.appid,
@@ -178,6 +181,7 @@ async fn upsert_app(conn: &mut Conn, app: &App, now_ms: i64) -> Result<(), TxErr
             &push_mode,
             &push_format,
             &push_ack,
+            &token_daily_limit,
         ],
     )
     .await?;
@@ -211,7 +215,12 @@ pub(crate) async fn token(conn: &mut Conn, token: &str) -> Result<Option<TokenRe
 pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowValue, TxError> {
     match read {
         RowRead::Nothing => Ok(RowValue::Nothing),
-        RowRead::CurrentToken { appid, kind } => {
+        RowRead::CurrentToken {
+            appid,
+            kind,
+            issued_after_ms,
+            count_up_to,
+        } => {
             // Token issues of one app, from any node, run one at a time.
             conn.query_opt("SELECT appid FROM apps WHERE appid = $1 FOR UPDATE", &[&appid])
                 .await?;
@@ -224,7 +233,19 @@ pub(crate) async fn row_read(conn: &mut Conn, read: RowRead<'_>) -> Result<RowVa
                     &[&appid, &kind.as_str()],
                 )
                 .await?;
-            Ok(RowValue::Token(row.as_ref().map(token_from_row).transpose()?))
+            let current = row.as_ref().map(token_from_row).transpose()?;
+            // Counted on access_tokens_by_app, never past the quota.
+            let issued: i64 = conn
+                .query_opt(
+                    "SELECT count(*) FROM (SELECT 1 FROM access_tokens
+                     WHERE appid = $1 AND kind = $2 AND issued_at_ms > $3 LIMIT $4) AS recent",
+                    &[&appid, &kind.as_str(), &issued_after_ms, &i64::from(count_up_to)],
+                )
+                .await?
+                .ok_or_else(|| corrupt("access_tokens count"))?
+                .try_get(0)?;
+            let issued = u32::try_from(issued).map_err(|_| corrupt("access_tokens count"))?;
+            Ok(RowValue::Token { current, issued })
         }
         RowRead::LoginCode { code } => {
             let row = conn
@@ -364,10 +385,16 @@ pub(crate) async fn row_write(conn: &mut Conn, write: &RowWrite<'_>) -> Result<(
         RowWrite::PruneTokens {
             appid,
             expired_before_ms,
+            limit,
         } => {
+            // A bounded batch (access_tokens_by_expiry), never every expired token at once;
+            // `= ANY(ARRAY(...))` keeps the generic plan on the primary key (with `IN`, it
+            // guessed a tenth of the table for `LIMIT $3` and hash-joined a full scan).
             conn.execute(
-                "DELETE FROM access_tokens WHERE appid = $1 AND expires_at_ms < $2",
-                &[appid, expired_before_ms],
+                "DELETE FROM access_tokens WHERE token = ANY(ARRAY(
+                    SELECT token FROM access_tokens WHERE appid = $1 AND expires_at_ms < $2
+                    ORDER BY expires_at_ms LIMIT $3))",
+                &[appid, expired_before_ms, &i64::from(*limit)],
             )
             .await?;
             Ok(())

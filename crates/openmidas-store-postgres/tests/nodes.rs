@@ -305,9 +305,10 @@ async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
         Some(std::sync::Arc::new(app()))
     );
     let first = stores[0]
-        .issue_basic_token("wxnodes", "token-first".into(), NOW)
+        .issue_basic_token("wxnodes", "token-first".into(), 2000, NOW)
         .await
-        .expect("token");
+        .expect("token")
+        .expect("within the quota");
     let seen = stores[1]
         .token("token-first")
         .await
@@ -321,13 +322,13 @@ async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
             let store = stores[i % 3].clone();
             tokio::spawn(async move {
                 store
-                    .issue_basic_token("wxnodes", format!("token-{i}"), NOW + 1000 + i as i64)
+                    .issue_basic_token("wxnodes", format!("token-{i}"), 2000, NOW + 1000 + i as i64)
                     .await
             })
         })
         .collect();
     for task in tasks {
-        task.await.expect("task").expect("issue");
+        task.await.expect("task").expect("issue").expect("within the quota");
     }
     let mut latest = 0;
     for i in 0..9 {
@@ -346,13 +347,15 @@ async fn tokens_are_shared_and_rotate_across_nodes(serializable: bool) {
     assert!(old.retired_at_ms.is_some());
     // Stable tokens: every node answers the same current one.
     let a = stores[0]
-        .stable_token("wxnodes", "stable-a".into(), false, NOW)
+        .stable_token("wxnodes", "stable-a".into(), false, 2000, NOW)
         .await
-        .expect("stable");
+        .expect("stable")
+        .expect("within the quota");
     let b = stores[1]
-        .stable_token("wxnodes", "stable-b".into(), false, NOW + 5)
+        .stable_token("wxnodes", "stable-b".into(), false, 2000, NOW + 5)
         .await
-        .expect("stable");
+        .expect("stable")
+        .expect("within the quota");
     assert_eq!(a.token, b.token);
 }
 
@@ -646,9 +649,10 @@ async fn connections_dropped_by_the_server_are_replaced() {
     }
     assert!(store.app("wxnodes").await.expect("read").is_some());
     store
-        .issue_basic_token("wxnodes", "after-drop".into(), NOW)
+        .issue_basic_token("wxnodes", "after-drop".into(), 2000, NOW)
         .await
-        .expect("token after the drop");
+        .expect("token after the drop")
+        .expect("within the quota");
 }
 
 /// A database migrated by a newer build is refused, not written to.

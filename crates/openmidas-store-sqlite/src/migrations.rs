@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_pushes.sql"),
     // 6: the dashboard: players by openid, an account's orders by time.
     include_str!("../../../migrations/sqlite/0006_dashboard.sql"),
+    // 7: token issues: current tokens and tokens by expiry.
+    include_str!("../../../migrations/sqlite/0007_token_indexes.sql"),
 ];
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         session_ttl_secs: row.get::<_, Option<i64>>(12)?.and_then(|t| u32::try_from(t).ok()),
         refund_delay_secs: row.get(13)?,
         push: push_settings_from_row(row, 14)?,
+        token_daily_limit: row.get(20)?,
     })
 }
 
@@ -81,7 +82,8 @@ macro_rules! app_columns {
     () => {
         "appid, secret, offer_id, app_key, sandbox_app_key, require_mp_sig, ts_window_secs,
          duplicate_bill_no, cancel_window_secs, signature_hex, bill_no_charset, coin_price_fen, session_ttl_secs,
-         refund_delay_secs, push_url, push_token, push_encoding_aes_key, push_mode, push_format, push_ack"
+         refund_delay_secs, push_url, push_token, push_encoding_aes_key, push_mode, push_format, push_ack,
+         token_daily_limit"
     };
 }
 
@@ -103,7 +105,7 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         "INSERT INTO apps (",
         app_columns!(),
         ", created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?14, ?14)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?14, ?14)
          ON CONFLICT (appid) DO UPDATE SET
             secret = excluded.secret, offer_id = excluded.offer_id, app_key = excluded.app_key,
             sandbox_app_key = excluded.sandbox_app_key, require_mp_sig = excluded.require_mp_sig,
@@ -114,6 +116,7 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
             push_url = excluded.push_url, push_token = excluded.push_token,
             push_encoding_aes_key = excluded.push_encoding_aes_key, push_mode = excluded.push_mode,
             push_format = excluded.push_format, push_ack = excluded.push_ack,
+            token_daily_limit = excluded.token_daily_limit,
             updated_at_ms = excluded.updated_at_ms"
     ))?
     .execute(params![
@@ -138,6 +141,7 @@ fn upsert_app(conn: &Connection, app: &App, now_ms: i64) -> rusqlite::Result<()>
         push.map(|p| p.mode.as_str()),
         push.map(|p| p.format.as_str()),
         push.map(|p| p.ack.as_str()),
+        app.token_daily_limit,
     ])?;
     Ok(())
 }
@@ -189,17 +193,34 @@ pub fn session(conn: &Connection, appid: &str, openid: &str) -> rusqlite::Result
 pub fn row_read(conn: &Connection, read: RowRead<'_>) -> rusqlite::Result<RowValue> {
     match read {
         RowRead::Nothing => Ok(RowValue::Nothing),
-        RowRead::CurrentToken { appid, kind } => conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                token_columns!(),
-                " FROM access_tokens
-                 WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL
-                 ORDER BY issued_at_ms DESC LIMIT 1"
-            ))?
-            .query_row(params![appid, kind.as_str()], token_from_row)
-            .optional()
-            .map(RowValue::Token),
+        RowRead::CurrentToken {
+            appid,
+            kind,
+            issued_after_ms,
+            count_up_to,
+        } => {
+            // The few unretired tokens (access_tokens_unretired), not all of the app's.
+            let current = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    token_columns!(),
+                    " FROM access_tokens
+                     WHERE appid = ?1 AND kind = ?2 AND retired_at_ms IS NULL
+                     ORDER BY issued_at_ms DESC LIMIT 1"
+                ))?
+                .query_row(params![appid, kind.as_str()], token_from_row)
+                .optional()?;
+            // Counted on access_tokens_by_app, never past the quota.
+            let issued = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM access_tokens
+                     WHERE appid = ?1 AND kind = ?2 AND issued_at_ms > ?3 LIMIT ?4)",
+                )?
+                .query_row(params![appid, kind.as_str(), issued_after_ms, count_up_to], |r| {
+                    r.get(0)
+                })?;
+            Ok(RowValue::Token { current, issued })
+        }
         RowRead::LoginCode { code } => conn
             .prepare_cached("SELECT appid, openid, expires_at_ms, used_at_ms FROM login_codes WHERE code = ?1")?
             .query_row([code], |r| {
@@ -253,12 +274,18 @@ pub fn row_write(conn: &Connection, write: &RowWrite<'_>) -> rusqlite::Result<()
             )?
             .execute(params![appid, kind.as_str(), at_ms])
             .map(drop),
+        // A bounded batch (access_tokens_by_expiry), never every expired token at once.
         RowWrite::PruneTokens {
             appid,
             expired_before_ms,
+            limit,
         } => conn
-            .prepare_cached("DELETE FROM access_tokens WHERE appid = ?1 AND expires_at_ms < ?2")?
-            .execute(params![appid, expired_before_ms])
+            .prepare_cached(
+                "DELETE FROM access_tokens WHERE rowid IN (
+                    SELECT rowid FROM access_tokens WHERE appid = ?1 AND expires_at_ms < ?2
+                    ORDER BY expires_at_ms LIMIT ?3)",
+            )?
+            .execute(params![appid, expired_before_ms, limit])
             .map(drop),
         RowWrite::InsertToken(t) => conn
             .prepare_cached(concat!(

@@ -226,7 +226,7 @@ async fn a_release_0_1_postgres_database_upgrades_in_place() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
     let server = TestServer::start_on(Arc::new(store)).await;
     orders_work_in_every_dialect(server, recharged_at_ms).await;
 }

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 
 use crate::account::Env;
 use crate::account::{Account, AccountKey, InvariantViolation};
-use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenRecord};
+use crate::auth::{App, CodeRefusal, LoginCode, Session, TokenQuotaReached, TokenRecord};
 use crate::bill::{Bill, BillAnswer};
 use crate::clock::{ClockChange, ClockState};
 use crate::command::{Command, JournalEntry, Outcome};
@@ -201,36 +201,49 @@ pub trait StoreExt: Store {
     }
 
     /// Issues `token` from `/cgi-bin/token`: the app's previous basic tokens stop being
-    /// the latest 300 s from now.
-    async fn issue_basic_token(&self, appid: &str, token: String, now_ms: i64) -> Result<TokenRecord, StoreError> {
+    /// the latest 300 s from now. Refused once the app was issued `daily_limit` basic
+    /// tokens in the last 24 h.
+    async fn issue_basic_token(
+        &self,
+        appid: &str,
+        token: String,
+        daily_limit: u32,
+        now_ms: i64,
+    ) -> Result<Result<TokenRecord, TokenQuotaReached>, StoreError> {
         let write = Write::IssueBasicToken {
             appid: appid.to_string(),
             token,
+            daily_limit,
             now_ms,
         };
         match self.write(write).await? {
-            Written::Token(t) => Ok(t),
+            Written::Token(t) => Ok(Ok(t)),
+            Written::TokenQuotaReached => Ok(Err(TokenQuotaReached)),
             _ => Err(unexpected("issue_basic_token")),
         }
     }
 
     /// `/cgi-bin/stable_token`: the current stable token, or `candidate` as the new one
-    /// (see [`crate::auth::stable_plan`]).
+    /// (see [`crate::auth::stable_plan`]), unless the app was issued `daily_limit` stable
+    /// tokens in the last 24 h.
     async fn stable_token(
         &self,
         appid: &str,
         candidate: String,
         force_refresh: bool,
+        daily_limit: u32,
         now_ms: i64,
-    ) -> Result<TokenRecord, StoreError> {
+    ) -> Result<Result<TokenRecord, TokenQuotaReached>, StoreError> {
         let write = Write::StableToken {
             appid: appid.to_string(),
             candidate,
             force_refresh,
+            daily_limit,
             now_ms,
         };
         match self.write(write).await? {
-            Written::Token(t) => Ok(t),
+            Written::Token(t) => Ok(Ok(t)),
+            Written::TokenQuotaReached => Ok(Err(TokenQuotaReached)),
             _ => Err(unexpected("stable_token")),
         }
     }

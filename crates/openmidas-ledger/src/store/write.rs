@@ -15,6 +15,10 @@ use crate::state::{ResetScope, StateDoc};
 /// Tokens that expired this long ago are deleted when the app's next token is issued:
 /// they can only answer 40001 now, as an unknown token does.
 pub const TOKEN_RETENTION_MS: i64 = 86_400_000;
+/// At most this many such tokens are deleted per issue, so that an issue's transaction
+/// stays short however many tokens wait (each issue adds one token and may delete this
+/// many: the backlog drains).
+pub const TOKEN_PRUNE_BATCH: u32 = 64;
 /// Login codes that expired this long ago are deleted when the next code is made.
 pub const LOGIN_CODE_RETENTION_MS: i64 = 86_400_000;
 
@@ -23,13 +27,21 @@ pub const LOGIN_CODE_RETENTION_MS: i64 = 86_400_000;
 pub enum Write {
     /// Creates or replaces an app.
     UpsertApp { app: App, now_ms: i64 },
-    /// `/cgi-bin/token` issues `token`.
-    IssueBasicToken { appid: String, token: String, now_ms: i64 },
-    /// `/cgi-bin/stable_token`, with `candidate` should a new token be due.
+    /// `/cgi-bin/token` issues `token`, unless the app was issued `daily_limit` basic
+    /// tokens in the last 24 h.
+    IssueBasicToken {
+        appid: String,
+        token: String,
+        daily_limit: u32,
+        now_ms: i64,
+    },
+    /// `/cgi-bin/stable_token`, with `candidate` should a new token be due (and the app
+    /// was issued fewer than `daily_limit` stable tokens in the last 24 h).
     StableToken {
         appid: String,
         candidate: String,
         force_refresh: bool,
+        daily_limit: u32,
         now_ms: i64,
     },
     /// The simulated `wx.login` made a code.
@@ -66,6 +78,8 @@ pub enum Write {
 pub enum Written {
     Done,
     Token(TokenRecord),
+    /// A token was due but the app reached its daily quota (45009).
+    TokenQuotaReached,
     Redeemed(Result<Session, CodeRefusal>),
     Outcome(Outcome),
     Clock(ClockState),
@@ -80,12 +94,15 @@ pub enum Written {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowRead<'a> {
     Nothing,
-    /// The app's newest token of `kind` that nothing replaced yet. Where the database
-    /// locks rows, the app's row is locked first, so token issues of one app run one at a
-    /// time across nodes.
+    /// The app's newest token of `kind` that nothing replaced yet, and how many tokens of
+    /// `kind` it was issued after `issued_after_ms`, counted up to `count_up_to` (a bounded
+    /// read, whatever the app issued). Where the database locks rows, the app's row is
+    /// locked first, so token issues of one app run one at a time across nodes.
     CurrentToken {
         appid: &'a str,
         kind: TokenKind,
+        issued_after_ms: i64,
+        count_up_to: u32,
     },
     /// A login code, locked where the database locks rows.
     LoginCode {
@@ -116,7 +133,11 @@ pub enum RowRead<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowValue {
     Nothing,
-    Token(Option<TokenRecord>),
+    /// The current token, and the count of [`RowRead::CurrentToken`].
+    Token {
+        current: Option<TokenRecord>,
+        issued: u32,
+    },
     Code(Option<StoredCode>),
     Clock(ClockState),
     Bill(Option<Bill>),
@@ -137,10 +158,12 @@ pub enum RowWrite<'a> {
         kind: TokenKind,
         at_ms: i64,
     },
-    /// Deletes the app's tokens that expired before this instant.
+    /// Deletes up to `limit` of the app's tokens that expired before this instant, those
+    /// that expired first first.
     PruneTokens {
         appid: &'a str,
         expired_before_ms: i64,
+        limit: u32,
     },
     InsertToken(TokenRecord),
     /// Deletes login codes that expired before this instant.
@@ -174,13 +197,27 @@ impl Write {
     /// What the write reads first.
     pub fn row_read(&self) -> RowRead<'_> {
         match self {
-            Write::IssueBasicToken { appid, .. } => RowRead::CurrentToken {
+            Write::IssueBasicToken {
+                appid,
+                daily_limit,
+                now_ms,
+                ..
+            } => RowRead::CurrentToken {
                 appid,
                 kind: TokenKind::Basic,
+                issued_after_ms: now_ms - auth::TOKEN_QUOTA_WINDOW_MS,
+                count_up_to: *daily_limit,
             },
-            Write::StableToken { appid, .. } => RowRead::CurrentToken {
+            Write::StableToken {
+                appid,
+                daily_limit,
+                now_ms,
+                ..
+            } => RowRead::CurrentToken {
                 appid,
                 kind: TokenKind::Stable,
+                issued_after_ms: now_ms - auth::TOKEN_QUOTA_WINDOW_MS,
+                count_up_to: *daily_limit,
             },
             Write::RedeemLoginCode { code, .. } => RowRead::LoginCode { code },
             Write::Clock { .. } => RowRead::Clock,
@@ -208,21 +245,31 @@ impl Write {
     pub fn plan(&self, read: RowValue) -> Result<(Vec<RowWrite<'_>>, Written), NotPlannable> {
         Ok(match self {
             Write::UpsertApp { app, now_ms } => (vec![RowWrite::UpsertApp { app, now_ms: *now_ms }], Written::Done),
-            Write::IssueBasicToken { appid, token, now_ms } => {
-                token_rows(appid, TokenIssue::basic(appid, token.clone(), *now_ms))
+            Write::IssueBasicToken {
+                appid,
+                token,
+                daily_limit,
+                now_ms,
+            } => {
+                let (_, issued) = current_token(read);
+                if issued >= *daily_limit {
+                    (Vec::new(), Written::TokenQuotaReached)
+                } else {
+                    token_rows(appid, TokenIssue::basic(appid, token.clone(), *now_ms))
+                }
             }
             Write::StableToken {
                 appid,
                 candidate,
                 force_refresh,
+                daily_limit,
                 now_ms,
             } => {
-                let current = match read {
-                    RowValue::Token(current) => current,
-                    _ => None,
-                };
+                let (current, issued) = current_token(read);
                 match auth::stable_plan(appid, current, candidate.clone(), *force_refresh, *now_ms) {
                     StablePlan::Reuse(current) => (Vec::new(), Written::Token(current)),
+                    // Answering the current token again issues nothing: only new tokens count.
+                    StablePlan::Issue(_) if issued >= *daily_limit => (Vec::new(), Written::TokenQuotaReached),
                     StablePlan::Issue(issue) => token_rows(appid, issue),
                 }
             }
@@ -318,6 +365,14 @@ impl Write {
     }
 }
 
+/// What a [`RowRead::CurrentToken`] found: the current token and the count.
+fn current_token(read: RowValue) -> (Option<TokenRecord>, u32) {
+    match read {
+        RowValue::Token { current, issued } => (current, issued),
+        _ => (None, 0),
+    }
+}
+
 /// Carries out a [`TokenIssue`]: retire, prune, insert, in that order.
 fn token_rows(appid: &str, issue: TokenIssue) -> (Vec<RowWrite<'_>>, Written) {
     let record = issue.record;
@@ -332,6 +387,7 @@ fn token_rows(appid: &str, issue: TokenIssue) -> (Vec<RowWrite<'_>>, Written) {
     writes.push(RowWrite::PruneTokens {
         appid,
         expired_before_ms: record.issued_at_ms - TOKEN_RETENTION_MS,
+        limit: TOKEN_PRUNE_BATCH,
     });
     writes.push(RowWrite::InsertToken(record.clone()));
     (writes, Written::Token(record))
@@ -346,16 +402,24 @@ mod tests {
         let write = Write::IssueBasicToken {
             appid: "a".into(),
             token: "t".into(),
+            daily_limit: 5,
             now_ms: 1000,
         };
         assert_eq!(
             write.row_read(),
             RowRead::CurrentToken {
                 appid: "a",
-                kind: TokenKind::Basic
+                kind: TokenKind::Basic,
+                issued_after_ms: 1000 - auth::TOKEN_QUOTA_WINDOW_MS,
+                count_up_to: 5,
             }
         );
-        let (rows, written) = write.plan(RowValue::Token(None)).unwrap();
+        let (rows, written) = write
+            .plan(RowValue::Token {
+                current: None,
+                issued: 4,
+            })
+            .unwrap();
         let Written::Token(record) = written else {
             panic!("{written:?}")
         };
@@ -369,7 +433,8 @@ mod tests {
                 },
                 RowWrite::PruneTokens {
                     appid: "a",
-                    expired_before_ms: 1000 - TOKEN_RETENTION_MS
+                    expired_before_ms: 1000 - TOKEN_RETENTION_MS,
+                    limit: TOKEN_PRUNE_BATCH
                 },
                 RowWrite::InsertToken(record),
             ]
@@ -382,20 +447,67 @@ mod tests {
             appid: "a".into(),
             candidate: "t1".into(),
             force_refresh: false,
+            daily_limit: 1,
             now_ms: 1000,
         };
-        let (_, Written::Token(current)) = first.plan(RowValue::Token(None)).unwrap() else {
+        let (_, Written::Token(current)) = first
+            .plan(RowValue::Token {
+                current: None,
+                issued: 0,
+            })
+            .unwrap()
+        else {
             panic!()
         };
         let again = Write::StableToken {
             appid: "a".into(),
             candidate: "t2".into(),
             force_refresh: false,
+            daily_limit: 1,
             now_ms: 2000,
         };
-        let (rows, written) = again.plan(RowValue::Token(Some(current.clone()))).unwrap();
+        // The quota is used up, but answering the current token again issues nothing.
+        let (rows, written) = again
+            .plan(RowValue::Token {
+                current: Some(current.clone()),
+                issued: 1,
+            })
+            .unwrap();
         assert!(rows.is_empty());
         assert_eq!(written, Written::Token(current));
+    }
+
+    #[test]
+    fn a_token_past_the_daily_quota_is_refused_without_writes() {
+        let basic = Write::IssueBasicToken {
+            appid: "a".into(),
+            token: "t".into(),
+            daily_limit: 3,
+            now_ms: 1000,
+        };
+        let (rows, written) = basic
+            .plan(RowValue::Token {
+                current: None,
+                issued: 3,
+            })
+            .unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(written, Written::TokenQuotaReached);
+        let stable = Write::StableToken {
+            appid: "a".into(),
+            candidate: "t".into(),
+            force_refresh: true,
+            daily_limit: 3,
+            now_ms: 1000,
+        };
+        let (rows, written) = stable
+            .plan(RowValue::Token {
+                current: None,
+                issued: 3,
+            })
+            .unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(written, Written::TokenQuotaReached);
     }
 
     #[test]

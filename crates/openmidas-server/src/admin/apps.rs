@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use openmidas_ledger::auth::{
-    DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN, MAX_COIN_PRICE_FEN, MAX_KEY_BYTES, MAX_OPTION_SECS,
+    DEFAULT_CANCEL_WINDOW_SECS, DEFAULT_COIN_PRICE_FEN, DEFAULT_TOKEN_DAILY_LIMIT, MAX_COIN_PRICE_FEN, MAX_KEY_BYTES,
+    MAX_OPTION_SECS, MAX_TOKEN_DAILY_LIMIT,
 };
 use openmidas_ledger::push::{PushAck, PushFormat, PushMode, PushSettings, MAX_PUSH_URL_BYTES};
 use openmidas_ledger::{App, BillNoCharset, DuplicateBillPolicy, SignatureHex, StoreExt};
@@ -38,7 +39,7 @@ fn choice<T: Copy>(
 /// one (any subset; the rest is kept). Options: `require_mp_sig`, `ts_window_secs` (null
 /// clears it), `duplicate_bill_no` ("reject" | "replay"), `cancel_window_secs`,
 /// `signature_hex` ("lower" | "any"), `bill_no_charset` ("v2" | "v1"), `coin_price_fen`,
-/// `session_ttl_secs` (null clears it), `refund_delay_secs`, `push` (null clears it; new
+/// `session_ttl_secs` (null clears it), `refund_delay_secs`, `token_daily_limit`, `push` (null clears it; new
 /// settings are saved only once the URL passes WeChat's check, behaviour.md section 12).
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers)?;
@@ -121,6 +122,11 @@ pub(crate) async fn save(state: &AppState, map: &Map<String, Value>) -> ApiResul
         .and_then(|v| u32::try_from(v).ok())
         .or(old.map(|a| a.refund_delay_secs))
         .unwrap_or(0);
+    let token_daily_limit = fields
+        .integer("token_daily_limit", 1, i64::from(MAX_TOKEN_DAILY_LIMIT))?
+        .and_then(|v| u32::try_from(v).ok())
+        .or(old.map(|a| a.token_daily_limit))
+        .unwrap_or(DEFAULT_TOKEN_DAILY_LIMIT);
     let app = App {
         appid: appid.to_string(),
         secret: required("secret", MAX_KEY_BYTES, old.map(|a| a.secret.as_str()))?,
@@ -142,6 +148,7 @@ pub(crate) async fn save(state: &AppState, map: &Map<String, Value>) -> ApiResul
         coin_price_fen,
         session_ttl_secs,
         refund_delay_secs,
+        token_daily_limit,
         push: match map.get("push") {
             None => old.and_then(|a| a.push.clone()),
             Some(Value::Null) => None,
@@ -193,6 +200,7 @@ fn app_summary(app: &App) -> Value {
         "coin_price_fen": app.coin_price_fen,
         "session_ttl_secs": app.session_ttl_secs,
         "refund_delay_secs": app.refund_delay_secs,
+        "token_daily_limit": app.token_daily_limit,
         // The URL and how; never the token or the key.
         "push": app.push.as_ref().map(|p| json!({
             "url": p.url,

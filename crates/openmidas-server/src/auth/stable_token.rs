@@ -44,8 +44,15 @@ pub(crate) async fn post(State(state): State<AppState>, Ctx(ctx): Ctx, body: Bod
     let now_ms = state.clock.now_ms();
     let record = state
         .store
-        .stable_token(&app.appid, secrets::access_token(), force_refresh, now_ms)
-        .await?;
+        .stable_token(
+            &app.appid,
+            secrets::access_token(),
+            force_refresh,
+            app.token_daily_limit,
+            now_ms,
+        )
+        .await?
+        .map_err(|_| Code::ApiDailyQuotaReached)?;
     Ok(Json(AccessTokenOk {
         expires_in: record.expires_in_secs(now_ms),
         access_token: record.token,
