@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(e.meaning(), v2::Code::SignatureInvalid.meaning());
         assert_eq!(e.meaning_in(Lang::En), e.meaning());
         assert_eq!(e.meaning_in(Lang::ZhCn), v2::Code::SignatureInvalid.meaning_zh());
-        let unknown = ApiError::new(45011, "api minute-quota reach limit");
+        let unknown = ApiError::new(48001, "api unauthorized");
         assert_eq!(unknown.code, None);
         assert!(!unknown.retryable());
         assert_eq!(unknown.meaning_in(Lang::En), unknown.meaning());

@@ -48,6 +48,14 @@ crate::errcodes! {
             zh: "需要 GET 请求：该路径只接受 GET 方法";
         RequirePostMethod = 43002, 405, "require POST method", retryable: false, "this path takes POST",
             zh: "需要 POST 请求：该路径只接受 POST 方法";
+        /// The app was issued its `token_daily_limit` of tokens of this kind in the last 24 h.
+        ApiDailyQuotaReached = 45009, 200, "reach max api daily quota limit", retryable: false,
+            "the app was issued its daily quota of access tokens (token_daily_limit) in the last 24 h",
+            zh: "接口调用超过每日限额：该应用在过去 24 小时内获取的 access_token 已达上限（token_daily_limit）";
+        /// Too many failed admin authentications from one address (behaviour.md 14.5).
+        AdminLockedOut = 45011, 429, "api minute-quota reach limit mustslower retry next minute", retryable: false,
+            "too many failed admin authentications from this address: wait until the window ends",
+            zh: "来自该地址的管理接口认证失败次数过多：请等待时间窗口结束后再试";
         DataFormatError = 47001, 200, "data format error", retryable: false, "request body is not the JSON this path takes",
             zh: "数据格式错误：请求体不是该路径所需的 JSON";
         /// A body over 64 KiB on a token or admin route.

@@ -262,7 +262,10 @@ mod tests {
             let described = Described::of(code);
             assert_eq!(described.meaning_in(Lang::En), code.meaning());
             assert_eq!(described.meaning_in(Lang::ZhCn), zh);
-            assert!([200, 401, 404, 405, 413, 500].contains(&code.http_status()), "{code:?}");
+            assert!(
+                [200, 401, 404, 405, 413, 429, 500].contains(&code.http_status()),
+                "{code:?}"
+            );
         }
         assert!(from_code(12345).is_none());
     }

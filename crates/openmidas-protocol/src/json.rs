@@ -60,21 +60,7 @@ impl<'a> RawObject<'a> {
     /// [`RawObject::parse`] without the size limit: for signing what a caller built (tests
     /// sign bodies over the limit on purpose), never for reading requests.
     pub fn parse_any_size(body: &'a [u8]) -> Result<RawObject<'a>, BodyError> {
-        match serde_json::from_slice::<RawObject<'a>>(body) {
-            Ok(object) => Ok(object),
-            Err(e) => {
-                let text = e.to_string();
-                if let Some(key) = text.strip_prefix(DUPLICATE_PREFIX) {
-                    let key = key.split('\u{0}').next().unwrap_or_default().to_string();
-                    return Err(BodyError::DuplicateKey(key));
-                }
-                if e.classify() == serde_json::error::Category::Data {
-                    Err(BodyError::NotAnObject)
-                } else {
-                    Err(BodyError::InvalidJson(text))
-                }
-            }
-        }
+        serde_json::from_slice::<RawObject<'a>>(body).map_err(body_error)
     }
 
     /// The raw value of `key`, if sent.
@@ -103,6 +89,20 @@ impl<'a> RawObject<'a> {
 
 // A marker that lets `parse` tell a duplicate key from other data errors.
 const DUPLICATE_PREFIX: &str = "openmidas-duplicate-key:";
+
+/// What serde_json's error on reading a [`RawObject`] means for the caller.
+fn body_error(e: serde_json::Error) -> BodyError {
+    let text = e.to_string();
+    if let Some(key) = text.strip_prefix(DUPLICATE_PREFIX) {
+        let key = key.split('\u{0}').next().unwrap_or_default().to_string();
+        return BodyError::DuplicateKey(key);
+    }
+    if e.classify() == serde_json::error::Category::Data {
+        BodyError::NotAnObject
+    } else {
+        BodyError::InvalidJson(text)
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -276,6 +276,124 @@ mod tests {
         assert_eq!(parse_err(early), "[a] a appears more than once");
     }
 
+    /// The duplicate check as it was before it was made linear: each key compared with
+    /// every earlier one (their decoded text, so `"a"` and `"\u0061"` are the same key).
+    /// The reference the linear check is held to.
+    struct QuadraticObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for QuadraticObject<'a> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct ObjectVisitor;
+            impl<'de> Visitor<'de> for ObjectVisitor {
+                type Value = QuadraticObject<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+                    while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                        if fields.iter().any(|(k, _)| *k == key) {
+                            return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{key}\u{0}")));
+                        }
+                        let value: &'de RawValue = map.next_value()?;
+                        fields.push((key, value));
+                    }
+                    Ok(QuadraticObject(fields))
+                }
+            }
+            deserializer.deserialize_map(ObjectVisitor)
+        }
+    }
+
+    /// Keys and raw values as read, or the error (errmsg and all): what both checks must
+    /// agree on.
+    type Read = Result<Vec<(String, String)>, BodyError>;
+
+    fn read_linear(body: &[u8]) -> Read {
+        RawObject::parse_any_size(body).map(|object| {
+            object
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.get().to_string()))
+                .collect()
+        })
+    }
+
+    fn read_quadratic(body: &[u8]) -> Read {
+        serde_json::from_slice::<QuadraticObject>(body)
+            .map(|object| {
+                object
+                    .0
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.get().to_string()))
+                    .collect()
+            })
+            .map_err(body_error)
+    }
+
+    /// A key as JSON text: with every character as `\uXXXX` (surrogate pairs past the BMP)
+    /// when `escaped`, else as serde_json writes it.
+    fn key_json(key: &str, escaped: bool) -> String {
+        if !escaped {
+            return serde_json::to_string(key).unwrap();
+        }
+        let mut text = String::from("\"");
+        for unit in key.encode_utf16() {
+            text.push_str(&format!("\\u{unit:04x}"));
+        }
+        text.push('"');
+        text
+    }
+
+    fn body_of(keys: &[(String, bool)]) -> String {
+        let fields: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (key, escaped))| format!("{}:{}", key_json(key, *escaped), i % 10))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+
+    /// 7,000 distinct keys, as many as fit in a 64 KiB body: every one is read, in order.
+    /// The same body with its last key repeating the first (spelled with escapes) names
+    /// that key, as the quadratic check did.
+    #[test]
+    fn seven_thousand_distinct_keys() {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let name = |mut i: usize| {
+            let mut name = Vec::new();
+            loop {
+                name.push(DIGITS[i % 36]);
+                i /= 36;
+                if i == 0 {
+                    break;
+                }
+            }
+            String::from_utf8(name).unwrap()
+        };
+        let mut keys: Vec<(String, bool)> = (0..7000).map(|i| (name(i), false)).collect();
+        let body = body_of(&keys);
+        assert!(body.len() <= MAX_BODY_BYTES, "{} bytes", body.len());
+
+        let object = RawObject::parse(body.as_bytes()).unwrap();
+        assert_eq!(object.len(), 7000);
+        for (i, ((read, raw), (key, _))) in object.iter().zip(&keys).enumerate() {
+            assert_eq!(read, key);
+            assert_eq!(integer(raw), Ok(i as i64 % 10));
+        }
+        assert_eq!(object.get(&name(6029)).map(|raw| raw.get()), Some("9"));
+        assert_eq!(read_linear(body.as_bytes()), read_quadratic(body.as_bytes()));
+
+        keys[6999] = (name(0), true);
+        let repeated = body_of(&keys);
+        assert!(repeated.ends_with(r#","\u0030":9}"#));
+        assert_eq!(
+            RawObject::parse(repeated.as_bytes()).unwrap_err(),
+            BodyError::DuplicateKey("0".into())
+        );
+        assert_eq!(parse_err(&repeated), "[0] 0 appears more than once");
+        assert_eq!(read_linear(repeated.as_bytes()), read_quadratic(repeated.as_bytes()));
+    }
+
     #[test]
     fn kinds() {
         let object =
@@ -306,6 +424,37 @@ mod tests {
             proptest::prop_assert_eq!(read_key, key.as_str());
             proptest::prop_assert_eq!(signing_text(raw), value.as_str());
             proptest::prop_assert_eq!(string_text(raw).unwrap(), value.as_str());
+        }
+
+        /// The linear duplicate check agrees with the quadratic one on every body: a few
+        /// short keys (so repeats are frequent, before and after the check switches to a
+        /// set), with NUL and characters past ASCII and the BMP, each spelled plainly or
+        /// with escapes at random.
+        #[test]
+        fn duplicate_check_agrees_with_the_quadratic_one(
+            keys in proptest::collection::vec(("[ab\u{0}\u{e9}\u{1f600}]{0,3}", proptest::bool::ANY), 0..90)
+        ) {
+            let body = body_of(&keys);
+            proptest::prop_assert_eq!(read_linear(body.as_bytes()), read_quadratic(body.as_bytes()));
+        }
+
+        /// The same for many distinct keys with at most one repeat, anywhere.
+        #[test]
+        fn one_repeat_among_many_keys_agrees_with_the_quadratic_one(
+            count in 0usize..200,
+            repeat in proptest::option::of((0usize..200, 0usize..201, proptest::bool::ANY)),
+        ) {
+            let mut keys: Vec<(String, bool)> = (0..count).map(|i| (format!("k{i}"), i % 3 == 0)).collect();
+            if let Some((of, at, escaped)) = repeat {
+                if count > 0 {
+                    let key = keys[of % count].0.clone();
+                    keys.insert(at % (count + 1), (key, escaped));
+                }
+            }
+            let body = body_of(&keys);
+            let linear = read_linear(body.as_bytes());
+            proptest::prop_assert_eq!(&linear, &read_quadratic(body.as_bytes()));
+            proptest::prop_assert_eq!(linear.is_err(), repeat.is_some() && count > 0);
         }
     }
 }

@@ -115,6 +115,11 @@ fn drop_if_faulted(
     }
 }
 
+/// The client's address, in every request's extensions (the admin lockout counts failures
+/// per address).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Where [`serve_endpoints`] accepts connections: a listener, plain or HTTPS, and which
 /// routes it serves.
 pub struct Endpoint {
@@ -212,15 +217,17 @@ async fn accept_loop(
     let tls = endpoint.tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let stream = tokio::select! {
-            (stream, _addr) = endpoint.listener.accept() => stream,
+            (stream, addr) = endpoint.listener.accept() => (stream, addr),
             _ = stopped.wait_for(|stop| *stop) => return,
         };
+        let (stream, peer) = stream;
         let surface = endpoint.surface;
         let service = TowerToHyperService::new(
             ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted)
                 .map_request(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
                     // Which routes this listener serves (`router::guard_surface`).
                     request.extensions_mut().insert(surface);
+                    request.extensions_mut().insert(PeerAddr(peer));
                     request
                 }),
         );

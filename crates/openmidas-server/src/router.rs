@@ -67,6 +67,35 @@ async fn guard_surface(request: Request, next: Next) -> Response {
     }
 }
 
+/// Failed admin authentications, per client address (`admin::lockout`, behaviour.md
+/// section 14.5): a locked-out address gets 429 (45011) on the admin routes and the
+/// dashboard's login; a 401 there counts a failure.
+async fn admin_lockout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let guarded = path == "/admin" || path.starts_with("/admin/") || path == "/ui/login";
+    let peer = request.extensions().get::<crate::PeerAddr>().map(|p| p.0.ip());
+    let (true, Some(ip)) = (guarded, peer) else {
+        return next.run(request).await;
+    };
+    let lockout = state.admin_token.lockout();
+    let now = Instant::now();
+    if let Some(wait) = lockout.locked_for(ip, now) {
+        return ApiError::msg(
+            Code::AdminLockedOut,
+            format!(
+                "too many failed admin authentications from this address: retry in {} s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .into_response();
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        lockout.failed(ip, now);
+    }
+    response
+}
+
 /// Every route, with the fallbacks that keep unknown paths and methods on JSON answers. The
 /// emulator controls exist only in emulator mode (in ledger mode they are unknown paths).
 pub fn router(state: AppState) -> Router {
@@ -137,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .layer(middleware::from_fn(log_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), admin_lockout))
         .layer(middleware::from_fn(guard_surface))
         .with_state(state)
 }

@@ -52,12 +52,15 @@ impl AppState {
 #[derive(Clone)]
 pub struct AdminToken {
     digest: [u8; 32],
+    /// Failed authentications per client address (`admin::lockout`), shared by clones.
+    lockout: Arc<crate::admin::lockout::Lockout>,
 }
 
 impl AdminToken {
     pub fn new(token: &str) -> Self {
         AdminToken {
             digest: Sha256::digest(token.as_bytes()).into(),
+            lockout: Arc::default(),
         }
     }
 
@@ -69,6 +72,11 @@ impl AdminToken {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// The guard against guessing the token.
+    pub(crate) fn lockout(&self) -> &crate::admin::lockout::Lockout {
+        &self.lockout
     }
 
     pub fn matches(&self, presented: &str) -> bool {

@@ -75,6 +75,9 @@ pub struct AppConfig {
     pub session_ttl_secs: Option<u32>,
     /// How long an xpay refund_order stays in progress (default 0).
     pub refund_delay_secs: Option<u32>,
+    /// How many access tokens of each kind the app may be issued in 24 h; the next answers
+    /// 45009 (default 2000, WeChat's quota).
+    pub token_daily_limit: Option<u32>,
     /// Where and how events are pushed (`[apps.push]`, behaviour.md section 12).
     pub push: Option<PushConfig>,
 }
@@ -195,6 +198,9 @@ impl AppConfig {
             cancel_window_secs: self.cancel_window_secs.unwrap_or(DEFAULT_CANCEL_WINDOW_SECS),
             coin_price_fen: self.coin_price_fen.unwrap_or(DEFAULT_COIN_PRICE_FEN),
             refund_delay_secs: self.refund_delay_secs.unwrap_or(0),
+            token_daily_limit: self
+                .token_daily_limit
+                .unwrap_or(openmidas_ledger::auth::DEFAULT_TOKEN_DAILY_LIMIT),
             push: self.push.as_ref().map(|p| p.to_settings(&self.appid)).transpose()?,
             ..App::new(
                 &self.appid,
@@ -258,6 +264,7 @@ const CONFIG_KEYS: &[&str] = &[
     "coin_price_fen",
     "session_ttl_secs",
     "refund_delay_secs",
+    "token_daily_limit",
     "push",
     "url",
     "token",
@@ -583,5 +590,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.apps.len(), 1);
         assert_eq!(c.apps[0].to_app().unwrap().offer_id, "o");
+    }
+
+    #[test]
+    fn an_app_sets_its_daily_token_quota() {
+        let app = |extra: &str| {
+            let c: FileConfig = toml::from_str(&format!(
+                "[[apps]]\nappid=\"a\"\nsecret=\"s\"\noffer_id=\"o\"\napp_key=\"k\"\nsandbox_app_key=\"sk\"\n{extra}"
+            ))
+            .unwrap();
+            c.apps[0].to_app()
+        };
+        assert_eq!(app("").unwrap().token_daily_limit, 2000);
+        assert_eq!(app("token_daily_limit = 5\n").unwrap().token_daily_limit, 5);
+        assert!(app("token_daily_limit = 0\n").is_err());
     }
 }

@@ -17,6 +17,7 @@ mod ca;
 mod cli;
 mod config;
 mod healthcheck;
+mod logging;
 mod serve;
 mod sign;
 

@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod journal;
+pub mod lockout;
 pub mod login;
 pub mod pushes;
 

@@ -830,6 +830,7 @@ pub fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>)
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = crate::logging::without_driver_parameters(filter);
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
