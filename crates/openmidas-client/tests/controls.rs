@@ -340,7 +340,7 @@ async fn reset_and_state_round_trip() {
     recharge(&server, &other, "p", 50).await;
 
     let document = admin.export_state().await.unwrap();
-    assert_eq!(document["version"], 3);
+    assert_eq!(document["version"], 4);
     assert_eq!(document["apps"].as_array().map(Vec::len), Some(2));
 
     // One app's state goes; the app and the other app's state stay.

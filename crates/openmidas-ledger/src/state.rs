@@ -17,7 +17,7 @@ use crate::push::{PushAck, PushFormat, PushMode, PushSettings};
 
 /// The document's version: a change of [`TABLES`] is a new version. Documents of older
 /// versions still import: a column added since is filled with its default.
-pub const STATE_VERSION: i64 = 3;
+pub const STATE_VERSION: i64 = 4;
 /// The most rows a document holds (all tables together): an import or export is held in
 /// memory at once, and this is for emulator-sized states.
 pub const MAX_STATE_ROWS: usize = 1_000_000;
@@ -51,14 +51,17 @@ pub struct Column {
     pub rule: Rule,
     /// The document version that added the column.
     pub added_in: i64,
+    /// What a non-null integer column holds in a document older than the column.
+    pub default_integer: i64,
 }
 
 impl Column {
-    /// What the column holds in a document older than the column: null, or zero.
+    /// What the column holds in a document older than the column: null, or its default
+    /// (zero unless the column says otherwise).
     pub fn default_cell(&self) -> Cell {
         match (self.nullable, self.ty) {
             (true, _) => Cell::Null,
-            (false, ColumnType::Integer) => Cell::Integer(0),
+            (false, ColumnType::Integer) => Cell::Integer(self.default_integer),
             (false, ColumnType::Boolean) => Cell::Boolean(false),
             (false, ColumnType::Text) => Cell::Text(String::new()),
         }
@@ -89,6 +92,7 @@ const fn col(name: &'static str, ty: ColumnType, nullable: bool, rule: Rule) -> 
         nullable,
         rule,
         added_in: 1,
+        default_integer: 0,
     }
 }
 /// A column added by document version 2 (xpay).
@@ -97,6 +101,15 @@ const fn v2(column: Column) -> Column {
 }
 const fn v3(column: Column) -> Column {
     Column { added_in: 3, ..column }
+}
+/// A column added by document version 4 (the token quota), with its value in older
+/// documents.
+const fn v4(column: Column, default_integer: i64) -> Column {
+    Column {
+        added_in: 4,
+        default_integer,
+        ..column
+    }
 }
 const fn one_of_or_null(name: &'static str, names: &'static [&'static str]) -> Column {
     col(name, ColumnType::Text, true, Rule::OneOf(names))
@@ -154,6 +167,10 @@ pub static TABLES: [Table; 9] = [
             v3(one_of_or_null("push_mode", &["plain", "safe"])),
             v3(one_of_or_null("push_format", &["json", "xml"])),
             v3(one_of_or_null("push_ack", &["strict", "lenient"])),
+            v4(
+                count("token_daily_limit"),
+                crate::auth::DEFAULT_TOKEN_DAILY_LIMIT as i64,
+            ),
         ],
         key: &["appid"],
     },
@@ -561,6 +578,7 @@ fn app_from_row(row: &Row) -> Result<App, String> {
         coin_price_fen: c.seconds("coin_price_fen")?.unwrap_or_default(),
         session_ttl_secs: c.seconds("session_ttl_secs")?,
         refund_delay_secs: c.seconds("refund_delay_secs")?.unwrap_or_default(),
+        token_daily_limit: c.seconds("token_daily_limit")?.unwrap_or_default(),
         push: push_settings(&c)?,
         ..App::new(
             c.text("appid"),
@@ -731,6 +749,8 @@ mod tests {
             Cell::Null,
             Cell::Null,
             Cell::Null,
+            // token_daily_limit
+            Cell::Integer(2000),
         ]
     }
 

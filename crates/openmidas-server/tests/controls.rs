@@ -750,7 +750,11 @@ async fn reset_and_state_round_trip(server: TestServer) {
     g.server.login_code(&g.app, "r").await;
     let (status, exported) = g.server.get_admin("/admin/state").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(exported["version"], 3);
+    assert_eq!(exported["version"], 4);
+    assert_eq!(
+        exported["apps"][0]["token_daily_limit"], 2000,
+        "the token quota travels with the app"
+    );
     for table in ["apps", "tokens", "codes", "sessions", "accounts", "orders", "journal"] {
         assert!(!exported[table].as_array().unwrap().is_empty(), "{table} in {exported}");
     }
@@ -839,7 +843,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
         doc
     };
     for (name, doc) in [
-        ("state_wrong_version", broken(&|d| d["version"] = json!(4))),
+        ("state_wrong_version", broken(&|d| d["version"] = json!(5))),
         ("state_negative_cash", broken(&|d| d["accounts"][0]["cash"] = json!(-5))),
         (
             "state_broken_invariant",
@@ -886,7 +890,7 @@ async fn reset_and_state_round_trip(server: TestServer) {
     old["version"] = json!(1);
     old.as_object_mut().unwrap().remove("bills");
     for (table, columns) in [
-        ("apps", &["refund_delay_secs"][..]),
+        ("apps", &["refund_delay_secs", "token_daily_limit"][..]),
         ("orders", &["refunded_fee", "completes_at_ms"][..]),
     ] {
         for row in old[table].as_array_mut().unwrap() {

@@ -1694,7 +1694,7 @@ fn emulator_controls_json_for_scripts() {
 
     // The document goes through stdout and stdin unchanged.
     let document = server.ok(&["state", "export", "--json"]);
-    assert_eq!(json(&document)["version"], 3);
+    assert_eq!(json(&document)["version"], 4);
     assert_eq!(
         json(&server.ok(&["reset", "--json"])),
         serde_json::json!({"appid": null, "keep_apps": true})
