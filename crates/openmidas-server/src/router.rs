@@ -80,12 +80,19 @@ async fn admin_lockout(State(state): State<AppState>, request: Request, next: Ne
     let lockout = state.admin_token.lockout();
     let now = Instant::now();
     if let Some(wait) = lockout.locked_for(ip, now) {
+        let secs = wait.as_secs().max(1);
+        // A person at the dashboard's login gets the page, saying why; the API gets JSON.
+        if path == "/ui/login" {
+            return ui::auth::login_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&format!(
+                    "Too many failed logins from this address: try again in {secs} s."
+                )),
+            );
+        }
         return ApiError::msg(
             Code::AdminLockedOut,
-            format!(
-                "too many failed admin authentications from this address: retry in {} s",
-                wait.as_secs().max(1)
-            ),
+            format!("too many failed admin authentications from this address: retry in {secs} s"),
         )
         .into_response();
     }

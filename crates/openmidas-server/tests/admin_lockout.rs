@@ -52,6 +52,10 @@ async fn an_address_guessing_the_admin_token_is_locked_out() {
         .await
         .expect("login");
     assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The person at the login page sees the page, saying why.
+    let page = login.text().await.expect("page");
+    assert!(page.contains("Too many failed logins from this address"), "{page}");
+    assert!(page.contains("<form"), "{page}");
     // The WeChat side is not affected.
     let (status, _) = server.get("/healthz").await;
     assert_eq!(status, StatusCode::OK);

@@ -228,7 +228,8 @@ pub async fn login_page(Extension(ui): Extension<std::sync::Arc<Ui>>, RawQuery(q
     login_form(StatusCode::OK, None)
 }
 
-fn login_form(status: StatusCode, problem: Option<&str>) -> Response {
+/// The login page, with `problem` shown above the form (also the lockout's answer).
+pub(crate) fn login_form(status: StatusCode, problem: Option<&str>) -> Response {
     let body = html! {
         h1 { "OpenMidas dashboard" }
         @if let Some(problem) = problem {
