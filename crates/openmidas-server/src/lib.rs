@@ -175,26 +175,22 @@ pub async fn serve_endpoints(
         .header_read_timeout(options.header_read_timeout)
         .max_buf_size(MAX_REQUEST_HEAD_BYTES)
         .keep_alive(true);
-    let graceful = std::sync::Arc::new(GracefulShutdown::new());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut acceptors = tokio::task::JoinSet::new();
-    for endpoint in endpoints {
-        acceptors.spawn(accept_loop(
-            endpoint,
-            router.clone(),
-            http.clone(),
-            graceful.clone(),
-            stopped.clone(),
-        ));
+    let graceful = GracefulShutdown::new();
+    {
+        // The accept loops run until the shutdown signal; dropping them closes the listeners.
+        let accepting = futures_util::future::join_all(
+            endpoints
+                .into_iter()
+                .map(|endpoint| accept_loop(endpoint, router.clone(), http.clone(), &graceful)),
+        );
+        tokio::select! {
+            _ = accepting => {}
+            () = shutdown => {}
+        }
     }
-    shutdown.await;
-    // Stop accepting and delivering (an event in flight is sent again by the next start:
-    // its lease runs out), then let in-flight requests finish.
-    let _ = stop.send(true);
-    while acceptors.join_next().await.is_some() {}
+    // Stop delivering (an event in flight is sent again by the next start: its lease runs
+    // out), then let in-flight requests finish.
     pushes.abort();
-    // The accept loops are gone, and with them every other handle on `graceful`.
-    let graceful = std::sync::Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(options.drain_timeout) => {
@@ -205,22 +201,17 @@ pub async fn serve_endpoints(
     Ok(())
 }
 
-/// Accepts on one endpoint until `stopped` turns true; each connection (after its TLS
-/// handshake, on an HTTPS endpoint) is served on a task of its own.
+/// Accepts on one endpoint until dropped; each connection (after its TLS handshake, on an
+/// HTTPS endpoint) is served on a task of its own.
 async fn accept_loop(
     mut endpoint: Endpoint,
     router: axum::Router,
     http: hyper::server::conn::http1::Builder,
-    graceful: std::sync::Arc<GracefulShutdown>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    graceful: &GracefulShutdown,
 ) {
     let tls = endpoint.tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
-        let stream = tokio::select! {
-            (stream, addr) = endpoint.listener.accept() => (stream, addr),
-            _ = stopped.wait_for(|stop| *stop) => return,
-        };
-        let (stream, peer) = stream;
+        let (stream, peer) = endpoint.listener.accept().await;
         let surface = endpoint.surface;
         let service = TowerToHyperService::new(
             ServiceExt::<axum::extract::Request<hyper::body::Incoming>>::map_result(router.clone(), drop_if_faulted)

@@ -745,12 +745,7 @@ pub(crate) async fn accounts(conn: &mut Conn, filter: &AccountFilter) -> Result<
     let limit = i64::from(filter.limit);
     let env = filter.env.as_str();
     let end = filter.prefix_end();
-    // The range starts at the cursor's openid when there is one, so a deep page seeks
-    // instead of walking every earlier row (as in the SQLite store).
-    let lower = match &filter.after {
-        Some(after) if after.openid > filter.openid_prefix => after.openid.clone(),
-        _ => filter.openid_prefix.clone(),
-    };
+    let lower = filter.range_start();
     let rows = match (&end, &filter.after) {
         (None, None) => {
             conn.query(accounts_sql!(), &[&env, &filter.appid, &filter.openid_prefix, &limit])

@@ -854,17 +854,10 @@ pub fn accounts(conn: &Connection, filter: &AccountFilter) -> rusqlite::Result<V
     let after = filter.after.as_ref();
     let mut stmt = conn.prepare_cached(&sql)?;
     // Parameters a variant does not name are still bound by number: give each one.
-    // The range starts at the cursor's openid when there is one: SQLite does not seek with
-    // the row-value comparison below, so without this a deep page would walk every earlier
-    // row of the index (1.8 s at 900,000 accounts; with it, under 2 ms).
-    let lower = match after {
-        Some(after) if after.openid > filter.openid_prefix => after.openid.clone(),
-        _ => filter.openid_prefix.clone(),
-    };
     let mut bind = vec![
         (1, filter.env.as_str().to_string()),
         (2, filter.appid.clone()),
-        (3, lower),
+        (3, filter.range_start().to_string()),
     ];
     if let Some(end) = end {
         bind.push((4, end));

@@ -133,6 +133,17 @@ pub struct AccountCursor {
 }
 
 impl AccountFilter {
+    /// Where the range of openids starts: the cursor's openid when it is past the prefix.
+    /// A store seeks to it, then skips the rows of that openid up to the cursor: starting at
+    /// the prefix instead would walk every earlier row of the index (1.8 s at a page 900,000
+    /// accounts deep on SQLite, which does not seek on a row-value comparison).
+    pub fn range_start(&self) -> &str {
+        match &self.after {
+            Some(after) if after.openid > self.openid_prefix => &after.openid,
+            _ => &self.openid_prefix,
+        }
+    }
+
     /// The first text after every text that starts with the prefix (in code point order,
     /// which is UTF-8 byte order): openids with the prefix are exactly those in
     /// `[openid_prefix, end)`. `None` when there is no such text (an empty prefix).
@@ -327,6 +338,21 @@ mod tests {
             after: None,
             limit: 1,
         }
+    }
+
+    #[test]
+    fn the_range_starts_at_the_cursor_when_it_is_past_the_prefix() {
+        let after = |openid: &str| AccountFilter {
+            after: Some(AccountCursor {
+                openid: openid.into(),
+                offer_id: "o".into(),
+                zone_id: "1".into(),
+            }),
+            ..filter("p1")
+        };
+        assert_eq!(filter("p1").range_start(), "p1");
+        assert_eq!(after("p1-900000").range_start(), "p1-900000");
+        assert_eq!(after("a").range_start(), "p1", "a cursor before the prefix");
     }
 
     #[test]

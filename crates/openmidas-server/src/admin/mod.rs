@@ -35,20 +35,6 @@ pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<
     }
 }
 
-/// The dashboard's check (`/ui` routes only): the admin token as on every admin route, or
-/// the session cookie that `/ui/login` set after checking the token
-/// ([`crate::ui::auth`]). `None`: neither.
-pub(crate) fn require_admin_or_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    ui: &crate::ui::Ui,
-) -> Option<crate::ui::auth::Session> {
-    if require_admin(state, headers).is_ok() {
-        return Some(ui.bearer_session());
-    }
-    crate::ui::auth::cookie(headers, crate::ui::auth::COOKIE).and_then(|value| ui.session(value))
-}
-
 /// The body as a JSON object: 47001 otherwise, 413 over the size limit.
 pub(crate) async fn json_object(body: Body) -> ApiResult<Map<String, Value>> {
     json_object_of(pipeline::read_body(body).await)

@@ -7,7 +7,6 @@ use axum::http::HeaderMap;
 use axum::Json;
 use openmidas_ledger::push::{Push, PushFilter, PushStatus};
 use openmidas_protocol::common::Code;
-use openmidas_protocol::push::EventKind;
 use serde_json::{json, Value};
 
 use super::require_admin;
@@ -93,7 +92,7 @@ fn item(push: &Push, now_ms: i64) -> Value {
         "id": push.id,
         "appid": push.appid,
         "env": push.env.as_str(),
-        "event": event_name(push),
+        "event": crate::push::content::event_name(push),
         "order_id": push.number,
         "status": push.status.as_str(),
         "attempts": push.attempts,
@@ -103,18 +102,4 @@ fn item(push: &Push, now_ms: i64) -> Value {
         "last_reply": push.last_reply,
         "created_ms": push.created_ms,
     })
-}
-
-/// The event's name on the wire.
-pub fn event_name(push: &Push) -> &'static str {
-    use openmidas_ledger::push::PushKind;
-    use openmidas_ledger::PurchaseChannel;
-    let kind = match (push.channel, push.kind) {
-        (PurchaseChannel::MiniGame, PushKind::CoinsDelivered) => EventKind::MiniGameCoinDeliverCompleted,
-        (PurchaseChannel::MiniGame, _) => EventKind::MiniGameGoodsDeliverNotify,
-        (PurchaseChannel::Xpay, PushKind::CoinsDelivered) => EventKind::XpayCoinPayNotify,
-        (PurchaseChannel::Xpay, PushKind::GoodsPaid) => EventKind::XpayGoodsDeliverNotify,
-        (PurchaseChannel::Xpay, PushKind::RefundDone) => EventKind::XpayRefundNotify,
-    };
-    kind.as_str()
 }

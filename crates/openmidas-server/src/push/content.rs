@@ -10,6 +10,20 @@ use openmidas_protocol::push::{
     XpayCoinInfo, XpayCoinPay, XpayGoodsDeliver, XpayGoodsInfo, XpayPayInfo, XpayRefund,
 };
 
+/// The event's name on the wire.
+pub fn event_name(push: &Push) -> &'static str {
+    let kind = match (push.channel, push.kind) {
+        (PurchaseChannel::MiniGame, PushKind::CoinsDelivered) => {
+            openmidas_protocol::push::EventKind::MiniGameCoinDeliverCompleted
+        }
+        (PurchaseChannel::MiniGame, _) => openmidas_protocol::push::EventKind::MiniGameGoodsDeliverNotify,
+        (PurchaseChannel::Xpay, PushKind::CoinsDelivered) => openmidas_protocol::push::EventKind::XpayCoinPayNotify,
+        (PurchaseChannel::Xpay, PushKind::GoodsPaid) => openmidas_protocol::push::EventKind::XpayGoodsDeliverNotify,
+        (PurchaseChannel::Xpay, PushKind::RefundDone) => openmidas_protocol::push::EventKind::XpayRefundNotify,
+    };
+    kind.as_str()
+}
+
 /// Why an event cannot be rendered: its order is gone (a reset, an import).
 #[derive(Debug, thiserror::Error)]
 pub enum ContentError {

@@ -38,7 +38,7 @@ pub async fn deliver(
 ) -> Result<Option<Push>, StoreError> {
     let tried = attempt(state, http, push, scheduled).await;
     metrics::push_delivery(
-        crate::admin::pushes::event_name(push),
+        super::content::event_name(push),
         match &tried {
             Ok(Ok(_)) => PushOutcome::Acknowledged,
             Ok(Err((outcome, _))) => *outcome,

@@ -194,7 +194,7 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, Response> {
         let ui = parts.extensions.get::<std::sync::Arc<Ui>>().cloned();
-        let session = ui.and_then(|ui| crate::admin::require_admin_or_session(state, &parts.headers, &ui));
+        let session = ui.and_then(|ui| require_admin_or_session(state, &parts.headers, &ui));
         session.ok_or_else(|| Redirect::to("/ui/login").into_response())
     }
 }
@@ -297,4 +297,13 @@ pub async fn mint_link(
         "expires_in": LINK_TTL.as_secs(),
     }))
     .into_response())
+}
+
+/// The dashboard's check (`/ui` routes only): the admin token as on every admin route, or
+/// the session cookie that `/ui/login` set after checking the token. `None`: neither.
+fn require_admin_or_session(state: &AppState, headers: &HeaderMap, ui: &super::Ui) -> Option<Session> {
+    if crate::admin::require_admin(state, headers).is_ok() {
+        return Some(ui.bearer_session());
+    }
+    cookie(headers, COOKIE).and_then(|value| ui.session(value))
 }

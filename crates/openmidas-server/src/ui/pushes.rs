@@ -11,8 +11,9 @@ use openmidas_ledger::push::{PushFilter, PushStatus};
 use super::auth::Session;
 use super::layout::{self, enc, time_el, Chrome, Form, Nav};
 use super::{UiError, UiResult};
-use crate::admin::pushes::{event_name, redeliver_one};
+use crate::admin::pushes::redeliver_one;
 use crate::pipeline::{query_pairs, query_param};
+use crate::push::content::event_name;
 use crate::AppState;
 
 const PAGE: u32 = 100;
