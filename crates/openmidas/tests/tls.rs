@@ -365,3 +365,50 @@ fn a_first_run_keeps_the_database_out_of_git() {
     drop(process);
     assert_eq!(std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(), ignored);
 }
+
+/// The CLI trusts the certificates of `SSL_CERT_FILE` (the local CA) besides the public
+/// ones; without it, an HTTPS OpenMidas is refused and the error names the service.
+#[tokio::test]
+async fn the_cli_trusts_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::start_with(launch(dir.path()), &["--tls"]);
+    let port = port_of(&process.base_url);
+    let ca = dir.path().join("openmidas-tls").join("ca.pem");
+    let app = test_app(2);
+    let created = client_for_wechat_host(&ca, port)
+        .post(format!("https://localhost:{port}/admin/apps"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({
+            "appid": app.appid, "secret": app.secret, "offer_id": app.offer_id,
+            "app_key": app.app_key, "sandbox_app_key": app.sandbox_app_key,
+        }))
+        .send()
+        .await
+        .expect("create app over HTTPS");
+    assert_eq!(created.status(), 200);
+    let token = |trust: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_openmidas"));
+        command
+            .args(["--json", "token"])
+            .env_remove("OPENMIDAS_PROFILE")
+            .env_remove("SSL_CERT_FILE")
+            .env("HOME", dir.path())
+            .env("OPENMIDAS_URL", &process.base_url)
+            .env("OPENMIDAS_APPID", &app.appid)
+            .env("OPENMIDAS_SECRET", &app.secret);
+        if trust {
+            command.env("SSL_CERT_FILE", &ca);
+        }
+        command.output().expect("run openmidas token")
+    };
+    let trusted = token(true);
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    assert!(String::from_utf8_lossy(&trusted.stdout).contains("access_token"));
+    let refused = token(false);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("cannot reach {}", process.base_url)),
+        "{stderr}"
+    );
+}
